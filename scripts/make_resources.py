@@ -1,0 +1,116 @@
+"""Make the bundled resources from sources the project can reproduce.
+
+    python scripts/make_resources.py [--only demo|templates]
+
+* ``resources/demo/demo.mid``: a 16-bar piano piece written below (melody,
+  chords, bass, repeated notes), and ``resources/demo/demo.flac``: it rendered
+  with FluidSynth and Debian's FluidR3_GM SoundFont (Acoustic Grand Piano).
+* ``resources/templates/default.npz``: the 88 keys A0..C8 rendered one by one
+  with the same SoundFont and analysed exactly like a user's folder of
+  single-note recordings (``unmf templates``).
+
+Needs Debian's ``fluidsynth`` and ``fluid-soundfont-gm`` packages.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from unmf_core.audio import save_audio  # noqa: E402
+from unmf_core.cqt import CQTParams, key_names  # noqa: E402
+from unmf_core.notes import Note, write_midi  # noqa: E402
+from unmf_core.render import render_midi  # noqa: E402
+from unmf_core.templates import build_from_folder  # noqa: E402
+
+SR = 22050
+BEAT = 0.5  # seconds per beat (120 bpm)
+
+# Chords per bar (MIDI pitches, left hand) and a melody (beat offset, length in beats, pitch).
+PROGRESSION = [
+    [48, 55, 64], [45, 52, 60], [41, 48, 57], [43, 50, 59],
+    [48, 55, 64], [45, 52, 60], [50, 53, 57], [43, 50, 55],
+]
+MELODY = [
+    (0, 1, 72), (1, 1, 74), (2, 1, 76), (3, 1, 72),
+    (4, 1, 72), (5, 0.5, 71), (5.5, 0.5, 72), (6, 2, 76),
+    (8, 1, 77), (9, 1, 76), (10, 1, 74), (11, 1, 72),
+    (12, 1, 71), (13, 1, 74), (14, 2, 79),
+    (16, 1, 76), (17, 1, 76), (18, 1, 76), (19, 1, 77),
+    (20, 1.5, 79), (21.5, 0.5, 77), (22, 2, 76),
+    (24, 1, 74), (25, 1, 72), (26, 1, 74), (27, 1, 77),
+    (28, 1, 74), (29, 1, 71), (30, 2, 67),
+]
+
+
+def demo_score() -> list[Note]:
+    """The demo piece: 8 bars of 4 beats, the melody doubled an octave up the second
+    half, and an ending chord (about 17.5 s)."""
+    notes = []
+    for rep in range(1):
+        base = rep * 32 * BEAT
+        for bar, chord in enumerate(PROGRESSION):
+            t = base + bar * 4 * BEAT
+            notes.append(Note(chord[0] - 12, t, t + 4 * BEAT - 0.05, 70))
+            for beat in (0, 2):
+                for p in chord:
+                    notes.append(Note(p, t + beat * BEAT, t + (beat + 1.8) * BEAT, 58))
+        for off, length, pitch in MELODY:
+            t0, t1 = base + off * BEAT, base + (off + length) * BEAT - 0.04
+            notes.append(Note(pitch, t0, t1, 90))
+            if off >= 16:
+                notes.append(Note(pitch + 12, t0, t1, 60))
+    end = 32 * BEAT
+    for p in (36, 48, 55, 64, 72, 76):
+        notes.append(Note(p, end, end + 1.5, 75))
+    return sorted(notes, key=lambda n: (n.onset, n.pitch))
+
+
+def make_demo(out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    notes = demo_score()
+    write_midi(notes, out_dir / "demo.mid")
+    y = render_midi(out_dir / "demo.mid", SR)
+    y = 0.5 * y / np.abs(y).max()
+    save_audio(out_dir / "demo.flac", y, SR)
+    print(f"demo: {len(notes)} notes, {len(y) / SR:.1f} s -> {out_dir}")
+
+
+def make_templates(out: Path, params: CQTParams = CQTParams(), spacing: float = 2.5, length: float = 1.5) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        notes = [Note(21 + k, k * spacing + 0.1, k * spacing + 0.1 + length, 80) for k in range(88)]
+        write_midi(notes, tmp / "keys.mid")
+        y = render_midi(tmp / "keys.mid", params.sr)
+        folder = tmp / "keys"
+        folder.mkdir()
+        seg = int(spacing * params.sr)
+        for k, name in enumerate(key_names()):
+            save_audio(folder / f"{name}.wav", y[k * seg:(k + 1) * seg], params.sr)
+        t = build_from_folder(folder, params)
+    t.source = "FluidR3_GM Acoustic Grand Piano rendered by FluidSynth (scripts/make_resources.py)"
+    t.save(out)
+    print(f"templates -> {out}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=["demo", "templates"])
+    args = ap.parse_args()
+    res = ROOT / "resources"
+    if args.only in (None, "demo"):
+        make_demo(res / "demo")
+    if args.only in (None, "templates"):
+        make_templates(res / "templates" / "default.npz")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+"""β-divergence NMF by multiplicative updates (MU).
+
+One implementation of the MU step serves both plain MU and every layer of the
+unrolled network: :func:`update_H` and :func:`update_W` take an optional
+element-wise acceleration factor, which plain MU leaves out (factor 1).
+
+For β outside [1, 2] the update ratio is raised to the majorisation-minimisation
+exponent γ(β) of Févotte & Idier (2011), which makes the divergence provably
+non-increasing for every real β; for β in [1, 2] γ = 1 (the classical update).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import torch
+
+#: Floor applied to WH and to denominators to avoid division by zero.
+EPS = 1e-12
+
+
+def mm_exponent(beta: float) -> float:
+    """Exponent γ(β) that makes MU monotone (Févotte & Idier 2011)."""
+    if beta < 1:
+        return 1.0 / (2.0 - beta)
+    if beta > 2:
+        return 1.0 / (beta - 1.0)
+    return 1.0
+
+
+def beta_divergence(M: torch.Tensor, V: torch.Tensor, beta: float = 1.0, eps: float = EPS) -> torch.Tensor:
+    """β-divergence D_β(M | V), summed over all entries (batch dims summed too).
+
+    Parameters
+    ----------
+    M : torch.Tensor
+        Non-negative data.
+    V : torch.Tensor
+        Non-negative model, same shape (usually ``W @ H``).
+    beta : float
+        0 = Itakura-Saito, 1 = Kullback-Leibler, 2 = half squared Euclidean.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar.
+    """
+    V = V.clamp_min(eps)
+    if beta == 2:
+        return 0.5 * ((M - V) ** 2).sum()
+    if beta == 1:
+        Mp = M.clamp_min(eps)
+        return (torch.where(M > 0, M * torch.log(Mp / V), torch.zeros_like(M)) - M + V).sum()
+    if beta == 0:
+        R = M.clamp_min(eps) / V
+        return (R - torch.log(R) - 1).sum()
+    Mp = M.clamp_min(eps)
+    return ((Mp ** beta + (beta - 1) * V ** beta - beta * Mp * V ** (beta - 1)) / (beta * (beta - 1))).sum()
+
+
+def _ratio(num: torch.Tensor, den: torch.Tensor, beta: float) -> torch.Tensor:
+    r = num / den.clamp_min(EPS)
+    g = mm_exponent(beta)
+    return r if g == 1.0 else r ** g
+
+
+def update_H(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float = 1.0,
+             accel: torch.Tensor | None = None, lambda_H: float = 0.0,
+             clip: float | None = None) -> torch.Tensor:
+    """One multiplicative update of H with W fixed.
+
+    ``H ← H ⊙ accel ⊙ (Wᵀ[(WH)^(β-2) ⊙ M] / (Wᵀ(WH)^(β-1) + λ_H))^γ(β)``
+
+    Parameters
+    ----------
+    M : torch.Tensor
+        ``(..., F, T)`` data.
+    W : torch.Tensor
+        ``(..., F, K)`` templates.
+    H : torch.Tensor
+        ``(..., K, T)`` activations.
+    beta : float
+        β of the divergence.
+    accel : torch.Tensor, optional
+        Element-wise acceleration factor, shape of H (the unrolled layers' A_H).
+    lambda_H : float
+        Added to the denominator (sparsity penalty).
+    clip : float, optional
+        Upper bound on the new H.
+
+    Returns
+    -------
+    torch.Tensor
+        The updated H.
+    """
+    WH = (W @ H).clamp_min(EPS)
+    Wt = W.transpose(-1, -2)
+    if beta == 1:
+        num = Wt @ (M / WH)
+        den = W.sum(dim=-2).unsqueeze(-1).expand_as(H)
+    elif beta == 2:
+        num = Wt @ M
+        den = Wt @ WH
+    else:
+        num = Wt @ (WH ** (beta - 2) * M)
+        den = Wt @ WH ** (beta - 1)
+    if lambda_H:
+        den = den + lambda_H
+    H = H * _ratio(num, den, beta)
+    if accel is not None:
+        H = H * accel
+    if clip is not None:
+        H = H.clamp_max(clip)
+    return H
+
+
+def update_W(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float = 1.0,
+             accel: torch.Tensor | None = None, lambda_W: float = 0.0) -> torch.Tensor:
+    """One multiplicative update of W with H fixed (see :func:`update_H`).
+
+    ``W ← W ⊙ accel ⊙ ([(WH)^(β-2) ⊙ M]Hᵀ / ((WH)^(β-1)Hᵀ + λ_W))^γ(β)``
+    """
+    WH = (W @ H).clamp_min(EPS)
+    Ht = H.transpose(-1, -2)
+    if beta == 1:
+        num = (M / WH) @ Ht
+        den = H.sum(dim=-1).unsqueeze(-2).expand_as(W)
+    elif beta == 2:
+        num = M @ Ht
+        den = WH @ Ht
+    else:
+        num = (WH ** (beta - 2) * M) @ Ht
+        den = WH ** (beta - 1) @ Ht
+    if lambda_W:
+        den = den + lambda_W
+    W = W * _ratio(num, den, beta)
+    if accel is not None:
+        W = W * accel
+    return W
+
+
+def random_H(M: torch.Tensor, n_keys: int, seed: int = 0) -> torch.Tensor:
+    """Seeded uniform random activations ``(..., n_keys, T)`` on M's device."""
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    shape = (*M.shape[:-2], n_keys, M.shape[-1])
+    return torch.rand(shape, generator=gen, dtype=M.dtype).to(M.device) + 0.01
+
+
+def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 1.0,
+               seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Initial (W, H): W rescaled so that ‖WH‖₁ = ‖M‖₁, H from a few MU steps.
+
+    Parameters
+    ----------
+    M : torch.Tensor
+        ``(..., F, T)`` data.
+    W : torch.Tensor
+        ``(F, K)`` templates.
+    n_iter : int
+        MU steps on H from the seeded random start.
+    beta : float
+        β of the divergence.
+    seed : int
+        Seed of the random start.
+
+    Returns
+    -------
+    (W, H) : tuple of torch.Tensor
+    """
+    H = random_H(M, W.shape[-1], seed)
+    dims = (-2, -1)
+    scale = M.sum(dim=dims, keepdim=True) / (W @ H).sum(dim=dims, keepdim=True).clamp_min(EPS)
+    H = H * scale
+    for _ in range(n_iter):
+        H = update_H(M, W, H, beta)
+    total = (W @ H).sum(dim=dims, keepdim=True).clamp_min(EPS)
+    s = M.sum(dim=dims, keepdim=True) / total
+    return W * s, H
+
+
+@dataclass
+class Step:
+    """State after one MU iteration or unrolled layer.
+
+    Attributes
+    ----------
+    index : int
+        1-based iteration / layer number (0 = the initialisation).
+    W, H : torch.Tensor
+        The factors after this step.
+    divergence : float
+        D_β(M | WH) after this step (NaN when not computed).
+    """
+
+    index: int
+    W: torch.Tensor
+    H: torch.Tensor
+    divergence: float = float("nan")
+
+
+@dataclass
+class MUResult:
+    """Outcome of :func:`mu`: final factors and the divergence per iteration."""
+
+    W: torch.Tensor
+    H: torch.Tensor
+    divergences: list[float] = field(default_factory=list)
+    iterations: int = 0
+    cancelled: bool = False
+
+
+def iterate_mu(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, n_iter: int, beta: float = 1.0,
+               update_w: bool = False, lambda_H: float = 0.0, lambda_W: float = 0.0,
+               track_divergence: bool = True) -> Iterator[Step]:
+    """Yield a :class:`Step` after every MU iteration (a generator; stop it to cancel).
+
+    Parameters
+    ----------
+    M, W, H : torch.Tensor
+        Data and starting factors.
+    n_iter : int
+        Number of iterations.
+    beta : float
+        β of the divergence.
+    update_w : bool
+        Also update W (after H) in every iteration.
+    lambda_H, lambda_W : float
+        Penalties added to the denominators.
+    track_divergence : bool
+        Compute D_β(M | WH) for every step.
+    """
+    with torch.no_grad():
+        for i in range(1, n_iter + 1):
+            H = update_H(M, W, H, beta, lambda_H=lambda_H)
+            if update_w:
+                W = update_W(M, W, H, beta, lambda_W=lambda_W)
+            div = float(beta_divergence(M, W @ H, beta)) if track_divergence else float("nan")
+            yield Step(i, W, H, div)
+
+
+def mu(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, n_iter: int = 100, beta: float = 1.0,
+       update_w: bool = False, callback: Callable[[int, torch.Tensor, torch.Tensor, float], object] | None = None,
+       track_divergence: bool | None = None, **kw) -> MUResult:
+    """Plain MU for ``n_iter`` iterations.
+
+    Parameters
+    ----------
+    M, W, H : torch.Tensor
+        Data ``(F, T)``, templates ``(F, K)`` and starting activations ``(K, T)``.
+    n_iter : int
+        Iterations.
+    beta : float
+        β of the divergence (1 = KL).
+    update_w : bool
+        Update W too (else W stays fixed).
+    callback : callable, optional
+        ``callback(iteration, W, H, divergence)`` after each iteration; returning
+        ``False`` cancels (the result then has ``cancelled=True``).
+    track_divergence : bool, optional
+        Record the divergence per iteration (default: only with a callback).
+    **kw
+        ``lambda_H``, ``lambda_W`` as in :func:`iterate_mu`.
+
+    Returns
+    -------
+    MUResult
+    """
+    track = callback is not None if track_divergence is None else track_divergence
+    res = MUResult(W, H)
+    for step in iterate_mu(M, W, H, n_iter, beta, update_w, track_divergence=track, **kw):
+        res.W, res.H, res.iterations = step.W, step.H, step.index
+        if track:
+            res.divergences.append(step.divergence)
+        if callback is not None and callback(step.index, step.W, step.H, step.divergence) is False:
+            res.cancelled = True
+            break
+    return res

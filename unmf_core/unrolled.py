@@ -1,0 +1,225 @@
+"""Unrolled MU: L multiplicative updates as network layers with learned acceleration.
+
+Each layer applies the MU step of :mod:`unmf_core.nmf` and multiplies it by
+acceleration factors from two small 1-D CNNs (Kervazo & Cohen, EUSIPCO 2024):
+``A_W`` runs over frequency on every column of W, ``A_H`` over time on every row
+of H, all columns / rows in one batched call. Layer parameter names follow the
+seed research code (``layers.N.Aw.conv1`` …), so its checkpoints load.
+
+Two output heads exist:
+
+* ``"centered"`` (default): ``softplus(x + ln(e − 1))`` with a zero-initialised
+  last convolution, so an untrained model outputs exactly 1 (plain MU) and a
+  trained one can push factors above or below 1;
+* ``"seed"``: the seed's ``softplus(relu(x))``, never below ln 2, kept only to
+  load the seed's checkpoints.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from .nmf import Step, beta_divergence, update_H, update_W
+
+_OFFSET = math.log(math.e - 1.0)
+
+
+@dataclass
+class UnrolledConfig:
+    """Architecture of an unrolled model.
+
+    Attributes
+    ----------
+    n_layers : int
+        Number of layers L.
+    hidden : int
+        h: the CNNs have channels 1 → 2h → h → 1.
+    w_every : int
+        W is updated in layers ``w_every-1, 2·w_every-1, …``; 0 never updates W.
+    shared : bool
+        One A_W / A_H pair for all layers instead of one per layer.
+    clip_h : float or None
+        Clip H at this value after each layer.
+    lambda_w, lambda_h : float
+        Penalties added to the MU denominators.
+    beta : float
+        β of the divergence.
+    head : str
+        ``"centered"`` or ``"seed"`` (see the module docstring).
+    input_norm : str
+        ``"max"``: CNN inputs are divided by their maximum (scale-free);
+        ``"none"``: raw values (the seed's way).
+    init_iters : int
+        MU steps that initialise H from a seeded random start.
+    batchnorm : bool
+        Batch normalisation after the first two convolutions (some seed checkpoints).
+    """
+
+    n_layers: int = 10
+    hidden: int = 16
+    w_every: int = 5
+    shared: bool = False
+    clip_h: float | None = None
+    lambda_w: float = 0.0
+    lambda_h: float = 0.0
+    beta: float = 1.0
+    head: str = "centered"
+    input_norm: str = "max"
+    init_iters: int = 5
+    batchnorm: bool = False
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON-ready)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "UnrolledConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are ignored."""
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+class AccelCNN(nn.Module):
+    """1-D CNN giving a positive factor per sample: channels 1 → 2h → h → 1.
+
+    Kernels 5, 3, 3 with 'same' padding and LeakyReLU between them.
+    ``forward(x)`` maps ``(N, L)`` to ``(N, L)``: each of the N rows is one
+    column of W or one row of H, all in one batched convolution.
+    """
+
+    def __init__(self, hidden: int = 16, head: str = "centered", batchnorm: bool = False):
+        super().__init__()
+        if head not in ("centered", "seed"):
+            raise ValueError(f"unknown head {head!r}")
+        self.head = head
+        self.conv1 = nn.Conv1d(1, 2 * hidden, 5, padding=2)
+        self.conv2 = nn.Conv1d(2 * hidden, hidden, 3, padding=1)
+        self.conv3 = nn.Conv1d(hidden, 1, 3, padding=1)
+        self.act = nn.LeakyReLU()
+        self.bn1 = nn.BatchNorm1d(2 * hidden) if batchnorm else nn.Identity()
+        self.bn2 = nn.BatchNorm1d(hidden) if batchnorm else nn.Identity()
+        if head == "centered":
+            nn.init.zeros_(self.conv3.weight)
+            nn.init.zeros_(self.conv3.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Factors for every row of ``x`` (shape ``(N, L)``)."""
+        y = self.act(self.bn1(self.conv1(x.unsqueeze(1))))
+        y = self.conv3(self.act(self.bn2(self.conv2(y)))).squeeze(1)
+        if self.head == "seed":
+            return nn.functional.softplus(torch.relu(y))
+        return nn.functional.softplus(y + _OFFSET)
+
+
+def _normalise(x: torch.Tensor, how: str, dims: tuple[int, ...]) -> torch.Tensor:
+    if how == "none":
+        return x
+    return x / x.amax(dim=dims, keepdim=True).clamp_min(1e-12)
+
+
+class UnrolledLayer(nn.Module):
+    """One layer: an accelerated MU update of H (and of W when asked)."""
+
+    def __init__(self, cfg: UnrolledConfig, Aw: AccelCNN | None = None, Ah: AccelCNN | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.register_buffer("beta", torch.tensor(float(cfg.beta)))
+        self.Aw = Aw if Aw is not None else AccelCNN(cfg.hidden, cfg.head, cfg.batchnorm)
+        self.Ah = Ah if Ah is not None else AccelCNN(cfg.hidden, cfg.head, cfg.batchnorm)
+
+    def accel_H(self, H: torch.Tensor) -> torch.Tensor:
+        """A_H(H): factors for every row of H ``(..., K, T)`` in one batched call."""
+        x = _normalise(H, self.cfg.input_norm, (-2, -1))
+        return self.Ah(x.reshape(-1, H.shape[-1])).reshape(H.shape)
+
+    def accel_W(self, W: torch.Tensor) -> torch.Tensor:
+        """A_W(W): factors for every column of W ``(..., F, K)`` in one batched call."""
+        x = _normalise(W, self.cfg.input_norm, (-2,)).transpose(-1, -2)
+        out = self.Aw(x.reshape(-1, W.shape[-2]))
+        return out.reshape(x.shape).transpose(-1, -2)
+
+    def forward(self, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor,
+                with_w: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Apply the layer; W is updated only if ``with_w``."""
+        beta = float(self.beta)
+        if with_w:
+            W = update_W(M, W, H, beta, accel=self.accel_W(W), lambda_W=self.cfg.lambda_w)
+        H = update_H(M, W, H, beta, accel=self.accel_H(H), lambda_H=self.cfg.lambda_h, clip=self.cfg.clip_h)
+        return W, H
+
+
+class UnrolledMU(nn.Module):
+    """The unrolled network: L :class:`UnrolledLayer` s.
+
+    Parameters
+    ----------
+    cfg : UnrolledConfig
+        Architecture; ``UnrolledConfig()`` is the default model's.
+    """
+
+    def __init__(self, cfg: UnrolledConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or UnrolledConfig()
+        if cfg.shared:
+            Aw, Ah = AccelCNN(cfg.hidden, cfg.head, cfg.batchnorm), AccelCNN(cfg.hidden, cfg.head, cfg.batchnorm)
+            self.layers = nn.ModuleList(UnrolledLayer(cfg, Aw, Ah) for _ in range(cfg.n_layers))
+        else:
+            self.layers = nn.ModuleList(UnrolledLayer(cfg) for _ in range(cfg.n_layers))
+
+    def updates_w(self, i: int) -> bool:
+        """Whether layer ``i`` (0-based) updates W."""
+        k = self.cfg.w_every
+        return k > 0 and i % k == k - 1
+
+    def iter_layers(self, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor,
+                    track_divergence: bool = False) -> Iterator[Step]:
+        """Yield a :class:`~unmf_core.nmf.Step` after each layer (stop iterating to cancel)."""
+        for i, layer in enumerate(self.layers):
+            W, H = layer(M, W, H, self.updates_w(i))
+            div = float(beta_divergence(M, W @ H, self.cfg.beta)) if track_divergence else float("nan")
+            yield Step(i + 1, W, H, div)
+
+    def forward(self, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor,
+                return_all: bool = False):
+        """Run all layers.
+
+        Parameters
+        ----------
+        M : torch.Tensor
+            ``(..., F, T)`` data.
+        W, H : torch.Tensor
+            Initial factors (see :func:`unmf_core.nmf.initialize`).
+        return_all : bool
+            Also return the list of every layer's H (for a loss on every layer).
+
+        Returns
+        -------
+        (W, H) or (W, H, [H_1, …, H_L])
+        """
+        Hs = []
+        for step in self.iter_layers(M, W, H):
+            W, H = step.W, step.H
+            Hs.append(H)
+        return (W, H, Hs) if return_all else (W, H)
+
+    @classmethod
+    def from_seed_state_dict(cls, sd: dict, **overrides) -> "UnrolledMU":
+        """Build a model in the seed's variant from one of its state dicts.
+
+        Layer count and h are read from the parameter names and shapes; layers
+        whose CNN weights are all identical become a shared model.
+        """
+        n_layers = 1 + max(int(k.split(".")[1]) for k in sd if k.startswith("layers."))
+        hidden = sd["layers.0.Ah.conv2.weight"].shape[0]
+        shared = n_layers > 1 and all(
+            torch.equal(sd[k], sd[k.replace("layers.0.", f"layers.{i}.", 1)])
+            for k in sd if k.startswith("layers.0.A") for i in range(1, n_layers))
+        batchnorm = any(".bn1." in k for k in sd)
+        cfg = UnrolledConfig(n_layers=n_layers, hidden=hidden, shared=shared, head="seed",
+                             input_norm="none", batchnorm=batchnorm, **overrides)
+        model = cls(cfg)
+        model.load_state_dict(sd)
+        return model

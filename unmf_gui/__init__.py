@@ -1,0 +1,1 @@
+"""unmf desktop app (PySide6 + pyqtgraph): views and workers only, no maths."""
