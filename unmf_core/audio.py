@@ -17,6 +17,8 @@ from .errors import AudioError
 
 #: Peak level under which a recording counts as digital silence.
 SILENCE_PEAK = 1e-6
+#: Shortest recording accepted, in seconds (shorter than the shortest note).
+MIN_DURATION = 0.05
 
 
 @dataclass
@@ -99,7 +101,8 @@ def load_audio(path: str | Path, sr: int | None = None, check: bool = True) -> A
     Raises
     ------
     AudioError
-        The file is missing, unreadable, empty, silent or holds NaN/inf.
+        The file is missing, unreadable, empty, shorter than
+        :data:`MIN_DURATION`, silent or holds NaN/inf.
     """
     path = Path(path)
     name = path.name
@@ -116,6 +119,9 @@ def load_audio(path: str | Path, sr: int | None = None, check: bool = True) -> A
     channels = data.shape[1]
     if data.shape[0] == 0:
         raise AudioError(f"{name}: the file holds no audio samples")
+    if check and data.shape[0] < MIN_DURATION * file_sr:
+        raise AudioError(f"{name}: too short ({data.shape[0]} samples = {1000 * data.shape[0] / file_sr:.1f} ms; "
+                         f"at least {1000 * MIN_DURATION:.0f} ms is needed)")
     mono = data.mean(axis=1) if channels > 1 else data[:, 0]
     if check:
         check_signal(mono, name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def load_checkpoint(path: str | Path, cqt: CQTParams | None = None) -> Checkpoin
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{name}: refused: the file is not a plain weights file and would run code on "
-                              f"load ({str(exc).splitlines()[0][:160]})") from None
+                              f"load ({_blocked(exc)})") from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, zipfile errors…
         raise CheckpointError(f"{name}: not a readable checkpoint ({str(exc).splitlines()[0][:160]})") from None
     if not isinstance(obj, dict):
@@ -145,6 +146,12 @@ def _load_unmf(obj: dict, name: str, path: str, cqt: CQTParams | None) -> Checkp
         raise CheckpointError(f"{name}: templates have shape {templates.shape}, expected ({ck_cqt.n_bins}, 88)")
     return Checkpoint(model.eval(), ck_cqt, templates, str(obj.get("templates_source", "")),
                       dict(obj.get("meta") or {}), path, "unmf")
+
+
+def _blocked(exc: Exception) -> str:
+    """What torch's weights-only unpickler refused, without its advice to load unsafely."""
+    m = re.search(r"(unsupported GLOBAL|Unsupported global:?|Unsupported operand)\s*:?\s*(GLOBAL\s+)?([\w.]+)", str(exc))
+    return f"it asks for {m.group(3)}" if m else "it holds objects other than tensors and plain data"
 
 
 def _first(exc: Exception) -> str:

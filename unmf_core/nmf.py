@@ -178,6 +178,34 @@ def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 
     return W * s, H
 
 
+def background_activation(M: torch.Tensor, W: torch.Tensor, beta: float = 1.0, percentile: float = 5.0,
+                          smooth: int = 15, freq_median: int = 25, n_iter: int = 50) -> torch.Tensor:
+    """Activations ``(K,)`` that the recording's steady broadband background alone gets.
+
+    The background spectrum is the per-bin ``percentile`` over time of M
+    smoothed over ``smooth`` frames (smoothing removes the frame-to-frame
+    fluctuation of noise, so its level is not under-estimated), then
+    median-filtered over ``freq_median`` bins so that harmonic peaks of a
+    sustained tone drop out and only the broadband floor stays. It is
+    factorised on W with MU. Note extraction asks a note to stand well above
+    this level: steady noise gives no notes, a held tone still does.
+    """
+    if smooth > 1 and M.shape[-1] > smooth:
+        M = torch.nn.functional.avg_pool1d(M.reshape(-1, 1, M.shape[-1]), smooth, stride=1).reshape(
+            *M.shape[:-1], -1)
+    k = max(1, min(M.shape[-1], int(round(percentile / 100.0 * M.shape[-1]))))
+    floor = torch.kthvalue(M, k, dim=-1, keepdim=True).values
+    if freq_median > 1:
+        half = freq_median // 2
+        padded = torch.nn.functional.pad(floor.transpose(-1, -2), (half, half), mode="replicate")
+        floor = padded.unfold(-1, freq_median, 1).median(dim=-1).values.transpose(-1, -2)
+    h = torch.full((W.shape[-1], 1), float(floor.mean()) + EPS, dtype=M.dtype, device=M.device)
+    with torch.no_grad():
+        for _ in range(n_iter):
+            h = update_H(floor, W, h, beta)
+    return h[:, 0]
+
+
 @dataclass
 class Step:
     """State after one MU iteration or unrolled layer.

@@ -49,14 +49,24 @@ class NoteParams:
         (and above the onset threshold) starts a new note.
     min_ioi : float
         Shortest time between two onsets of one key (seconds).
+    background_ratio : float
+        A note must also peak this many times above the key's background
+        activation (what the recording's stationary background alone gives; see
+        :func:`unmf_core.nmf.background_activation`), so steady noise gives no notes.
+    refine_onsets : bool
+        Move each onset to the steepest rise of its activation: low keys' long CQT
+        windows smear an attack over up to half a second, and the threshold
+        crossing comes early.
     """
 
-    threshold: float = 0.1
+    threshold: float = 0.07
     offset_ratio: float = 0.5
-    min_duration: float = 0.05
+    min_duration: float = 0.06
     merge_gap: float = 0.03
     reonset_ratio: float = 2.0
     min_ioi: float = 0.1
+    background_ratio: float = 15.0
+    refine_onsets: bool = True
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-ready)."""
@@ -97,8 +107,21 @@ def _split_reonsets(h: np.ndarray, start: int, end: int, on: float, ratio: float
     return onsets
 
 
+def _steepest_rise(h: np.ndarray, a: int, b: int, max_frames: int) -> int:
+    """Frame of the steepest rise of ``h`` between ``a`` and its first peak (before ``b``)."""
+    stop = min(b, a + max_frames)
+    p = a
+    while p + 1 < stop and h[p + 1] >= h[p]:
+        p += 1
+    if p == a:
+        return a
+    lo = max(0, a - 1)
+    d = np.diff(h[lo:p + 1])
+    return lo + 1 + int(np.argmax(d))
+
+
 def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NoteParams(),
-                  scale: float | None = None) -> list[Note]:
+                  scale: float | None = None, background: np.ndarray | None = None) -> list[Note]:
     """Note events from activations.
 
     Parameters
@@ -111,6 +134,8 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
         Extraction settings.
     scale : float, optional
         Reference level; :func:`activation_scale` of H when None.
+    background : np.ndarray, optional
+        ``(88,)`` background activation per key (see ``NoteParams.background_ratio``).
 
     Returns
     -------
@@ -127,9 +152,11 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
     min_len = max(1, int(round(params.min_duration * frame_rate)))
     min_ioi = max(1, int(round(params.min_ioi * frame_rate)))
     notes: list[Note] = []
+    rise = max(1, int(round(0.5 * frame_rate)))
     for k in range(H.shape[0]):
         h = H[k]
-        segs = [(s, e) for s, e in _segments(h > off) if h[s:e].max() >= on]
+        on_k = on if background is None else max(on, params.background_ratio * float(background[k]))
+        segs = [(s, e) for s, e in _segments(h > off) if h[s:e].max() >= on_k]
         merged: list[list[int]] = []
         for s, e in segs:
             if merged and s - merged[-1][1] <= gap:
@@ -137,9 +164,11 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
             else:
                 merged.append([s, e])
         for s, e in merged:
-            starts = _split_reonsets(h, s, e, on, params.reonset_ratio, min_ioi) + [e]
+            starts = _split_reonsets(h, s, e, on_k, params.reonset_ratio, min_ioi) + [e]
             for a, b in zip(starts[:-1], starts[1:]):
-                if b - a < min_len:
+                if params.refine_onsets:
+                    a = _steepest_rise(h, a, b, rise)
+                if b - a < min_len or h[a:b].max() < on_k:
                     continue
                 peak = float(h[a:b].max()) / scale
                 vel = int(np.clip(round(127 * min(1.0, peak) ** 0.5), 1, 127))

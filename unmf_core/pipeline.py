@@ -20,7 +20,7 @@ from .audio import Audio, load_audio
 from .checkpoints import Checkpoint, load_checkpoint
 from .cqt import CQTParams, compute_cqt
 from .errors import Cancelled, DeviceError, TemplateError
-from .nmf import Step, beta_divergence, initialize, iterate_mu
+from .nmf import Step, background_activation, beta_divergence, initialize, iterate_mu
 from .notes import Note, NoteParams, extract_notes
 from .templates import Templates, harmonic_templates, load_templates
 from .unrolled import UnrolledConfig, UnrolledMU
@@ -108,6 +108,9 @@ class Transcription:
         Everything needed to reproduce the run (CQT, method, steps, model…).
     timings : dict
         Seconds spent in each stage.
+    background : np.ndarray or None
+        ``(88,)`` activation of the recording's stationary background (see
+        :func:`unmf_core.nmf.background_activation`), used by note extraction.
     """
 
     notes: list[Note]
@@ -118,10 +121,11 @@ class Transcription:
     duration: float
     params: dict
     timings: dict
+    background: np.ndarray | None = None
 
     def renotes(self, params: NoteParams) -> list[Note]:
         """Re-extract notes from the stored H with other settings (no new factorisation)."""
-        return extract_notes(self.H, self.frame_rate, params)
+        return extract_notes(self.H, self.frame_rate, params, background=self.background)
 
 
 class Engine:
@@ -267,8 +271,14 @@ class Engine:
                 raise Cancelled("transcription cancelled")
         t3 = time.perf_counter()
         H = last.H.detach().cpu().numpy()
-        notes = extract_notes(H, self.cqt.frame_rate, opts.notes)
+        bg = self.background(M, last.W, opts)
+        notes = extract_notes(H, self.cqt.frame_rate, opts.notes, background=bg)
         t4 = time.perf_counter()
         return Transcription(notes, H, last.W.detach().cpu().numpy(), divs, self.cqt.frame_rate, audio.duration,
                              self.params(opts), {"load": t1 - t0, "cqt": t2 - t1, "factorise": t3 - t2,
-                                                 "notes": t4 - t3, "total": t4 - t0})
+                                                 "notes": t4 - t3, "total": t4 - t0}, bg)
+
+    def background(self, M: torch.Tensor, W: torch.Tensor, opts: Options) -> np.ndarray:
+        """Per-key background activation of M on W (for note extraction)."""
+        beta = opts.beta if opts.method == "mu" else self.model.cfg.beta
+        return background_activation(M, W, beta).cpu().numpy()

@@ -1,0 +1,1 @@
+"""pyqtgraph views of the app: spectrograms, piano rolls, templates, divergence, compare."""

@@ -1,0 +1,26 @@
+"""The activations H of the selected layer as a piano roll (88 keys × time) with the notes drawn over it."""
+from __future__ import annotations
+
+from unmf_gui.viewmodel import ViewModel
+from unmf_gui.views.common import TimeImage
+
+#: Colour range of H in dB below the activation scale (the note threshold's reference).
+H_LEVELS = (-50.0, 0.0)
+
+
+class PianoRollView(TimeImage):
+    """H in dB relative to its activation scale, estimated notes (cyan) and reference notes (green, dashed)."""
+
+    def __init__(self, vm: ViewModel, parent=None):
+        super().__init__("Activations H (dB re. activation scale) and notes", rows_per_key=1, levels=H_LEVELS,
+                         parent=parent)
+        self.vm = vm
+        vm.fileChanged.connect(lambda: self.set_image(None, 1.0))
+        vm.layerChanged.connect(self._layer)
+        vm.notesChanged.connect(lambda: self.set_notes(vm.notes))
+        vm.referenceChanged.connect(lambda: self.set_reference(vm.reference))
+        vm.positionChanged.connect(self.set_position)
+        self.seekRequested.connect(vm.set_position)
+
+    def _layer(self, _pos: int) -> None:
+        self.set_image(self.vm.current_H_db(), self.vm.frame_rate)

@@ -1,0 +1,114 @@
+"""Shared pieces of the time views: key-name ticks, note outlines, playhead and click-to-seek."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Signal
+
+from unmf_core.cqt import LOWEST_PITCH, N_KEYS, key_names
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+COLORMAP = "inferno"
+NOTE_PEN = pg.mkPen((80, 230, 255), width=1.5)
+REF_PEN = pg.mkPen((120, 255, 120, 200), width=1.2, style=pg.QtCore.Qt.DashLine)
+PLAYHEAD_PEN = pg.mkPen((255, 255, 255, 220), width=1.5)
+
+
+def key_ticks(rows_per_key: float = 1.0, centre: float = 0.5) -> list[list[tuple[float, str]]]:
+    """pyqtgraph ticks for a key axis: every C labelled as major ticks, every key as minor ticks."""
+    names = key_names()
+    major = [(k * rows_per_key + centre, names[k]) for k in range(N_KEYS) if names[k].startswith("C") and "#" not in names[k]]
+    minor = [(k * rows_per_key + centre, names[k]) for k in range(N_KEYS)]
+    return [major, minor]
+
+
+def note_outline(notes, rows_per_key: float = 1.0, below: float = 0.0, height: float = 1.0):
+    """x, y arrays drawing one rectangle per note (NaN-separated), in seconds and rows."""
+    if not notes:
+        return np.zeros(0), np.zeros(0)
+    n = len(notes)
+    x = np.empty((n, 6))
+    y = np.empty((n, 6))
+    for i, note in enumerate(notes):
+        y0 = (note.pitch - LOWEST_PITCH) * rows_per_key - below
+        y1 = y0 + height
+        x[i] = (note.onset, note.offset, note.offset, note.onset, note.onset, np.nan)
+        y[i] = (y0, y0, y1, y1, y0, np.nan)
+    return x.ravel(), y.ravel()
+
+
+class TimeImage(pg.PlotWidget):
+    """An image over time (seconds on x) with note overlays, a playhead and click-to-seek.
+
+    Parameters
+    ----------
+    title : str
+        Plot title.
+    rows_per_key : float
+        Image rows per piano key (1 for H, 3 for the CQT).
+    levels : tuple
+        Fixed colour levels of the image.
+    """
+
+    seekRequested = Signal(float)
+
+    def __init__(self, title: str, rows_per_key: float, levels=(-80.0, 0.0), parent=None):
+        super().__init__(parent=parent)
+        self.rows_per_key = rows_per_key
+        self.setTitle(title, size="10pt")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get(COLORMAP))
+        self.image.setLevels(levels)
+        self.levels = levels
+        self.addItem(self.image)
+        self.ref_curve = pg.PlotCurveItem(pen=REF_PEN, connect="finite")
+        self.note_curve = pg.PlotCurveItem(pen=NOTE_PEN, connect="finite")
+        self.addItem(self.ref_curve)
+        self.addItem(self.note_curve)
+        self.playhead = pg.InfiniteLine(0.0, angle=90, pen=PLAYHEAD_PEN, movable=False)
+        self.addItem(self.playhead)
+        centre = 0.5 if rows_per_key == 1 else 0.5
+        self.getAxis("left").setTicks(key_ticks(rows_per_key, centre))
+        self.getAxis("left").setWidth(42)
+        self.setLabel("bottom", "time", units="s")
+        self.getPlotItem().vb.setMouseEnabled(x=True, y=True)
+        self.setMenuEnabled(False)
+        self.scene().sigMouseClicked.connect(self._clicked)
+        self._shape = None
+
+    def set_image(self, data: np.ndarray | None, frame_rate: float) -> None:
+        """Show ``data`` (rows × frames) in place with the fixed levels."""
+        if data is None:
+            self.image.clear()
+            self._shape = None
+            return
+        self.image.setImage(data, autoLevels=False, levels=self.levels)
+        if self._shape != data.shape:
+            self._shape = data.shape
+            self.image.setRect(QRectF(0.0, 0.0, data.shape[1] / frame_rate, float(data.shape[0])))
+            self.setLimits(xMin=-0.5, xMax=data.shape[1] / frame_rate + 0.5, yMin=-2, yMax=data.shape[0] + 2)
+            self.autoRange(padding=0)
+
+    def set_notes(self, notes) -> None:
+        """Outline the estimated notes."""
+        self.note_curve.setData(*note_outline(notes, self.rows_per_key, *self._band()))
+
+    def set_reference(self, notes) -> None:
+        """Outline the reference notes (dashed, another colour); None hides them."""
+        self.ref_curve.setData(*note_outline(notes or [], self.rows_per_key, *self._band()))
+
+    def _band(self) -> tuple[float, float]:
+        if self.rows_per_key == 1:
+            return 0.0, 1.0
+        return 1.0, 3.0
+
+    def set_position(self, seconds: float) -> None:
+        """Move the playhead."""
+        self.playhead.setValue(seconds)
+
+    def _clicked(self, event) -> None:
+        vb = self.getPlotItem().vb
+        if event.button() != pg.QtCore.Qt.LeftButton or not vb.sceneBoundingRect().contains(event.scenePos()):
+            return
+        self.seekRequested.emit(max(0.0, float(vb.mapSceneToView(event.scenePos()).x())))

@@ -1,0 +1,34 @@
+"""CQT views: the spectrogram M and the reconstruction W·H of the selected layer, in dB with note names."""
+from __future__ import annotations
+
+from unmf_core.display import FLOOR_DB
+from unmf_gui.viewmodel import ViewModel
+from unmf_gui.views.common import TimeImage
+
+
+class SpectrogramView(TimeImage):
+    """Log-magnitude CQT (``source="M"``) or reconstruction (``source="WH"``) with the notes drawn over it."""
+
+    def __init__(self, vm: ViewModel, source: str = "M", parent=None):
+        title = "CQT spectrogram M (dB)" if source == "M" else "Reconstruction WH (dB, scale of M)"
+        super().__init__(title, rows_per_key=3, levels=(FLOOR_DB, 0.0), parent=parent)
+        self.vm = vm
+        self.source = source
+        vm.fileChanged.connect(self._file)
+        vm.positionChanged.connect(self.set_position)
+        vm.referenceChanged.connect(lambda: self.set_reference(vm.reference))
+        if source == "M":
+            vm.notesChanged.connect(lambda: self.set_notes(vm.notes))
+        else:
+            vm.layerChanged.connect(self._layer)
+        self.seekRequested.connect(vm.set_position)
+
+    def _file(self) -> None:
+        if self.source == "M":
+            self.set_image(self.vm.M_db, self.vm.frame_rate)
+        else:
+            self.set_image(None, 1.0)
+        self.set_reference(self.vm.reference)
+
+    def _layer(self, _pos: int) -> None:
+        self.set_image(self.vm.current_WH_db(), self.vm.frame_rate)

@@ -1,0 +1,42 @@
+"""The dictionary W (288 CQT bins × 88 keys) of the selected layer, each column in dB."""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+
+from unmf_core.display import to_db
+from unmf_gui.viewmodel import ViewModel
+from unmf_gui.views.common import COLORMAP, key_ticks
+
+W_LEVELS = (-60.0, 0.0)
+
+
+class TemplatesView(pg.PlotWidget):
+    """Templates W: keys on x (names), CQT bins on y (labelled with the note at each C)."""
+
+    def __init__(self, vm: ViewModel, parent=None):
+        super().__init__(parent=parent)
+        self.vm = vm
+        self.setTitle("Dictionary W (dB)", size="10pt")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get(COLORMAP))
+        self.addItem(self.image)
+        self.getAxis("bottom").setTicks(key_ticks(1.0, 0.5))
+        self.getAxis("left").setTicks(key_ticks(3.0, 0.5))
+        self.getAxis("left").setWidth(42)
+        self.setLabel("bottom", "key")
+        self.setMenuEnabled(False)
+        vm.layerChanged.connect(self._layer)
+        vm.fileChanged.connect(self.image.clear)
+        self._shape = None
+
+    def _layer(self, _pos: int) -> None:
+        W = self.vm.current_W()
+        if W is None:
+            self.image.clear()
+            return
+        self.image.setImage(to_db(W, float(W.max())), autoLevels=False, levels=W_LEVELS)
+        if self._shape != W.shape:
+            self._shape = W.shape
+            self.image.setRect(QRectF(0.0, 0.0, float(W.shape[1]), float(W.shape[0])))
+            self.autoRange(padding=0)
