@@ -92,7 +92,8 @@ def load_audio(path: str | Path, sr: int | None = None, check: bool = True) -> A
     sr : int, optional
         Target sample rate; the file's own rate when None.
     check : bool
-        Reject empty, silent and non-finite signals.
+        Reject empty, too short, silent and non-finite signals, and remove
+        any DC offset (the mean).
 
     Returns
     -------
@@ -115,7 +116,8 @@ def load_audio(path: str | Path, sr: int | None = None, check: bool = True) -> A
     try:
         data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError) as exc:
-        raise AudioError(f"{name}: not a readable audio file ({_short(exc)})") from None
+        reason = str(exc).replace(f"Error opening {str(path)!r}: ", "").replace(f"Error opening '{path}': ", "")
+        raise AudioError(f"{name}: not a readable audio file ({_short(Exception(reason))})") from None
     channels = data.shape[1]
     if data.shape[0] == 0:
         raise AudioError(f"{name}: the file holds no audio samples")
@@ -125,9 +127,51 @@ def load_audio(path: str | Path, sr: int | None = None, check: bool = True) -> A
     mono = data.mean(axis=1) if channels > 1 else data[:, 0]
     if check:
         check_signal(mono, name)
+        mono = mono - np.float32(mono.mean())
+        if float(np.max(np.abs(mono))) < SILENCE_PEAK:
+            raise AudioError(f"{name}: the audio is silent (a constant level, no sound)")
     target = int(sr) if sr else int(file_sr)
     mono = resample(mono, int(file_sr), target)
     return Audio(samples=mono, sr=target, path=str(path), orig_sr=int(file_sr), channels=channels)
+
+
+#: Usual sample rates, to suggest the one a mislabelled file was recorded at.
+COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
+
+
+def rate_mismatch(name: str, duration: float, reference_end: float, declared_sr: int,
+                  tolerance: float = 0.03) -> str | None:
+    """A warning when a reference outlasts the audio, as a wrong header sample rate causes.
+
+    A WAV header that declares the wrong rate cannot be detected from the file
+    alone (it plays at the wrong speed and pitch); a reference transcription
+    that lasts clearly longer than the audio is the symptom.
+
+    Parameters
+    ----------
+    name : str
+        File name for the message.
+    duration : float
+        Audio length in seconds at the declared rate.
+    reference_end : float
+        Last offset of the reference notes, in seconds.
+    declared_sr : int
+        The rate the file's header declares.
+    tolerance : float
+        Relative excess (plus 0.1 s) that is still accepted.
+
+    Returns
+    -------
+    str or None
+        The warning, or None when the lengths agree.
+    """
+    if duration <= 0 or reference_end <= duration * (1 + tolerance) + 0.1:
+        return None
+    implied = declared_sr * duration / reference_end
+    best = min(COMMON_RATES, key=lambda r: abs(r - implied))
+    hint = f" ({best} Hz would fit)" if abs(best - implied) < tolerance * implied and best != declared_sr else ""
+    return (f"{name}: the reference lasts {reference_end:.2f} s but the audio only {duration:.2f} s at its "
+            f"declared {declared_sr} Hz; the header's sample rate may be wrong{hint}")
 
 
 def save_audio(path: str | Path, samples: np.ndarray, sr: int) -> None:

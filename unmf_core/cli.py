@@ -2,12 +2,15 @@
 
 Exit codes: 0 success, 1 unexpected error, 2 bad arguments, 3 unreadable audio
 or MIDI, 4 bad templates or model, 5 output not written, 6 device unavailable,
-7 malformed dataset, 130 cancelled. Errors print one line on stderr.
+7 malformed dataset, 130 cancelled. Errors print one line on stderr
+(``unmf: error: …``); an unexpected internal error also prints one line and
+exits 1 (``UNMF_DEBUG=1`` shows its traceback instead).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -71,6 +74,7 @@ def _run_one(engine, path: Path, opts):
 
 def cmd_transcribe(args) -> int:
     from .errors import OutputError
+    from .io import check_writable
     from .notes import write_midi
 
     inputs = [Path(a) for a in args.audio]
@@ -82,10 +86,8 @@ def cmd_transcribe(args) -> int:
         targets = [out / f"{p.stem}.mid" for p in inputs]
     else:
         targets = [out]
-    if not args.overwrite:
-        for t in targets:
-            if t.exists():
-                raise OutputError(f"{t}: already exists (use --overwrite to replace it)")
+    for t in targets:
+        check_writable(t, args.overwrite)
     engine = _engine(args)
     opts = _options(args)
     for src, dst in zip(inputs, targets):
@@ -119,29 +121,34 @@ def _pairs(audio_dir: Path, midi_dir: Path, stems: list[str] | None):
 def cmd_evaluate(args) -> int:
     import numpy as np
 
-    from .io import write_bytes_atomic
+    import soundfile as sf
+
+    from .audio import rate_mismatch
+    from .io import check_writable, write_bytes_atomic
     from .metrics import all_scores
     from .notes import read_midi
 
     pairs = _pairs(Path(args.audio_dir), Path(args.midi_dir), args.stems)
-    if Path(args.json).exists() and not args.overwrite:
-        from .errors import OutputError
-
-        raise OutputError(f"{args.json}: already exists (use --overwrite to replace it)")
+    check_writable(args.json, args.overwrite)
     engine = _engine(args)
     opts = _options(args)
-    rows = []
+    rows, warnings = [], []
     keys = ["onset_f", "onset_precision", "onset_recall", "offset_f", "frame_f"]
     print(f"{'file':<24}" + "".join(f"{k:>16}" for k in keys) + f"{'time_s':>10}")
     for a, m in pairs:
         res = _run_one(engine, a, opts)
         ref = read_midi(m)
+        warning = rate_mismatch(a.name, res.duration, max((n.offset for n in ref), default=0.0),
+                                sf.info(str(a)).samplerate)
+        if warning:
+            warnings.append(warning)
+            print(f"unmf: warning: {warning}", file=sys.stderr)
         s = all_scores(ref, res.notes, res.H.shape[1], res.frame_rate)
         rows.append({"file": a.name, "n_ref": len(ref), "n_est": len(res.notes), **s, "seconds": res.timings["total"]})
         print(f"{a.name:<24}" + "".join(f"{s[k]:>16.3f}" for k in keys) + f"{res.timings['total']:>10.2f}")
     means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k not in ("file",)}
     print(f"{'mean':<24}" + "".join(f"{means[k]:>16.3f}" for k in keys) + f"{means['seconds']:>10.2f}")
-    report = {"params": engine.params(opts), "files": rows, "mean": means}
+    report = {"params": engine.params(opts), "files": rows, "mean": means, "warnings": warnings}
     write_bytes_atomic(args.json, json.dumps(report, indent=2).encode(), overwrite=True)
     print(f"wrote {args.json}")
     return 0
@@ -198,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
 #: Functions ``f(subparsers)`` that add further sub-commands (training, benchmarks).
 _EXTRA_COMMANDS: list = []
 
+from .train_cli import add_commands as _train_commands  # noqa: E402
+
+_EXTRA_COMMANDS.append(_train_commands)
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``unmf`` console script; returns the exit code."""
@@ -205,11 +216,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UnmfError as exc:
-        print(f"unmf: error: {exc}", file=sys.stderr)
+        print(f"unmf: error: {_one_line(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("unmf: cancelled", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not a user error: still one line unless UNMF_DEBUG is set
+        if os.environ.get("UNMF_DEBUG"):
+            raise
+        print(f"unmf: error: unexpected {type(exc).__name__}: {_one_line(exc)} "
+              f"(set UNMF_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (error output is one line per error)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -144,10 +144,22 @@ class CQT(torch.nn.Module):
         self.register_buffer("halfband", torch.from_numpy(_halfband()).view(1, 1, -1))
         self.register_buffer("inv_sqrt_len", torch.from_numpy((1.0 / np.sqrt(lengths)).astype(np.float32)))
 
-    def _down(self, y: torch.Tensor) -> torch.Tensor:
+    def _down(self, y: torch.Tensor, block: int = 8192) -> torch.Tensor:
+        """Half-band low-pass and decimation by two of ``(B, n)`` signals.
+
+        The same as one strided ``conv1d`` over each whole signal, computed on
+        overlapping blocks of ``block`` samples stacked as a batch: a single
+        very long one-channel convolution is ~20× slower on CPU.
+        """
         k = self.halfband.shape[-1]
-        out = torch.nn.functional.conv1d(y.unsqueeze(1), self.halfband, stride=2, padding=k // 2)
-        return out.squeeze(1) * np.sqrt(2.0)
+        half = k // 2
+        n = y.shape[-1]
+        n_out = (n - 1) // 2 + 1
+        n_blocks = -(-n_out // (block // 2))
+        padded = torch.nn.functional.pad(y, (half, n_blocks * block + k - 1 - n - half))
+        frames = padded.unfold(-1, block + k - 1, block).reshape(-1, 1, block + k - 1)
+        out = torch.nn.functional.conv1d(frames, self.halfband, stride=2)
+        return out.reshape(y.shape[0], -1)[:, :n_out] * np.sqrt(2.0)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """Magnitude CQT of ``y`` (see the class notes for shapes)."""

@@ -6,6 +6,7 @@ the GUI free of maths and makes it testable without Qt.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .notes import activation_scale
 
@@ -44,5 +45,12 @@ def activation_db(H: np.ndarray, floor_db: float = -50.0) -> np.ndarray:
 
 
 def reconstruction(W: np.ndarray, H: np.ndarray) -> np.ndarray:
-    """The model ``W @ H`` as float32 ``(n_bins, T)``."""
-    return np.asarray(W, dtype=np.float32) @ np.asarray(H, dtype=np.float32)
+    """The model ``W @ H`` as float32 ``(n_bins, T)``.
+
+    Multiplied by torch: numpy's threaded BLAS can take tens of milliseconds for
+    this small product when torch's threads are busy in another thread.
+    """
+    W = torch.from_numpy(np.ascontiguousarray(W, dtype=np.float32))
+    H = torch.from_numpy(np.ascontiguousarray(H, dtype=np.float32))
+    with torch.no_grad():
+        return (W @ H).numpy()

@@ -119,6 +119,19 @@ def update_W(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float = 1.
     """One multiplicative update of W with H fixed (see :func:`update_H`).
 
     ``W ← W ⊙ accel ⊙ ([(WH)^(β-2) ⊙ M]Hᵀ / ((WH)^(β-1)Hᵀ + λ_W))^γ(β)``
+
+    It is :func:`apply_W` of :func:`w_stats`; both are sums over time, so a
+    long recording can add up :func:`w_stats` over time chunks and apply once.
+    """
+    return apply_W(W, *w_stats(M, W, H, beta), beta, accel, lambda_W)
+
+
+def w_stats(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor,
+            beta: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Numerator and denominator of the W update, each ``(..., F, K)``.
+
+    Both are sums over the frames of ``M`` and ``H``: the statistics of
+    consecutive time chunks add up to those of the whole recording.
     """
     WH = (W @ H).clamp_min(EPS)
     Ht = H.transpose(-1, -2)
@@ -131,6 +144,12 @@ def update_W(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float = 1.
     else:
         num = (WH ** (beta - 2) * M) @ Ht
         den = WH ** (beta - 1) @ Ht
+    return num, den
+
+
+def apply_W(W: torch.Tensor, num: torch.Tensor, den: torch.Tensor, beta: float = 1.0,
+            accel: torch.Tensor | None = None, lambda_W: float = 0.0) -> torch.Tensor:
+    """The W update from its statistics (see :func:`w_stats`)."""
     if lambda_W:
         den = den + lambda_W
     W = W * _ratio(num, den, beta)
@@ -178,7 +197,7 @@ def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 
     return W * s, H
 
 
-def background_activation(M: torch.Tensor, W: torch.Tensor, beta: float = 1.0, percentile: float = 5.0,
+def background_activation(M: torch.Tensor, W: torch.Tensor, beta: float = 1.0, percentile: float = 25.0,
                           smooth: int = 15, freq_median: int = 25, n_iter: int = 50) -> torch.Tensor:
     """Activations ``(K,)`` that the recording's steady broadband background alone gets.
 

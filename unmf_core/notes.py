@@ -19,7 +19,7 @@ from .cqt import LOWEST_PITCH, N_KEYS
 from .errors import MidiError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Note:
     """One note: MIDI pitch, onset and offset in seconds, velocity 1..127."""
 
@@ -88,8 +88,14 @@ def _segments(active: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
 
 
-def _split_reonsets(h: np.ndarray, start: int, end: int, on: float, ratio: float, min_ioi: int) -> list[int]:
-    """Onset frames inside one segment: its start and every re-strike."""
+def _split_reonsets(h: np.ndarray, start: int, end: int, on: float, ratio: float, min_ioi: int,
+                    lookback: int) -> list[int]:
+    """Onset frames inside one segment: its start and every re-strike.
+
+    A re-strike is a rise by ``ratio`` above the last valley that also exceeds
+    the level ``lookback`` frames before the valley (so a brief dropout that
+    resumes the same decay is not a new note).
+    """
     onsets = [start]
     falling = False
     valley, valley_t = np.inf, start
@@ -99,10 +105,11 @@ def _split_reonsets(h: np.ndarray, start: int, end: int, on: float, ratio: float
             if falling:
                 valley, valley_t = h[t], t
             continue
-        if h[t] < valley:
+        if h[t] <= valley:
             valley, valley_t = h[t], t
-        elif h[t] >= on and h[t] >= ratio * valley and valley_t - onsets[-1] >= min_ioi:
-            onsets.append(valley_t)
+        elif (h[t] >= on and h[t] >= ratio * valley and h[t] > h[max(start, valley_t - lookback)]
+              and valley_t + 1 - onsets[-1] >= min_ioi):
+            onsets.append(valley_t + 1)
             falling = False
     return onsets
 
@@ -164,7 +171,7 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
             else:
                 merged.append([s, e])
         for s, e in merged:
-            starts = _split_reonsets(h, s, e, on_k, params.reonset_ratio, min_ioi) + [e]
+            starts = _split_reonsets(h, s, e, on_k, params.reonset_ratio, min_ioi, gap + 1) + [e]
             for a, b in zip(starts[:-1], starts[1:]):
                 if params.refine_onsets:
                     a = _steepest_rise(h, a, b, rise)

@@ -20,6 +20,8 @@ from .audio import Audio, load_audio
 from .checkpoints import Checkpoint, load_checkpoint
 from .cqt import CQTParams, compute_cqt
 from .errors import Cancelled, DeviceError, TemplateError
+from . import chunking
+from .chunking import DEFAULT_CHUNK_SECONDS
 from .nmf import Step, background_activation, beta_divergence, initialize, iterate_mu
 from .notes import Note, NoteParams, extract_notes
 from .templates import Templates, harmonic_templates, load_templates
@@ -77,6 +79,11 @@ class Options:
         Note extraction settings.
     track_divergence : bool
         Compute D(M | WH) at every step.
+    chunk_seconds : float or None
+        Recordings longer than this are factorised in time chunks of this
+        length (:mod:`unmf_core.chunking`): the same result, with memory
+        bounded by the chunk instead of the length. Lower it to save memory;
+        None or 0 never chunks.
     """
 
     method: str = "unrolled"
@@ -88,6 +95,7 @@ class Options:
     seed: int = 0
     notes: NoteParams = field(default_factory=NoteParams)
     track_divergence: bool = True
+    chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS
 
 
 @dataclass
@@ -201,8 +209,18 @@ class Engine:
     def initial(self, M: torch.Tensor, opts: Options) -> tuple[torch.Tensor, torch.Tensor]:
         """Initial (W, H) for M; identical for both methods given ``opts.seed``."""
         beta = self.model.cfg.beta if opts.method == "unrolled" else opts.beta
+        chunk = self.chunk_frames(M, opts)
         with torch.no_grad():
+            if chunk:
+                return chunking.initialize(M, self._W, opts.init_iters, beta, opts.seed, chunk)
             return initialize(M, self._W, opts.init_iters, beta, opts.seed)
+
+    def chunk_frames(self, M: torch.Tensor, opts: Options) -> int | None:
+        """Frames per time chunk for M under ``opts``, or None when M is short enough to run whole."""
+        if not opts.chunk_seconds or opts.chunk_seconds <= 0:
+            return None
+        frames = max(1, int(round(opts.chunk_seconds * self.cqt.frame_rate)))
+        return frames if M.shape[-1] > frames else None
 
     def steps(self, M: torch.Tensor, opts: Options) -> Iterator[Step]:
         """Yield the initial state (index 0) and the state after each iteration / layer.
@@ -212,18 +230,33 @@ class Engine:
         if opts.method not in METHODS:
             raise ValueError(f"unknown method {opts.method!r} (use {' or '.join(METHODS)})")
         W, H = self.initial(M, opts)
+        chunk = self.chunk_frames(M, opts)
         if opts.method == "mu":
             beta = opts.beta
-            it = iterate_mu(M, W, H, opts.iterations, beta, opts.update_w, track_divergence=opts.track_divergence)
+            if chunk:
+                it = chunking.iterate_mu(M, W, H, opts.iterations, beta, opts.update_w,
+                                         track_divergence=opts.track_divergence, chunk=chunk)
+            else:
+                it = iterate_mu(M, W, H, opts.iterations, beta, opts.update_w,
+                                track_divergence=opts.track_divergence)
         else:
             beta = self.model.cfg.beta
             it = self._layers(M, W, H, opts)
-        d0 = float(beta_divergence(M, W @ H, beta)) if opts.track_divergence else float("nan")
+        if not opts.track_divergence:
+            d0 = float("nan")
+        elif chunk:
+            d0 = chunking.divergence(M, W, H, beta, chunk)
+        else:
+            d0 = float(beta_divergence(M, W @ H, beta))
         yield Step(0, W, H, d0)
         yield from it
 
     def _layers(self, M, W, H, opts: Options) -> Iterator[Step]:
         n = self.model.cfg.n_layers if opts.layers is None else min(opts.layers, self.model.cfg.n_layers)
+        chunk = self.chunk_frames(M, opts)
+        if chunk:
+            yield from chunking.iter_layers(self.model, M, W, H, opts.track_divergence, chunk, n)
+            return
         with torch.no_grad():
             for step in self.model.iter_layers(M, W, H, opts.track_divergence):
                 if step.index > n:

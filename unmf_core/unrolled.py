@@ -130,10 +130,23 @@ class UnrolledLayer(nn.Module):
         self.Aw = Aw if Aw is not None else AccelCNN(cfg.hidden, cfg.head, cfg.batchnorm)
         self.Ah = Ah if Ah is not None else AccelCNN(cfg.hidden, cfg.head, cfg.batchnorm)
 
-    def accel_H(self, H: torch.Tensor) -> torch.Tensor:
-        """A_H(H): factors for every row of H ``(..., K, T)`` in one batched call."""
-        x = _normalise(H, self.cfg.input_norm, (-2, -1))
+    def accel_H(self, H: torch.Tensor, peak: torch.Tensor | None = None) -> torch.Tensor:
+        """A_H(H): factors for every row of H ``(..., K, T)`` in one batched call.
+
+        ``peak`` (shape ``(..., 1, 1)``) replaces H's own maximum in the "max"
+        input normalisation: a time chunk of H then gets exactly the factors
+        it gets inside the whole H (see :mod:`unmf_core.chunking`).
+        """
+        if peak is not None and self.cfg.input_norm == "max":
+            x = H / peak.clamp_min(1e-12)
+        else:
+            x = _normalise(H, self.cfg.input_norm, (-2, -1))
         return self.Ah(x.reshape(-1, H.shape[-1])).reshape(H.shape)
+
+    def receptive_halo(self) -> int:
+        """Frames each side of a frame that A_H reads (2 + 1 + 1 = 4 for kernels 5, 3, 3)."""
+        convs = (self.Ah.conv1, self.Ah.conv2, self.Ah.conv3)
+        return sum(c.dilation[0] * (c.kernel_size[0] - 1) // 2 for c in convs)
 
     def accel_W(self, W: torch.Tensor) -> torch.Tensor:
         """A_W(W): factors for every column of W ``(..., F, K)`` in one batched call."""

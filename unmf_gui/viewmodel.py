@@ -17,7 +17,7 @@ from unmf_core.notes import Note, NoteParams, extract_notes
 from unmf_gui.workers import Loaded, Snapshot
 
 #: Shortest time between two redraws while a run streams in (ms).
-REDRAW_MS = 40
+REDRAW_MS = 80
 
 
 @dataclass

@@ -18,6 +18,7 @@ import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from unmf_core.audio import Audio
+from unmf_core.cqt import CQTParams, compute_cqt
 from unmf_core.errors import UnmfError
 from unmf_core.pipeline import Engine, Options
 
@@ -79,6 +80,16 @@ def keep_every(n_steps: int, n_frames: int, n_methods: int = 1) -> int:
     per = 88 * max(1, n_frames) * 4
     limit = max(2, min(MAX_SNAPSHOTS, SNAPSHOT_BUDGET // (per * max(1, n_methods))))
     return max(1, math.ceil((n_steps + 1) / limit))
+
+
+def warm_up(params: CQTParams | None = None) -> None:
+    """Build the CQT once in the calling thread.
+
+    The first CQT of a process initialises librosa's filter code, which holds
+    Python's GIL for a few hundred milliseconds; doing it before the window is
+    shown keeps that pause out of the first run (where it would stall the UI).
+    """
+    compute_cqt(np.zeros(4096, dtype=np.float32), params or CQTParams(), "cpu")
 
 
 class RunWorker(QObject):

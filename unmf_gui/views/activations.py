@@ -5,7 +5,7 @@ from unmf_gui.viewmodel import ViewModel
 from unmf_gui.views.common import TimeImage
 
 #: Colour range of H in dB below the activation scale (the note threshold's reference).
-H_LEVELS = (-50.0, 0.0)
+H_LEVELS = (-40.0, -6.0)
 
 
 class PianoRollView(TimeImage):
@@ -22,5 +22,7 @@ class PianoRollView(TimeImage):
         vm.positionChanged.connect(self.set_position)
         self.seekRequested.connect(vm.set_position)
 
-    def _layer(self, _pos: int) -> None:
+    def _layer(self, _pos: int = 0) -> None:
+        if self.defer(self._layer):
+            return
         self.set_image(self.vm.current_H_db(), self.vm.frame_rate)

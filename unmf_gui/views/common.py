@@ -38,7 +38,26 @@ def note_outline(notes, rows_per_key: float = 1.0, below: float = 0.0, height: f
     return x.ravel(), y.ravel()
 
 
-class TimeImage(pg.PlotWidget):
+class DeferWhileHidden:
+    """Mixin for views: skip a redraw while hidden (another tab is shown) and do the last one when shown."""
+
+    _deferred = None
+
+    def defer(self, redraw) -> bool:
+        """Return True (and remember ``redraw``) when the widget is hidden, else False."""
+        if self.isVisible():
+            return False
+        self._deferred = redraw
+        return True
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        redraw, self._deferred = self._deferred, None
+        if redraw is not None:
+            redraw()
+
+
+class TimeImage(DeferWhileHidden, pg.PlotWidget):
     """An image over time (seconds on x) with note overlays, a playhead and click-to-seek.
 
     Parameters

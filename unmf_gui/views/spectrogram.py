@@ -7,7 +7,7 @@ from unmf_gui.views.common import TimeImage
 
 
 class SpectrogramView(TimeImage):
-    """Log-magnitude CQT (``source="M"``) or reconstruction (``source="WH"``) with the notes drawn over it."""
+    """Log-magnitude CQT (``source="M"``, with the notes drawn over it) or the reconstruction (``source="WH"``)."""
 
     def __init__(self, vm: ViewModel, source: str = "M", parent=None):
         title = "CQT spectrogram M (dB)" if source == "M" else "Reconstruction WH (dB, scale of M)"
@@ -16,8 +16,8 @@ class SpectrogramView(TimeImage):
         self.source = source
         vm.fileChanged.connect(self._file)
         vm.positionChanged.connect(self.set_position)
-        vm.referenceChanged.connect(lambda: self.set_reference(vm.reference))
         if source == "M":
+            vm.referenceChanged.connect(lambda: self.set_reference(vm.reference))
             vm.notesChanged.connect(lambda: self.set_notes(vm.notes))
         else:
             vm.layerChanged.connect(self._layer)
@@ -28,7 +28,8 @@ class SpectrogramView(TimeImage):
             self.set_image(self.vm.M_db, self.vm.frame_rate)
         else:
             self.set_image(None, 1.0)
-        self.set_reference(self.vm.reference)
 
-    def _layer(self, _pos: int) -> None:
+    def _layer(self, _pos: int = 0) -> None:
+        if self.defer(self._layer):
+            return
         self.set_image(self.vm.current_WH_db(), self.vm.frame_rate)

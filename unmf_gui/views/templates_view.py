@@ -6,12 +6,12 @@ from PySide6.QtCore import QRectF
 
 from unmf_core.display import to_db
 from unmf_gui.viewmodel import ViewModel
-from unmf_gui.views.common import COLORMAP, key_ticks
+from unmf_gui.views.common import COLORMAP, DeferWhileHidden, key_ticks
 
 W_LEVELS = (-60.0, 0.0)
 
 
-class TemplatesView(pg.PlotWidget):
+class TemplatesView(DeferWhileHidden, pg.PlotWidget):
     """Templates W: keys on x (names), CQT bins on y (labelled with the note at each C)."""
 
     def __init__(self, vm: ViewModel, parent=None):
@@ -30,7 +30,9 @@ class TemplatesView(pg.PlotWidget):
         vm.fileChanged.connect(self.image.clear)
         self._shape = None
 
-    def _layer(self, _pos: int) -> None:
+    def _layer(self, _pos: int = 0) -> None:
+        if self.defer(self._layer):
+            return
         W = self.vm.current_W()
         if W is None:
             self.image.clear()

@@ -1,0 +1,120 @@
+"""Control widgets bound to the view-model: layer bar (slider, ◀ ▶, play-through) and note settings."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSlider, QToolButton, QWidget)
+
+from unmf_core.notes import NoteParams
+from unmf_gui.viewmodel import ViewModel
+
+#: Time each layer stays on screen during a play-through (ms).
+PLAY_THROUGH_MS = 350
+
+
+class LayerBar(QWidget):
+    """Slider over the stored layers of the primary run, ◀ ▶ buttons and an animated play-through."""
+
+    def __init__(self, vm: ViewModel, parent=None):
+        super().__init__(parent)
+        self.vm = vm
+        self.prev_button = QToolButton(text="◀")
+        self.prev_button.setToolTip("Previous layer (Left)")
+        self.next_button = QToolButton(text="▶")
+        self.next_button.setToolTip("Next layer (Right)")
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setObjectName("layer-slider")
+        self.slider.setFocusPolicy(Qt.NoFocus)
+        self.label = QLabel("no run")
+        self.label.setMinimumWidth(190)
+        self.play_button = QPushButton("Play through layers")
+        self.play_button.setCheckable(True)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 0, 4, 0)
+        lay.addWidget(QLabel("Layer:"))
+        lay.addWidget(self.prev_button)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.next_button)
+        lay.addWidget(self.label)
+        lay.addWidget(self.play_button)
+        self.timer = QTimer(self)
+        self.timer.setInterval(PLAY_THROUGH_MS)
+        self.timer.timeout.connect(self._advance)
+        self.prev_button.clicked.connect(lambda: vm.step_layer(-1))
+        self.next_button.clicked.connect(lambda: vm.step_layer(1))
+        self.slider.valueChanged.connect(lambda v: vm.select_layer(v, user=True))
+        self.play_button.toggled.connect(self._toggle_play)
+        vm.layerChanged.connect(self._sync)
+        vm.runUpdated.connect(self._sync)
+        vm.runStarted.connect(self._sync)
+        vm.fileChanged.connect(self._sync)
+
+    def _sync(self, *_args) -> None:
+        vm = self.vm
+        n = vm.n_layers()
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, n - 1))
+        self.slider.setValue(vm.layer)
+        self.slider.blockSignals(False)
+        run = vm.run
+        if run is None or not run.steps:
+            self.label.setText("no run")
+            return
+        what = "layer" if vm.method == "unrolled" else "iteration"
+        step = vm.current_step()
+        div = run.divergences[step] if step < len(run.divergences) else float("nan")
+        self.label.setText(f"{what} {step} / {run.total}   D = {div:.4g}")
+
+    def _toggle_play(self, on: bool) -> None:
+        if on:
+            if self.vm.layer >= self.vm.n_layers() - 1:
+                self.vm.select_layer(0, user=True)
+            self.timer.start()
+        else:
+            self.timer.stop()
+
+    def _advance(self) -> None:
+        if self.vm.layer >= self.vm.n_layers() - 1:
+            self.play_button.setChecked(False)
+            return
+        self.vm.step_layer(1)
+
+
+class NoteControls(QWidget):
+    """Threshold and minimum duration: changing them re-extracts notes from the stored H at once."""
+
+    changed = Signal()
+
+    def __init__(self, vm: ViewModel, parent=None):
+        super().__init__(parent)
+        self.vm = vm
+        d = NoteParams()
+        self.threshold = QDoubleSpinBox(decimals=3, minimum=0.001, maximum=1.0, singleStep=0.01, value=d.threshold)
+        self.threshold.setObjectName("threshold")
+        self.threshold.setToolTip("Onset threshold relative to the largest total activation of a frame")
+        self.threshold_slider = QSlider(Qt.Horizontal)
+        self.threshold_slider.setRange(1, 500)
+        self.threshold_slider.setValue(int(round(d.threshold * 1000)))
+        self.threshold_slider.setMaximumWidth(140)
+        self.min_duration = QDoubleSpinBox(decimals=3, minimum=0.0, maximum=2.0, singleStep=0.01, value=d.min_duration,
+                                           suffix=" s")
+        self.min_duration.setObjectName("min-duration")
+        self.notes_label = QLabel("")
+        self.notes_label.setMinimumWidth(80)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(QLabel("Threshold"))
+        lay.addWidget(self.threshold_slider)
+        lay.addWidget(self.threshold)
+        lay.addWidget(QLabel("Min duration"))
+        lay.addWidget(self.min_duration)
+        lay.addWidget(self.notes_label)
+        self.threshold_slider.valueChanged.connect(lambda v: self.threshold.setValue(v / 1000))
+        self.threshold.valueChanged.connect(self._threshold)
+        self.min_duration.valueChanged.connect(lambda v: vm.set_note_params(min_duration=float(v)))
+        vm.notesChanged.connect(lambda: self.notes_label.setText(f"{len(vm.notes)} notes"))
+
+    def _threshold(self, value: float) -> None:
+        self.threshold_slider.blockSignals(True)
+        self.threshold_slider.setValue(int(round(value * 1000)))
+        self.threshold_slider.blockSignals(False)
+        self.vm.set_note_params(threshold=float(value))

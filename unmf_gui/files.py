@@ -1,0 +1,175 @@
+"""File and Model menus: open (with recent files kept in QSettings), reference MIDI, exports, model choice."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog
+
+from unmf_core.errors import UnmfError
+from unmf_core.io import write_bytes_atomic
+from unmf_core.notes import write_csv, write_midi
+from unmf_gui.workers import EngineSpec
+
+AUDIO_FILTER = "Audio (*.wav *.flac *.ogg);;All files (*)"
+MIDI_FILTER = "MIDI (*.mid *.midi)"
+RECENT_KEY = "recent_files"
+MAX_RECENT = 8
+
+
+def find_reference(audio_path: str | Path) -> Path | None:
+    """A MIDI file next to the recording with the same stem (``.mid`` or ``.midi``), if any."""
+    p = Path(audio_path)
+    for suffix in (".mid", ".midi", ".MID"):
+        candidate = p.with_suffix(suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class FileActions(QObject):
+    """Menus and file dialogs of a :class:`~unmf_gui.main_window.MainWindow`."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.w = window
+        bar = window.menuBar()
+        file = bar.addMenu("&File")
+        self._act(file, "&Open…", "Ctrl+O", self.open_dialog)
+        self.recent_menu = file.addMenu("Open &recent")
+        self._act(file, "Open &demo recording", None, window.open_demo)
+        file.addSeparator()
+        self._act(file, "Load &reference MIDI…", None, self.reference_dialog)
+        self._act(file, "C&lear reference", None, lambda: window.vm.set_reference(None))
+        file.addSeparator()
+        self._act(file, "&Export MIDI…", "Ctrl+E", self.export_midi)
+        self._act(file, "Export notes as &CSV…", None, self.export_csv)
+        self._act(file, "Export view as &PNG…", None, self.export_png)
+        file.addSeparator()
+        self._act(file, "&Quit", "Ctrl+Q", window.close)
+        model = bar.addMenu("&Model")
+        self._act(model, "&Default model and templates", None, lambda: self._spec(model=None, templates=None))
+        self._act(model, "Load &checkpoint…", None, self.checkpoint_dialog)
+        self._act(model, "Load &templates file…", None, self.templates_dialog)
+        self._act(model, "Build templates from a &folder of single notes…", None, self.templates_folder_dialog)
+        self._refresh_recent()
+
+    def _act(self, menu, text, shortcut, slot) -> QAction:
+        act = QAction(text, self.w)
+        if shortcut:
+            act.setShortcut(QKeySequence(shortcut))
+        act.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(act)
+        self.w.addAction(act)
+        return act
+
+    # ---- recent files --------------------------------------------------------------
+    def recent(self) -> list[str]:
+        """Recently opened recordings, newest first."""
+        value = self.w.settings.value(RECENT_KEY, [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def opened(self, path: str) -> None:
+        """A recording was opened: remember it and load a reference found next to it."""
+        path = str(Path(path).resolve())
+        items = [path] + [p for p in self.recent() if p != path]
+        self.w.settings.setValue(RECENT_KEY, items[:MAX_RECENT])
+        self.w.settings.sync()
+        self._refresh_recent()
+        ref = self.w.reference_override or find_reference(path)
+        if ref is not None:
+            self.w.load_reference(ref)
+        else:
+            self.w.vm.set_reference(None)
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self.recent():
+            act = self.recent_menu.addAction(Path(p).name)
+            act.setToolTip(p)
+            act.triggered.connect(lambda _c=False, p=p: self.w.open_file(p))
+        self.recent_menu.setEnabled(bool(self.recent()))
+
+    # ---- dialogs ------------------------------------------------------------------------
+    def _start_dir(self) -> str:
+        return str(Path(self.w.vm.path).parent) if self.w.vm.path else str(Path.home())
+
+    def open_dialog(self) -> None:
+        """File ▸ Open."""
+        path, _ = QFileDialog.getOpenFileName(self.w, "Open a recording", self._start_dir(), AUDIO_FILTER)
+        if path:
+            self.w.open_file(path)
+
+    def reference_dialog(self) -> None:
+        """File ▸ Load reference."""
+        path, _ = QFileDialog.getOpenFileName(self.w, "Load a reference MIDI", self._start_dir(), MIDI_FILTER)
+        if path:
+            self.w.load_reference(path)
+
+    def checkpoint_dialog(self) -> None:
+        """Model ▸ Load checkpoint."""
+        path, _ = QFileDialog.getOpenFileName(self.w, "Load an unrolled-model checkpoint", self._start_dir(),
+                                              "Checkpoints (*.pt *.pth);;All files (*)")
+        if path:
+            self._spec(model=path)
+
+    def templates_dialog(self) -> None:
+        """Model ▸ Load templates file."""
+        path, _ = QFileDialog.getOpenFileName(self.w, "Load templates", self._start_dir(), "Templates (*.npz)")
+        if path:
+            self._spec(templates=path)
+
+    def templates_folder_dialog(self) -> None:
+        """Model ▸ Build templates from a folder."""
+        path = QFileDialog.getExistingDirectory(self.w, "Folder of single-note recordings", self._start_dir())
+        if path:
+            self._spec(templates=path)
+
+    def _spec(self, **changes) -> None:
+        s = self.w.spec
+        values = {"templates": s.templates, "model": s.model, "device": s.device, **changes}
+        self.w.set_engine_spec(EngineSpec(**values))
+
+    def _target(self, path, title: str, filt: str, suffix: str) -> str | None:
+        if path:
+            return str(path)
+        stem = Path(self.w.vm.path).stem if self.w.vm.path else "transcription"
+        start = str(Path(self._start_dir()) / f"{stem}{suffix}")
+        chosen, _ = QFileDialog.getSaveFileName(self.w, title, start, filt)
+        return chosen or None
+
+    # ---- exports ------------------------------------------------------------------------
+    def export_midi(self, path: str | Path | None = None) -> bool:
+        """Write the current notes as MIDI (Ctrl+E); returns success."""
+        return self._export(path, "Export MIDI", MIDI_FILTER, ".mid", lambda p: write_midi(self.w.vm.notes, p))
+
+    def export_csv(self, path: str | Path | None = None) -> bool:
+        """Write the current notes as CSV; returns success."""
+        return self._export(path, "Export notes as CSV", "CSV (*.csv)", ".csv", lambda p: write_csv(self.w.vm.notes, p))
+
+    def export_png(self, path: str | Path | None = None) -> bool:
+        """Save the current tab as a PNG image; returns success."""
+        return self._export(path, "Export view as PNG", "PNG (*.png)", ".png", self._write_png)
+
+    def _write_png(self, path: str) -> None:
+        data = QByteArray()
+        buf = QBuffer(data)
+        buf.open(QIODevice.WriteOnly)
+        self.w.tabs.currentWidget().grab().save(buf, "PNG")
+        buf.close()
+        write_bytes_atomic(path, bytes(data.data()))
+
+    def _export(self, path, title, filt, suffix, write) -> bool:
+        target = self._target(path, title, filt, suffix)
+        if not target:
+            return False
+        try:
+            write(target)
+        except UnmfError as exc:
+            self.w.show_error(str(exc))
+            return False
+        self.w.statusBar().showMessage(f"Wrote {target}", 4000)
+        return True

@@ -1,0 +1,418 @@
+"""The main window: transcription views, compare view, run / note / playback controls, menus.
+
+It forwards user intent to the :class:`~unmf_gui.workers.RunController` and the
+:class:`~unmf_gui.viewmodel.ViewModel`; the views observe the view-model.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QComboBox, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox,
+                               QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget)
+
+from unmf_core.errors import UnmfError
+from unmf_core.notes import read_midi
+from unmf_core.pipeline import DEMO_AUDIO, Options
+from unmf_core.synth import mix, synthesize
+from unmf_gui.controls import LayerBar, NoteControls
+from unmf_gui.files import FileActions
+from unmf_gui.playback import Player
+from unmf_gui.viewmodel import ViewModel
+from unmf_gui.views.activations import PianoRollView
+from unmf_gui.views.compare import CompareView, describe_scores
+from unmf_gui.views.divergence import DivergenceView
+from unmf_gui.views.spectrogram import SpectrogramView
+from unmf_gui.views.templates_view import TemplatesView
+from unmf_gui.workers import EngineSpec, RunController, RunRequest, warm_up
+
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
+class MainWindow(QMainWindow):
+    """The unmf desktop app.
+
+    Parameters
+    ----------
+    settings : QSettings, optional
+        Where recent files are kept (tests pass a temporary one).
+    method, device : str
+        Initial method (``"unrolled"`` / ``"mu"``) and device (``"auto"``, ``"cpu"``, ``"cuda"``).
+    player : Player, optional
+        Audio output (default: sounddevice, or "unavailable").
+    """
+
+    error_shown = Signal(str)
+    run_finished = Signal()
+    run_cancelled = Signal()
+    run_failed = Signal(str)
+
+    def __init__(self, settings: QSettings | None = None, method: str = "unrolled", device: str = "auto",
+                 player: Player | None = None):
+        super().__init__()
+        warm_up()
+        self.setWindowTitle("unmf — piano transcription by (unrolled) NMF")
+        self.resize(1500, 950)
+        self.setAcceptDrops(True)
+        self.settings = settings or QSettings("unmf", "unmf")
+        self.vm = ViewModel(self)
+        self.controller = RunController(self)
+        self.player = player or Player(parent=self)
+        self.spec = EngineSpec(device=device)
+        self.engine = None
+        self._pending_path: str | None = None
+        self.reference_override: str | None = None
+        self._error_box: QMessageBox | None = None
+        self._build_views()
+        self._build_controls(method, device)
+        self.files = FileActions(self)
+        self._build_shortcuts()
+        self._connect()
+        self._update_engine_label()
+        if not self.player.available:
+            self.play_status.setText(self.player.reason)
+
+    # ---- construction ---------------------------------------------------------
+    def _build_views(self) -> None:
+        vm = self.vm
+        self.spectrogram = SpectrogramView(vm, "M")
+        self.activations = PianoRollView(vm)
+        self.reconstruction = SpectrogramView(vm, "WH")
+        self.templates = TemplatesView(vm)
+        self.divergence = DivergenceView(vm)
+        for view in (self.activations, self.reconstruction):
+            view.setXLink(self.spectrogram)
+        left = QSplitter(Qt.Vertical)
+        for w in (self.spectrogram, self.activations, self.reconstruction):
+            left.addWidget(w)
+        right = QSplitter(Qt.Vertical)
+        right.addWidget(self.templates)
+        right.addWidget(self.divergence)
+        main = QSplitter(Qt.Horizontal)
+        main.addWidget(left)
+        main.addWidget(right)
+        main.setSizes([1050, 450])
+        self.layer_bar = LayerBar(vm)
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(main, 1)
+        lay.addWidget(self.layer_bar)
+        self.compare_view = CompareView(vm)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(page, "Transcription")
+        self.tabs.addTab(self.compare_view, "Compare MU / unrolled MU")
+        self.setCentralWidget(self.tabs)
+
+    def _build_controls(self, method: str, device: str) -> None:
+        bar = QToolBar("Run")
+        bar.setObjectName("run-toolbar")
+        self.addToolBar(bar)
+        self.method_box = QComboBox()
+        self.method_box.addItem("unrolled MU", "unrolled")
+        self.method_box.addItem("plain MU", "mu")
+        self.method_box.setCurrentIndex(0 if method == "unrolled" else 1)
+        self.device_box = QComboBox()
+        for name in ("auto", "cpu", "cuda"):
+            self.device_box.addItem(name)
+        if not torch.cuda.is_available():
+            self.device_box.model().item(2).setEnabled(False)
+        self.device_box.setCurrentText(device if device in ("auto", "cpu", "cuda") else "auto")
+        self.layers_box = QSpinBox(minimum=1, maximum=100, value=10, prefix="layers ")
+        self.iterations_box = QSpinBox(minimum=1, maximum=100000, value=Options().iterations, prefix="MU iterations ")
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Run the factorisation on the open file (Ctrl+R)")
+        self.notes_controls = NoteControls(self.vm)
+        self.source_box = QComboBox()
+        for label in ("recording", "transcription", "mix"):
+            self.source_box.addItem(label)
+        self.play_button = QPushButton("Play")
+        self.play_button.setToolTip("Play / pause (Space); click a time view to seek")
+        for w in (QLabel(" Method "), self.method_box, QLabel(" Device "), self.device_box, self.layers_box,
+                  self.iterations_box, self.run_button):
+            bar.addWidget(w)
+        bar.addSeparator()
+        bar.addWidget(self.notes_controls)
+        bar.addSeparator()
+        for w in (QLabel(" Listen to "), self.source_box, self.play_button):
+            bar.addWidget(w)
+        sb = self.statusBar()
+        self.engine_label = QLabel()
+        self.metrics_label = QLabel()
+        self.play_status = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        sb.addWidget(self.engine_label, 1)
+        sb.addWidget(self.metrics_label)
+        sb.addPermanentWidget(self.play_status)
+        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.cancel_button)
+
+    def _build_shortcuts(self) -> None:
+        run = self.menuBar().addMenu("&Run")
+        self.run_action = self._action(run, "&Run", "Ctrl+R", self.run)
+        self.cancel_action = self._action(run, "&Cancel", "Esc", self.cancel)
+        self._action(run, "Run &both (compare)", "Ctrl+Shift+R", self.compare)
+        play = self.menuBar().addMenu("&Play")
+        self._action(play, "Play / &pause", None, self.toggle_play)
+        self._shortcuts = []
+        for key, slot in (("Space", self.toggle_play), ("Left", lambda: self.vm.step_layer(-1)),
+                          ("Right", lambda: self.vm.step_layer(1))):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.activated.connect(slot)
+            self._shortcuts.append(sc)
+
+    def _action(self, menu, text, shortcut, slot) -> QAction:
+        act = QAction(text, self)
+        if shortcut:
+            act.setShortcut(QKeySequence(shortcut))
+        act.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(act)
+        self.addAction(act)
+        return act
+
+    def _connect(self) -> None:
+        c, vm = self.controller, self.vm
+        c.engineReady.connect(self._engine_ready)
+        c.loaded.connect(self._loaded)
+        c.methodStarted.connect(self._method_started)
+        c.step.connect(self._step)
+        c.methodFinished.connect(vm.finish_method)
+        c.finished.connect(self._finished)
+        c.failed.connect(self._failed)
+        c.cancelled.connect(self._cancelled)
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.play_button.clicked.connect(self.toggle_play)
+        self.compare_view.runRequested.connect(self.compare)
+        self.method_box.currentIndexChanged.connect(lambda _i: self._method_changed())
+        self.device_box.currentTextChanged.connect(self._device_changed)
+        vm.metricsChanged.connect(self._metrics)
+        vm.positionChanged.connect(self._position)
+        vm.notesChanged.connect(self._notes_changed)
+        self.player.positionChanged.connect(vm.set_position)
+        self.player.stopped.connect(lambda: self.play_button.setText("Play"))
+
+    # ---- running ----------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        """The primary method chosen in the toolbar."""
+        return self.method_box.currentData()
+
+    def options(self, method: str) -> Options:
+        """Options for a run of ``method`` from the toolbar's settings."""
+        return Options(method=method, iterations=self.iterations_box.value(), layers=self.layers_box.value(),
+                       notes=self.vm.note_params, seed=0, track_divergence=True)
+
+    def open_file(self, path: str | Path) -> None:
+        """Open a recording and transcribe it (both methods when the compare tab is shown)."""
+        path = str(path)
+        self._pending_path = path
+        methods = self._methods_for_new_run()
+        self.statusBar().showMessage(f"Opening {Path(path).name}…", 3000)
+        self._start(RunRequest(path, [self.options(m) for m in methods], self.spec, self.engine), methods)
+
+    def open_demo(self) -> None:
+        """Open the bundled demo recording."""
+        self.open_file(DEMO_AUDIO)
+
+    def run(self, methods: list[str] | None = None) -> None:
+        """Run again on the open file (cancels a run in progress)."""
+        if self.vm.loaded is None:
+            if self._pending_path:
+                self.open_file(self._pending_path)
+            return
+        methods = methods or self._methods_for_new_run()
+        self._start(RunRequest(self.vm.loaded, [self.options(m) for m in methods], self.spec, self.engine), methods)
+
+    def compare(self) -> None:
+        """Run unrolled MU and MU from the same initialisation and show the compare tab."""
+        self.tabs.setCurrentWidget(self.compare_view)
+        self.run(["unrolled", "mu"])
+
+    def cancel(self) -> None:
+        """Cancel the run in progress (the worker stops at the next step)."""
+        if self.controller.running:
+            self.statusBar().showMessage("Cancelling…")
+            self.controller.cancel()
+
+    def _methods_for_new_run(self) -> list[str]:
+        if self.tabs.currentWidget() is self.compare_view:
+            return ["unrolled", "mu"]
+        return [self.method]
+
+    def _start(self, request: RunRequest, methods: list[str]) -> None:
+        self._methods = methods
+        self._done_steps = 0
+        if isinstance(request.source, str):
+            self.vm.runStarted.emit()
+        else:
+            self.vm.clear_runs(methods)
+        self.controller.start(request)
+        self.progress.setRange(0, 0)
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.cancel_button.setVisible(True)
+
+    def _engine_ready(self, engine) -> None:
+        self.engine = engine
+        n = engine.model.cfg.n_layers
+        self.layers_box.setMaximum(n)
+        self.layers_box.setValue(n)
+        self._update_engine_label()
+
+    def _loaded(self, loaded) -> None:
+        self.player.pause()
+        self.vm.set_loaded(loaded)
+        self.vm.clear_runs(self._methods)
+        self.files.opened(loaded.audio.path)
+        self.setWindowTitle(f"unmf — {Path(loaded.audio.path).name}")
+
+    def _method_started(self, method: str, total: int) -> None:
+        self.vm.begin_method(method, total)
+        self.progress.setRange(0, total * len(self._methods))
+
+    def _step(self, method: str, snap) -> None:
+        self.vm.add_step(method, snap)
+        self._done_steps += 1
+        self.progress.setValue(self._done_steps)
+
+    def _finished(self) -> None:
+        self._run_ended()
+        self.statusBar().showMessage("Transcription finished", 4000)
+        self.run_finished.emit()
+
+    def _failed(self, message: str) -> None:
+        self._run_ended()
+        pending = self._pending_path
+        if pending and (self.vm.path is None or Path(pending) != Path(self.vm.path)):
+            self._pending_path = self.vm.path
+            self.show_error(f"Could not open {Path(pending).name}:\n{message}")
+        else:
+            self.show_error(message)
+        self.run_failed.emit(message)
+
+    def _cancelled(self) -> None:
+        self._run_ended()
+        self.statusBar().showMessage("Run cancelled", 4000)
+        self.run_cancelled.emit()
+
+    def _run_ended(self) -> None:
+        self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+        self.statusBar().clearMessage()
+
+    def _method_changed(self) -> None:
+        self.vm.set_method(self.method)
+        if self.vm.loaded is not None and self.method not in self.vm.runs:
+            self.run()
+
+    def _device_changed(self, name: str) -> None:
+        self.set_engine_spec(EngineSpec(self.spec.templates, self.spec.model, name))
+
+    def set_engine_spec(self, spec: EngineSpec) -> None:
+        """Use other templates / model / device; the open file is transcribed again with them."""
+        self.spec = spec
+        self.engine = None
+        self._update_engine_label()
+        if self.vm.loaded is not None:
+            self.run()
+
+    def _update_engine_label(self) -> None:
+        if self.engine is None:
+            s = self.spec
+            self.engine_label.setText(f"model: {s.model or 'default'} · templates: {s.templates or 'default'} · "
+                                      f"device: {s.device} (loads with the next run)")
+            return
+        d = self.engine.describe()
+        self.engine_label.setText(f"model: {Path(d['model']).name} ({d['layers']} layers) · templates: "
+                                  f"{d['templates'][:60]} · device: {d['device']}")
+
+    # ---- notes, reference, metrics ---------------------------------------------------
+    def load_reference(self, path: str | Path) -> bool:
+        """Load a reference MIDI; a bad file shows an error. Returns success."""
+        try:
+            notes = read_midi(path)
+        except UnmfError as exc:
+            self.show_error(str(exc))
+            return False
+        self.vm.set_reference(notes, str(path))
+        return True
+
+    def _notes_changed(self) -> None:
+        if self.player.playing and self.source_box.currentText() != "recording":
+            self.player.pause()
+
+    def _metrics(self, scores) -> None:
+        self.metrics_label.setText(describe_scores(scores))
+
+    # ---- playback --------------------------------------------------------------------------
+    def toggle_play(self) -> None:
+        """Play or pause the chosen source from the playhead."""
+        if self.player.playing:
+            self.player.pause()
+            return
+        if not self.player.available:
+            self.play_status.setText(self.player.reason)
+            self.statusBar().showMessage(self.player.reason, 4000)
+            return
+        if self.vm.loaded is None:
+            return
+        self.player.set_signal(self.playback_signal(self.source_box.currentText()), self.vm.loaded.audio.sr)
+        self.player.seek(self.vm.position)
+        if self.player.play():
+            self.play_button.setText("Pause")
+        else:
+            self.play_status.setText(self.player.reason)
+
+    def playback_signal(self, source: str):
+        """Samples of ``"recording"``, ``"transcription"`` (synthesised notes) or ``"mix"``."""
+        audio = self.vm.loaded.audio
+        if source == "recording":
+            return audio.samples
+        synth = synthesize(self.vm.notes, audio.sr, audio.duration)
+        return synth if source == "transcription" else mix(audio.samples, synth)
+
+    def _position(self, seconds: float) -> None:
+        if abs(self.player.position - seconds) > 0.05:
+            self.player.seek(seconds)
+
+    # ---- errors, drag and drop, closing -----------------------------------------------
+    def show_error(self, message: str) -> None:
+        """Show a non-blocking error dialog (and emit ``error_shown``)."""
+        box = QMessageBox(QMessageBox.Warning, "unmf", message, QMessageBox.Ok, self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        self._error_box = box
+        box.open()
+        self.statusBar().showMessage(message.splitlines()[0], 6000)
+        self.error_shown.emit(message)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        self.open_dropped(paths[0])
+
+    def open_dropped(self, path: str) -> None:
+        """A dropped MIDI file becomes the reference; anything else is opened as a recording."""
+        if path.lower().endswith(MIDI_SUFFIXES):
+            self.load_reference(path)
+        else:
+            self.open_file(path)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.player.pause()
+        self.layer_bar.timer.stop()
+        self.controller.shutdown()
+        self.settings.sync()
+        super().closeEvent(event)

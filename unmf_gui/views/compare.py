@@ -1,0 +1,103 @@
+"""MU and unrolled MU side by side: H and notes of each at step k, linked axes, both divergences, times, scores."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+
+from unmf_gui.viewmodel import ViewModel
+from unmf_gui.views.activations import H_LEVELS
+from unmf_gui.views.common import DeferWhileHidden, TimeImage
+from unmf_gui.views.divergence import METHOD_LABELS, DivergenceView
+
+METHODS = ("unrolled", "mu")
+
+
+def describe_scores(scores: dict | None) -> str:
+    """One line of note-level scores (or an empty string without a reference)."""
+    if not scores:
+        return ""
+    return (f"onset P/R/F {scores['onset_precision']:.2f} / {scores['onset_recall']:.2f} / {scores['onset_f']:.2f}"
+            f"   with offsets F {scores['offset_f']:.2f}")
+
+
+class CompareView(DeferWhileHidden, QWidget):
+    """Two columns (unrolled MU, MU) sharing time and key axes, one step slider, one divergence plot."""
+
+    runRequested = Signal()
+
+    def __init__(self, vm: ViewModel, parent=None):
+        super().__init__(parent)
+        self.vm = vm
+        grid = QGridLayout()
+        self.rolls: dict[str, TimeImage] = {}
+        self.labels: dict[str, QLabel] = {}
+        for col, method in enumerate(METHODS):
+            roll = TimeImage(METHOD_LABELS[method], rows_per_key=1, levels=H_LEVELS)
+            roll.seekRequested.connect(vm.set_position)
+            label = QLabel("not run yet")
+            label.setObjectName(f"compare-label-{method}")
+            label.setWordWrap(True)
+            grid.addWidget(roll, 0, col)
+            grid.addWidget(label, 1, col)
+            self.rolls[method], self.labels[method] = roll, label
+        a, b = self.rolls.values()
+        b.setXLink(a)
+        b.setYLink(a)
+        self.divergence = DivergenceView(vm, compare=True, title="Divergence of both against the step")
+        self.divergence.setMaximumHeight(230)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setObjectName("compare-slider")
+        self.slider.valueChanged.connect(vm.set_compare_step)
+        self.step_label = QLabel("step 0")
+        self.run_button = QPushButton("Run both on this file")
+        self.run_button.setToolTip("Run unrolled MU and plain MU from the same initialisation")
+        self.run_button.clicked.connect(self.runRequested)
+        row = QHBoxLayout()
+        row.addWidget(self.run_button)
+        row.addWidget(QLabel("step k:"))
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.step_label)
+        lay = QVBoxLayout(self)
+        lay.addLayout(row)
+        lay.addLayout(grid, 3)
+        lay.addWidget(self.divergence, 1)
+        vm.compareChanged.connect(self.refresh)
+        vm.fileChanged.connect(self.refresh)
+        vm.runStarted.connect(self.refresh)
+        vm.referenceChanged.connect(self._reference)
+        vm.positionChanged.connect(self._position)
+
+    def refresh(self) -> None:
+        """Redraw both columns at the compare step (once shown, when hidden)."""
+        if self.defer(self.refresh):
+            return
+        vm = self.vm
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, vm.compare_max())
+        self.slider.setValue(vm.compare_step)
+        self.slider.blockSignals(False)
+        self.step_label.setText(f"step {vm.compare_step} / {vm.compare_max()}")
+        for method in METHODS:
+            step, H_db, notes = vm.compare_snapshot(method)
+            roll = self.rolls[method]
+            roll.set_image(H_db, vm.frame_rate or 1.0)
+            roll.set_notes(notes)
+            run = vm.runs.get(method)
+            if run is None:
+                self.labels[method].setText("not run yet")
+                continue
+            what = "layer" if method == "unrolled" else "iteration"
+            time = f"wall time {run.wall_time:.2f} s" if run.finished else f"running… {run.div_steps[-1] if run.div_steps else 0}/{run.total}"
+            div = run.divergences[step] if step < len(run.divergences) else float("nan")
+            scores = describe_scores(vm.scores_for(notes))
+            self.labels[method].setText(f"{what} {step} of {run.total} · {time} · D = {div:.4g} · {len(notes)} notes"
+                                        + (f"\n{scores}" if scores else ""))
+
+    def _reference(self) -> None:
+        for roll in self.rolls.values():
+            roll.set_reference(self.vm.reference)
+        self.refresh()
+
+    def _position(self, seconds: float) -> None:
+        for roll in self.rolls.values():
+            roll.set_position(seconds)
