@@ -102,10 +102,13 @@ def load_checkpoint(path: str | Path, cqt: CQTParams | None = None) -> Checkpoin
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        blocked = _blocked(exc)
+        if blocked is None:
+            raise CheckpointError(f"{name}: not a readable checkpoint (not a PyTorch weights file)") from None
         raise CheckpointError(f"{name}: refused: the file is not a plain weights file and would run code on "
-                              f"load ({_blocked(exc)})") from None
+                              f"load (it asks for {blocked})") from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, zipfile errors…
-        raise CheckpointError(f"{name}: not a readable checkpoint ({str(exc).splitlines()[0][:160]})") from None
+        raise CheckpointError(f"{name}: not a readable checkpoint ({_first(exc)[:160]})") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{name}: not a checkpoint (holds a {type(obj).__name__})")
     if obj.get("format") == FORMAT:
@@ -128,32 +131,70 @@ def _load_unmf(obj: dict, name: str, path: str, cqt: CQTParams | None) -> Checkp
     try:
         cfg = UnrolledConfig.from_dict(obj["config"])
         ck_cqt = CQTParams.from_dict(obj["cqt"])
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{name}: malformed configuration ({_first(exc)})") from None
+    _check_config(cfg, ck_cqt, name)
     if cqt is not None and (ck_cqt.fmin, ck_cqt.bins_per_octave, ck_cqt.n_bins) != (cqt.fmin, cqt.bins_per_octave, cqt.n_bins):
         raise CheckpointError(f"{name}: made for another CQT ({ck_cqt.n_bins} bins, {ck_cqt.bins_per_octave}/octave "
                               f"from {ck_cqt.fmin} Hz) than the one in use ({cqt.n_bins}, {cqt.bins_per_octave}, {cqt.fmin})")
     sd = obj["state_dict"]
+    if not isinstance(sd, dict) or not all(torch.is_tensor(v) for v in sd.values()):
+        raise CheckpointError(f"{name}: state_dict is not a set of named tensors")
     _check_finite(sd, name)
-    model = UnrolledMU(cfg)
     try:
+        model = UnrolledMU(cfg)
         model.load_state_dict(sd)
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{name}: parameters do not fit its configuration: {_first(exc)}") from None
     W = obj.get("templates")
+    if W is not None and not torch.is_tensor(W):
+        raise CheckpointError(f"{name}: templates are not a tensor")
     templates = None if W is None else W.numpy().astype(np.float32)
     if templates is not None and templates.shape != (ck_cqt.n_bins, 88):
         raise CheckpointError(f"{name}: templates have shape {templates.shape}, expected ({ck_cqt.n_bins}, 88)")
+    if templates is not None and not (np.all(np.isfinite(templates)) and np.all(templates >= 0)):
+        raise CheckpointError(f"{name}: templates hold negative, NaN or infinite values")
     return Checkpoint(model.eval(), ck_cqt, templates, str(obj.get("templates_source", "")),
                       dict(obj.get("meta") or {}), path, "unmf")
 
 
-def _blocked(exc: Exception) -> str:
-    """What torch's weights-only unpickler refused, without its advice to load unsafely."""
-    m = re.search(r"(unsupported GLOBAL|Unsupported global:?|Unsupported operand)\s*:?\s*(GLOBAL\s+)?([\w.]+)", str(exc))
-    return f"it asks for {m.group(3)}" if m else "it holds objects other than tensors and plain data"
+#: Bounds on what a checkpoint may ask for (an untrusted file must not make the loader build a huge model).
+LIMITS = {"n_layers": (1, 1000), "hidden": (1, 1024), "w_every": (0, 1000), "init_iters": (0, 10000)}
+CQT_LIMITS = {"sr": (1000, 384000), "hop": (1, 65536), "bins_per_octave": (12, 120), "n_bins": (12, 2000)}
+
+
+def _check_config(cfg: UnrolledConfig, cqt: CQTParams, name: str) -> None:
+    """Refuse configurations outside :data:`LIMITS` / :data:`CQT_LIMITS`, naming the field."""
+    def bad(field, value, why):
+        raise CheckpointError(f"{name}: malformed configuration: {field} = {value!r} ({why})")
+
+    for src, limits in ((cfg, LIMITS), (cqt, CQT_LIMITS)):
+        for field_name, (lo, hi) in limits.items():
+            v = getattr(src, field_name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                bad(field_name, v, "not a whole number")
+            if not lo <= v <= hi:
+                bad(field_name, v, f"must be {lo} to {hi}")
+    if cfg.head not in ("centered", "seed"):
+        bad("head", cfg.head, "use centered or seed")
+    if cfg.input_norm not in ("max", "none"):
+        bad("input_norm", cfg.input_norm, "use max or none")
+    for field_name in ("beta", "lambda_w", "lambda_h"):
+        v = getattr(cfg, field_name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            bad(field_name, v, "not a finite number")
+    if cfg.clip_h is not None and (not isinstance(cfg.clip_h, (int, float)) or not cfg.clip_h > 0):
+        bad("clip_h", cfg.clip_h, "must be a positive number or None")
+    if not (np.isfinite(cqt.fmin) and cqt.fmin > 0 and np.isfinite(cqt.filter_scale) and cqt.filter_scale > 0):
+        bad("cqt", cqt.to_dict(), "fmin and filter_scale must be positive")
+
+
+def _blocked(exc: Exception) -> str | None:
+    """The callable torch's weights-only unpickler refused to import, or None for plain garbage."""
+    m = re.search(r"GLOBAL\s+([\w.]+)", str(exc))
+    return m.group(1) if m else None
 
 
 def _first(exc: Exception) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return " ".join(lines[:2])[:300]
+    return " ".join(lines[:2])[:300] or type(exc).__name__

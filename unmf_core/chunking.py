@@ -30,9 +30,13 @@ from typing import Iterator
 import torch
 
 from .nmf import EPS, Step, apply_W, beta_divergence, random_H, update_H, w_stats
+from .streaming import check_cancel
 
-#: Default chunk length in seconds used by :class:`unmf_core.pipeline.Engine`.
-DEFAULT_CHUNK_SECONDS = 30.0
+#: Default chunk length in seconds used by :class:`unmf_core.pipeline.Engine`. Besides bounding
+#: memory, ~10 s chunks keep A_H's activations (32 × 88 × 862 floats) small enough to stay in
+#: cache: an unrolled layer runs ~2x faster per frame than in 30 s chunks or on a whole minute
+#: (docs/benchmarks/README.md).
+DEFAULT_CHUNK_SECONDS = 10.0
 #: The same in frames at the default CQT rate (22050 Hz, hop 256).
 DEFAULT_CHUNK_FRAMES = round(DEFAULT_CHUNK_SECONDS * 22050 / 256)
 
@@ -68,7 +72,7 @@ def divergence(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float, c
 
 
 def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 1.0, seed: int = 0,
-               chunk: int = DEFAULT_CHUNK_FRAMES) -> tuple[torch.Tensor, torch.Tensor]:
+               chunk: int = DEFAULT_CHUNK_FRAMES, cancel=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Chunked :func:`unmf_core.nmf.initialize` (same result).
 
     Parameters
@@ -79,6 +83,10 @@ def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 
         As in :func:`unmf_core.nmf.initialize`.
     chunk : int
         Frames per chunk.
+    cancel : callable, optional
+        Checked before every chunk; when it returns True,
+        :class:`~unmf_core.errors.Cancelled` is raised (a cancel takes effect
+        within one chunk).
 
     Returns
     -------
@@ -92,6 +100,7 @@ def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 
     H = H * (m_sum / wh_sum.clamp_min(EPS))
     total = 0.0
     for _, a, b, _ in parts:
+        check_cancel(cancel)
         h = H[..., a:b]
         for _ in range(n_iter):
             h = update_H(M[..., a:b], W, h, beta)
@@ -100,9 +109,10 @@ def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 
     return W * (m_sum / total.clamp_min(EPS)), H
 
 
-def _sum_w_stats(M, W, H, beta, parts):
+def _sum_w_stats(M, W, H, beta, parts, cancel=None):
     num = den = None
     for _, a, b, _ in parts:
+        check_cancel(cancel)
         n, d = w_stats(M[..., a:b], W, H[..., a:b], beta)
         num, den = (n, d) if num is None else (num + n, den + d)
     return num, den
@@ -110,7 +120,7 @@ def _sum_w_stats(M, W, H, beta, parts):
 
 def iterate_mu(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, n_iter: int, beta: float = 1.0,
                update_w: bool = False, lambda_H: float = 0.0, lambda_W: float = 0.0,
-               track_divergence: bool = True, chunk: int = DEFAULT_CHUNK_FRAMES) -> Iterator[Step]:
+               track_divergence: bool = True, chunk: int = DEFAULT_CHUNK_FRAMES, cancel=None) -> Iterator[Step]:
     """Chunked :func:`unmf_core.nmf.iterate_mu`: a :class:`Step` after every iteration.
 
     Parameters
@@ -119,6 +129,10 @@ def iterate_mu(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, n_iter: int, b
         As in :func:`unmf_core.nmf.iterate_mu`.
     chunk : int
         Frames per chunk.
+    cancel : callable, optional
+        Checked before every chunk; when it returns True,
+        :class:`~unmf_core.errors.Cancelled` is raised (a cancel takes effect
+        within one chunk).
     """
     parts = spans(M.shape[-1], chunk)
     with torch.no_grad():
@@ -126,6 +140,7 @@ def iterate_mu(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, n_iter: int, b
             H = H.clone()
             num = den = None
             for _, a, b, _ in parts:
+                check_cancel(cancel)
                 h = update_H(M[..., a:b], W, H[..., a:b], beta, lambda_H=lambda_H)
                 H[..., a:b] = h
                 if update_w:
@@ -138,7 +153,7 @@ def iterate_mu(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, n_iter: int, b
 
 
 def iter_layers(model, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, track_divergence: bool = False,
-                chunk: int = DEFAULT_CHUNK_FRAMES, n_layers: int | None = None) -> Iterator[Step]:
+                chunk: int = DEFAULT_CHUNK_FRAMES, n_layers: int | None = None, cancel=None) -> Iterator[Step]:
     """Chunked :meth:`unmf_core.unrolled.UnrolledMU.iter_layers` (same steps, bounded memory).
 
     Parameters
@@ -154,6 +169,8 @@ def iter_layers(model, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, track_
         Frames per chunk (the halo of A_H's receptive field comes on top).
     n_layers : int, optional
         Stop after this many layers (default: all).
+    cancel : callable, optional
+        As in :func:`iterate_mu`.
     """
     cfg = model.cfg
     n = len(model.layers) if n_layers is None else min(n_layers, len(model.layers))
@@ -162,12 +179,13 @@ def iter_layers(model, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, track_
             halo = layer.receptive_halo()
             parts = spans(M.shape[-1], chunk, halo)
             if model.updates_w(i):
-                num, den = _sum_w_stats(M, W, H, cfg.beta, parts)
+                num, den = _sum_w_stats(M, W, H, cfg.beta, parts, cancel)
                 W = apply_W(W, num, den, cfg.beta, accel=layer.accel_W(W), lambda_W=cfg.lambda_w)
             peak = H.amax(dim=(-2, -1), keepdim=True)
             H_new = torch.empty_like(H)
             div = 0.0
             for lo, a, b, hi in parts:
+                check_cancel(cancel)
                 acc = layer.accel_H(H[..., lo:hi], peak)[..., a - lo:b - lo]
                 h = update_H(M[..., a:b], W, H[..., a:b], cfg.beta, accel=acc, lambda_H=cfg.lambda_h,
                              clip=cfg.clip_h)

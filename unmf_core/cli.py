@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -212,6 +213,7 @@ _EXTRA_COMMANDS.append(_train_commands)
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``unmf`` console script; returns the exit code."""
+    _warnings_to_stderr()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
@@ -227,6 +229,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unmf: error: unexpected {type(exc).__name__}: {_one_line(exc)} "
               f"(set UNMF_DEBUG=1 to see the traceback)", file=sys.stderr)
         return 1
+
+
+class _WarningLine(logging.Handler):
+    """Prints the ``unmf`` logger's warnings (e.g. out-of-memory fallbacks) as ``unmf: warning: …``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"unmf: warning: {' '.join(record.getMessage().split())}", file=sys.stderr)
+
+
+def _warnings_to_stderr() -> None:
+    logger = logging.getLogger("unmf")
+    if not any(isinstance(h, _WarningLine) for h in logger.handlers):
+        handler = _WarningLine(logging.WARNING)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def _one_line(exc: BaseException) -> str:

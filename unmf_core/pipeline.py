@@ -18,8 +18,10 @@ import torch
 
 from .audio import Audio, load_audio
 from .checkpoints import Checkpoint, load_checkpoint
-from .cqt import CQTParams, compute_cqt
+from .cqt import CQTParams
 from .errors import Cancelled, DeviceError, TemplateError
+from .fallback import fallback_spectrogram, fallback_steps
+from .streaming import block_cqt, check_cancel
 from . import chunking
 from .chunking import DEFAULT_CHUNK_SECONDS
 from .nmf import Step, background_activation, beta_divergence, initialize, iterate_mu
@@ -84,6 +86,10 @@ class Options:
         length (:mod:`unmf_core.chunking`): the same result, with memory
         bounded by the chunk instead of the length. Lower it to save memory;
         None or 0 never chunks.
+    cancel : callable, optional
+        Checked between chunks of long runs (:func:`unmf_core.streaming.check_cancel`);
+        when it returns True the run raises :class:`~unmf_core.errors.Cancelled`
+        within one chunk instead of at the next step.
     """
 
     method: str = "unrolled"
@@ -96,6 +102,7 @@ class Options:
     notes: NoteParams = field(default_factory=NoteParams)
     track_divergence: bool = True
     chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS
+    cancel: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -113,7 +120,8 @@ class Transcription:
     duration : float
         Audio length in seconds.
     params : dict
-        Everything needed to reproduce the run (CQT, method, steps, model…).
+        Everything needed to reproduce the run (CQT, method, steps, model…);
+        ``params["fallback"]`` lists the out-of-memory fallbacks taken, if any.
     timings : dict
         Seconds spent in each stage.
     background : np.ndarray or None
@@ -169,6 +177,15 @@ class Engine:
         self.templates = self._resolve_templates(templates)
         self.model = model.model.to(self.device).eval()
         self._W = torch.from_numpy(self.templates.W).to(self.device)
+        #: Fallbacks taken so far (out of memory → smaller chunks → CPU), one line each.
+        self.notices: list[str] = []
+
+    def to(self, device: str | torch.device) -> "Engine":
+        """Move the model and templates to another device (the out-of-memory fallback uses it)."""
+        self.device = torch.device(device)
+        self.model = self.model.to(self.device)
+        self._W = self._W.to(self.device)
+        return self
 
     def _resolve_templates(self, templates) -> Templates:
         if isinstance(templates, Templates):
@@ -202,9 +219,13 @@ class Engine:
             return replace(source, samples=resample(source.samples, source.sr, self.cqt.sr), sr=self.cqt.sr)
         return load_audio(source, self.cqt.sr)
 
-    def spectrogram(self, audio: Audio) -> torch.Tensor:
-        """Magnitude CQT ``(n_bins, T)`` on the engine's device."""
-        return compute_cqt(audio.samples, self.cqt, self.device)
+    def spectrogram(self, audio: Audio, cancel: Callable[[], bool] | None = None) -> torch.Tensor:
+        """Magnitude CQT ``(n_bins, T)`` on the engine's device (on the CPU if it runs out of memory)."""
+        return fallback_spectrogram(self, audio, cancel)
+
+    def plain_spectrogram(self, audio: Audio, cancel: Callable[[], bool] | None = None) -> torch.Tensor:
+        """:meth:`spectrogram` without the out-of-memory fallback (long signals go in blocks)."""
+        return block_cqt(audio.samples, self.cqt, self.device, cancel=cancel)
 
     def initial(self, M: torch.Tensor, opts: Options) -> tuple[torch.Tensor, torch.Tensor]:
         """Initial (W, H) for M; identical for both methods given ``opts.seed``."""
@@ -212,21 +233,31 @@ class Engine:
         chunk = self.chunk_frames(M, opts)
         with torch.no_grad():
             if chunk:
-                return chunking.initialize(M, self._W, opts.init_iters, beta, opts.seed, chunk)
+                return chunking.initialize(M, self._W, opts.init_iters, beta, opts.seed, chunk, opts.cancel)
             return initialize(M, self._W, opts.init_iters, beta, opts.seed)
 
     def chunk_frames(self, M: torch.Tensor, opts: Options) -> int | None:
-        """Frames per time chunk for M under ``opts``, or None when M is short enough to run whole."""
+        """Frames per time chunk for M under ``opts``, or None when M is short enough to run whole.
+
+        Chunks are of equal length, at most ``opts.chunk_seconds`` each.
+        """
         if not opts.chunk_seconds or opts.chunk_seconds <= 0:
             return None
         frames = max(1, int(round(opts.chunk_seconds * self.cqt.frame_rate)))
-        return frames if M.shape[-1] > frames else None
+        n = M.shape[-1]
+        return -(-n // -(-n // frames)) if n > frames else None
 
     def steps(self, M: torch.Tensor, opts: Options) -> Iterator[Step]:
         """Yield the initial state (index 0) and the state after each iteration / layer.
 
-        Stop iterating to cancel: nothing runs between two yields.
+        Stop iterating to cancel: nothing runs between two yields. If the
+        device runs out of memory, the run goes on in smaller chunks, then on
+        the CPU (:mod:`unmf_core.fallback`; see :attr:`notices`).
         """
+        return fallback_steps(self, M, opts)
+
+    def plain_steps(self, M: torch.Tensor, opts: Options) -> Iterator[Step]:
+        """:meth:`steps` without the out-of-memory fallback."""
         if opts.method not in METHODS:
             raise ValueError(f"unknown method {opts.method!r} (use {' or '.join(METHODS)})")
         W, H = self.initial(M, opts)
@@ -235,7 +266,7 @@ class Engine:
             beta = opts.beta
             if chunk:
                 it = chunking.iterate_mu(M, W, H, opts.iterations, beta, opts.update_w,
-                                         track_divergence=opts.track_divergence, chunk=chunk)
+                                         track_divergence=opts.track_divergence, chunk=chunk, cancel=opts.cancel)
             else:
                 it = iterate_mu(M, W, H, opts.iterations, beta, opts.update_w,
                                 track_divergence=opts.track_divergence)
@@ -255,7 +286,7 @@ class Engine:
         n = self.model.cfg.n_layers if opts.layers is None else min(opts.layers, self.model.cfg.n_layers)
         chunk = self.chunk_frames(M, opts)
         if chunk:
-            yield from chunking.iter_layers(self.model, M, W, H, opts.track_divergence, chunk, n)
+            yield from chunking.iter_layers(self.model, M, W, H, opts.track_divergence, chunk, n, opts.cancel)
             return
         with torch.no_grad():
             for step in self.model.iter_layers(M, W, H, opts.track_divergence):
@@ -290,10 +321,11 @@ class Engine:
         Transcription
         """
         opts = opts or Options()
+        n_notices = len(self.notices)
         t0 = time.perf_counter()
         audio = self.load(source)
         t1 = time.perf_counter()
-        M = self.spectrogram(audio)
+        M = self.spectrogram(audio, opts.cancel)
         t2 = time.perf_counter()
         divs: list[float] = []
         last = None
@@ -302,13 +334,17 @@ class Engine:
             last = step
             if callback is not None and callback(step) is False:
                 raise Cancelled("transcription cancelled")
+            check_cancel(opts.cancel)
         t3 = time.perf_counter()
         H = last.H.detach().cpu().numpy()
-        bg = self.background(M, last.W, opts)
+        bg = self.background(M.to(last.W.device), last.W, opts)
         notes = extract_notes(H, self.cqt.frame_rate, opts.notes, background=bg)
         t4 = time.perf_counter()
+        params = self.params(opts)
+        if len(self.notices) > n_notices:
+            params["fallback"] = self.notices[n_notices:]
         return Transcription(notes, H, last.W.detach().cpu().numpy(), divs, self.cqt.frame_rate, audio.duration,
-                             self.params(opts), {"load": t1 - t0, "cqt": t2 - t1, "factorise": t3 - t2,
+                             params, {"load": t1 - t0, "cqt": t2 - t1, "factorise": t3 - t2,
                                                  "notes": t4 - t3, "total": t4 - t0}, bg)
 
     def background(self, M: torch.Tensor, W: torch.Tensor, opts: Options) -> np.ndarray:

@@ -104,7 +104,8 @@ def _polyphony(rng, t, beat, lo, hi):
             d = beat * float(rng.choice(steps))
             i = int(np.clip(i + rng.integers(-3, 4), 0, len(pool) - 1))
             if rng.random() > 0.1:
-                notes.append(Note(int(pool[i]), u, min(t + length, u + d * rng.uniform(0.6, 1.3)), _vel(rng, base + vb)))
+                off = min(t + length, u + d * rng.uniform(0.6, 1.3))
+                notes.append(Note(int(pool[i]), u, off, _vel(rng, base + vb)))
             u += d
     return notes, t + length
 

@@ -26,6 +26,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", choices=["threshold", "mse"], default="threshold",
                    help="threshold-aligned BCE (default) or the seed's MSE")
     p.add_argument("--layer-weights", choices=["final", "linear", "uniform"], default="linear")
+    p.add_argument("--divergence-weight", type=float, default=0.1,
+                   help="weight of the fit term D(M|WH)/D(M|W0H0) that anchors the scale (default 0.1)")
     p.add_argument("--warmup-steps", type=int, default=0, help="warm-up steps training the factors towards 1")
     p.add_argument("--patience", type=int, default=4, help="early stopping patience in epochs (default 4)")
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this many minutes (0: no limit)")
@@ -85,9 +87,10 @@ class _Bar:
 def _config(args, epochs: int, crops: int, lr: float):
     from .training import TrainConfig
 
-    return TrainConfig(epochs=args.epochs or epochs, batch=args.batch, crop_seconds=args.crop,
+    return TrainConfig(epochs=epochs if args.epochs is None else args.epochs, batch=args.batch, crop_seconds=args.crop,
                        crops_per_file=args.crops_per_file or crops, lr=args.lr or lr, loss=args.loss,
-                       layer_weights=args.layer_weights, warmup_steps=args.warmup_steps, patience=args.patience,
+                       layer_weights=args.layer_weights, divergence_weight=args.divergence_weight,
+                       warmup_steps=args.warmup_steps, patience=args.patience,
                        seed=args.seed, threads=args.threads, device=args.device, max_minutes=args.max_minutes)
 
 
@@ -149,7 +152,7 @@ def cmd_train(args) -> int:
     meta = {"recipe": " ".join(["unmf", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else "unmf train",
             "train_files": len(train_ex), "val_files": len(val_ex), "template_programs": args.template_programs,
             "data": str(data)}
-    res = train(model, train_ex, val_ex, sets, cqt, args.out, _config(args, 12, 4, 1e-3), base.source, meta,
+    res = train(model, train_ex, val_ex, sets, cqt, args.out, _config(args, 12, 2, 3e-4), base.source, meta,
                 resume=args.resume, callback=_Bar())
     print(f"{res.epochs} epochs in {res.seconds / 60:.1f} min; best validation onset-F {res.best_f:.3f} "
           f"(untrained = plain MU: {res.base_f:.3f}); skipped steps: {res.skipped_steps}")

@@ -1,16 +1,10 @@
 """Training and fine-tuning of the unrolled model.
 
-The objective compares every layer's H with the MIDI piano roll after
-normalising H by its activation scale (the same reference level as note
-extraction, :func:`unmf_core.notes.activation_scale`), so the arbitrary scale of
-H does not matter. The default loss (``"threshold"``) is a binary
-cross-entropy on ``τ·(log(H/scale) − log θ)``, θ being the onset threshold of
-:class:`~unmf_core.notes.NoteParams`: it asks H to cross the extraction
-threshold exactly where notes sound, with onset frames weighted up. ``"mse"``
-is the seed's recipe (squared error between H/max H and the roll), kept for
-comparison. An optional warm-up stage first trains the acceleration factors
-towards 1 (the seed's way of starting from plain MU; the default "centered"
-head starts there already).
+The objective (:mod:`unmf_core.losses`) compares every layer's H, normalised by
+its activation scale, with the MIDI piano roll, plus a fit term that anchors
+the scale of H. An optional warm-up stage first trains the acceleration
+factors towards 1 (the seed's way of starting from plain MU; the default
+"centered" head starts there already).
 
 :func:`train` runs Adam with gradient clipping and a NaN guard (a step with a
 non-finite loss or gradient is skipped and reported), validates note onset-F on
@@ -23,7 +17,6 @@ steps, leaving the last written checkpoint valid.
 from __future__ import annotations
 
 import copy
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -38,12 +31,10 @@ from .checkpoints import save_checkpoint
 from .cqt import CQTParams
 from .datasets import Example, PairDataset
 from .errors import Cancelled, OutputError, UnmfError
-from .nmf import initialize
-from .notes import NoteParams
+from .losses import (LAYER_WEIGHTS, LOSSES, _core, activation_loss, batch_loss,  # noqa: F401 (re-exported)
+                     divergence_ratio, layer_weights, warmup_loss)
 from .unrolled import UnrolledMU
 
-LOSSES = ("threshold", "mse")
-LAYER_WEIGHTS = ("final", "linear", "uniform")
 
 
 @dataclass
@@ -72,6 +63,8 @@ class TrainConfig:
         Sharpness of the threshold loss.
     clip_grad : float
         Gradient norm clipping.
+    divergence_weight : float
+        Weight of the fit term D(M | WH) / D(M | W0 H0) of the final layer.
     warmup_steps : int
         Steps of the warm-up stage (factors towards 1); 0 skips it.
     patience : int
@@ -90,12 +83,13 @@ class TrainConfig:
     batch: int = 8
     crop_seconds: float = 4.0
     crops_per_file: int = 4
-    lr: float = 1e-3
+    lr: float = 3e-4
     loss: str = "threshold"
     layer_weights: str = "linear"
     onset_weight: float = 4.0
     tau: float = 3.0
     clip_grad: float = 1.0
+    divergence_weight: float = 0.1
     warmup_steps: int = 0
     patience: int = 4
     seed: int = 0
@@ -116,7 +110,7 @@ class Progress:
     ----------
     kind : str
         ``"step"``, ``"epoch"``, ``"skipped"`` (a non-finite step was skipped),
-        ``"warmup"`` or ``"done"``.
+        ``"warmup"``, ``"info"`` (a message) or ``"done"``.
     epoch : int
         Current epoch (0 = before training).
     step : int
@@ -155,67 +149,6 @@ class TrainResult:
     skipped_steps: int = 0
     cancelled: bool = False
     seconds: float = 0.0
-
-
-def layer_weights(n: int, how: str) -> list[float]:
-    """Loss weights of the n layers (sum 1)."""
-    if how == "final":
-        w = [0.0] * (n - 1) + [1.0]
-    elif how == "linear":
-        w = [float(i + 1) for i in range(n)]
-    elif how == "uniform":
-        w = [1.0] * n
-    else:
-        raise ValueError(f"unknown layer weighting {how!r} (use {', '.join(LAYER_WEIGHTS)})")
-    s = sum(w)
-    return [x / s for x in w]
-
-
-def activation_loss(H: torch.Tensor, roll: torch.Tensor, onsets: torch.Tensor, cfg: TrainConfig,
-                    threshold: float | None = None) -> torch.Tensor:
-    """Loss between activations ``(B, 88, T)`` and the target roll (see the module docstring)."""
-    if cfg.loss == "mse":
-        Hn = H / H.detach().amax(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
-        w = 1.0 + cfg.onset_weight * onsets
-        return (w * (Hn - roll) ** 2).mean()
-    if cfg.loss != "threshold":
-        raise ValueError(f"unknown loss {cfg.loss!r} (use {', '.join(LOSSES)})")
-    theta = NoteParams().threshold if threshold is None else threshold
-    scale = H.detach().sum(dim=-2, keepdim=True).amax(dim=-1, keepdim=True).clamp_min(1e-8)
-    logit = cfg.tau * (torch.log(H / scale + 1e-8) - math.log(theta))
-    w = 1.0 + cfg.onset_weight * onsets
-    return nn.functional.binary_cross_entropy_with_logits(logit, roll, weight=w)
-
-
-def _start(model: UnrolledMU, M: torch.Tensor, W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    with torch.no_grad():
-        return initialize(M, W, model.cfg.init_iters, model.cfg.beta, seed=0)
-
-
-def batch_loss(model: nn.Module, M: torch.Tensor, W: torch.Tensor, roll: torch.Tensor, onsets: torch.Tensor,
-               cfg: TrainConfig) -> torch.Tensor:
-    """Weighted loss over the layers for one batch (W: ``(B, F, 88)`` templates per item)."""
-    W0, H0 = _start(_core(model), M, W)
-    _, _, Hs = model(M, W0, H0, return_all=True)
-    weights = layer_weights(len(Hs), cfg.layer_weights)
-    return sum(w * activation_loss(H, roll, onsets, cfg) for w, H in zip(weights, Hs) if w > 0)
-
-
-def warmup_loss(model: UnrolledMU, M: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-    """Mean squared distance of every layer's acceleration factors from 1 (the warm-up objective)."""
-    W, H = _start(model, M, W)
-    total = M.new_zeros(())
-    for i, layer in enumerate(model.layers):
-        if model.updates_w(i):
-            total = total + ((layer.accel_W(W) - 1) ** 2).mean()
-        total = total + ((layer.accel_H(H) - 1) ** 2).mean()
-        W, H = layer(M, W, H, model.updates_w(i))
-        W, H = W.detach(), H.detach()
-    return total / len(model.layers)
-
-
-def _core(model: nn.Module) -> UnrolledMU:
-    return model.module if hasattr(model, "module") else model
 
 
 def evaluate_onset_f(model: UnrolledMU, examples: list[Example], W: np.ndarray, cqt: CQTParams,

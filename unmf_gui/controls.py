@@ -1,8 +1,10 @@
-"""Control widgets bound to the view-model: layer bar (slider, ◀ ▶, play-through) and note settings."""
+"""Control widgets: the run toolbar, the layer bar (slider, ◀ ▶, play-through) and the note settings."""
 from __future__ import annotations
 
+import torch
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSlider, QToolButton, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QToolBar,
+                               QToolButton, QWidget)
 
 from unmf_core.notes import NoteParams
 from unmf_gui.viewmodel import ViewModel
@@ -118,3 +120,39 @@ class NoteControls(QWidget):
         self.threshold_slider.setValue(int(round(value * 1000)))
         self.threshold_slider.blockSignals(False)
         self.vm.set_note_params(threshold=float(value))
+
+
+class RunToolbar(QToolBar):
+    """Method, device, layers, MU iterations, Run; note settings; playback source and Play."""
+
+    def __init__(self, vm: ViewModel, method: str, device: str, iterations: int, parent=None):
+        super().__init__("Run", parent)
+        self.setObjectName("run-toolbar")
+        self.method_box = QComboBox()
+        self.method_box.addItem("unrolled MU", "unrolled")
+        self.method_box.addItem("plain MU", "mu")
+        self.method_box.setCurrentIndex(0 if method == "unrolled" else 1)
+        self.device_box = QComboBox()
+        for name in ("auto", "cpu", "cuda"):
+            self.device_box.addItem(name)
+        if not torch.cuda.is_available():
+            self.device_box.model().item(2).setEnabled(False)
+        self.device_box.setCurrentText(device if device in ("auto", "cpu", "cuda") else "auto")
+        self.layers_box = QSpinBox(minimum=1, maximum=100, value=10, prefix="layers ")
+        self.iterations_box = QSpinBox(minimum=1, maximum=100000, value=iterations, prefix="MU iterations ")
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Run the factorisation on the open file (Ctrl+R)")
+        self.notes = NoteControls(vm)
+        self.source_box = QComboBox()
+        for label in ("recording", "transcription", "mix"):
+            self.source_box.addItem(label)
+        self.play_button = QPushButton("Play")
+        self.play_button.setToolTip("Play / pause (Space); click a time view to seek")
+        for w in (QLabel(" Method "), self.method_box, QLabel(" Device "), self.device_box, self.layers_box,
+                  self.iterations_box, self.run_button):
+            self.addWidget(w)
+        self.addSeparator()
+        self.addWidget(self.notes)
+        self.addSeparator()
+        for w in (QLabel(" Listen to "), self.source_box, self.play_button):
+            self.addWidget(w)

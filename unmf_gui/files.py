@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFileDialog
 from unmf_core.errors import UnmfError
 from unmf_core.io import write_bytes_atomic
 from unmf_core.notes import write_csv, write_midi
+from unmf_gui.finetune_dialog import open_dialog as open_finetune_dialog
 from unmf_gui.workers import EngineSpec
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg);;All files (*)"
@@ -53,6 +54,8 @@ class FileActions(QObject):
         self._act(model, "Load &checkpoint…", None, self.checkpoint_dialog)
         self._act(model, "Load &templates file…", None, self.templates_dialog)
         self._act(model, "Build templates from a &folder of single notes…", None, self.templates_folder_dialog)
+        model.addSeparator()
+        self._act(model, "&Fine-tune on my files…", None, lambda: open_finetune_dialog(window))
         self._refresh_recent()
 
     def _act(self, menu, text, shortcut, slot) -> QAction:
@@ -171,5 +174,5 @@ class FileActions(QObject):
         except UnmfError as exc:
             self.w.show_error(str(exc))
             return False
-        self.w.statusBar().showMessage(f"Wrote {target}", 4000)
+        self.w.notify(f"Wrote {Path(target).name}", 4000)
         return True

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox,
-                               QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from unmf_core.errors import UnmfError
 from unmf_core.notes import read_midi
 from unmf_core.pipeline import DEMO_AUDIO, Options
 from unmf_core.synth import mix, synthesize
-from unmf_gui.controls import LayerBar, NoteControls
+from unmf_gui.controls import LayerBar, RunToolbar
 from unmf_gui.files import FileActions
 from unmf_gui.playback import Player
 from unmf_gui.viewmodel import ViewModel
@@ -67,6 +66,7 @@ class MainWindow(QMainWindow):
         self._error_box: QMessageBox | None = None
         self._build_views()
         self._build_controls(method, device)
+        self.vm.method = self.method
         self.files = FileActions(self)
         self._build_shortcuts()
         self._connect()
@@ -107,37 +107,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.tabs)
 
     def _build_controls(self, method: str, device: str) -> None:
-        bar = QToolBar("Run")
-        bar.setObjectName("run-toolbar")
+        bar = self.toolbar = RunToolbar(self.vm, method, device, Options().iterations)
         self.addToolBar(bar)
-        self.method_box = QComboBox()
-        self.method_box.addItem("unrolled MU", "unrolled")
-        self.method_box.addItem("plain MU", "mu")
-        self.method_box.setCurrentIndex(0 if method == "unrolled" else 1)
-        self.device_box = QComboBox()
-        for name in ("auto", "cpu", "cuda"):
-            self.device_box.addItem(name)
-        if not torch.cuda.is_available():
-            self.device_box.model().item(2).setEnabled(False)
-        self.device_box.setCurrentText(device if device in ("auto", "cpu", "cuda") else "auto")
-        self.layers_box = QSpinBox(minimum=1, maximum=100, value=10, prefix="layers ")
-        self.iterations_box = QSpinBox(minimum=1, maximum=100000, value=Options().iterations, prefix="MU iterations ")
-        self.run_button = QPushButton("Run")
-        self.run_button.setToolTip("Run the factorisation on the open file (Ctrl+R)")
-        self.notes_controls = NoteControls(self.vm)
-        self.source_box = QComboBox()
-        for label in ("recording", "transcription", "mix"):
-            self.source_box.addItem(label)
-        self.play_button = QPushButton("Play")
-        self.play_button.setToolTip("Play / pause (Space); click a time view to seek")
-        for w in (QLabel(" Method "), self.method_box, QLabel(" Device "), self.device_box, self.layers_box,
-                  self.iterations_box, self.run_button):
-            bar.addWidget(w)
-        bar.addSeparator()
-        bar.addWidget(self.notes_controls)
-        bar.addSeparator()
-        for w in (QLabel(" Listen to "), self.source_box, self.play_button):
-            bar.addWidget(w)
+        self.method_box, self.device_box, self.layers_box = bar.method_box, bar.device_box, bar.layers_box
+        self.iterations_box, self.run_button, self.notes_controls = bar.iterations_box, bar.run_button, bar.notes
+        self.source_box, self.play_button = bar.source_box, bar.play_button
         sb = self.statusBar()
         self.engine_label = QLabel()
         self.metrics_label = QLabel()
@@ -147,8 +121,13 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setVisible(False)
-        sb.addWidget(self.engine_label, 1)
-        sb.addWidget(self.metrics_label)
+        self.message_label = QLabel()
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(self.message_label.clear)
+        sb.addPermanentWidget(self.engine_label, 1)
+        sb.addPermanentWidget(self.metrics_label)
+        sb.addPermanentWidget(self.message_label)
         sb.addPermanentWidget(self.play_status)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.cancel_button)
@@ -214,7 +193,7 @@ class MainWindow(QMainWindow):
         path = str(path)
         self._pending_path = path
         methods = self._methods_for_new_run()
-        self.statusBar().showMessage(f"Opening {Path(path).name}…", 3000)
+        self.notify(f"Opening {Path(path).name}…", 3000)
         self._start(RunRequest(path, [self.options(m) for m in methods], self.spec, self.engine), methods)
 
     def open_demo(self) -> None:
@@ -238,7 +217,7 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         """Cancel the run in progress (the worker stops at the next step)."""
         if self.controller.running:
-            self.statusBar().showMessage("Cancelling…")
+            self.notify("Cancelling…")
             self.controller.cancel()
 
     def _methods_for_new_run(self) -> list[str]:
@@ -284,7 +263,7 @@ class MainWindow(QMainWindow):
 
     def _finished(self) -> None:
         self._run_ended()
-        self.statusBar().showMessage("Transcription finished", 4000)
+        self.notify("Transcription finished", 4000)
         self.run_finished.emit()
 
     def _failed(self, message: str) -> None:
@@ -299,13 +278,13 @@ class MainWindow(QMainWindow):
 
     def _cancelled(self) -> None:
         self._run_ended()
-        self.statusBar().showMessage("Run cancelled", 4000)
+        self.notify("Run cancelled", 4000)
         self.run_cancelled.emit()
 
     def _run_ended(self) -> None:
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
-        self.statusBar().clearMessage()
+        self.message_label.clear()
 
     def _method_changed(self) -> None:
         self.vm.set_method(self.method)
@@ -359,7 +338,7 @@ class MainWindow(QMainWindow):
             return
         if not self.player.available:
             self.play_status.setText(self.player.reason)
-            self.statusBar().showMessage(self.player.reason, 4000)
+            self.notify(self.player.reason, 4000)
             return
         if self.vm.loaded is None:
             return
@@ -382,14 +361,22 @@ class MainWindow(QMainWindow):
         if abs(self.player.position - seconds) > 0.05:
             self.player.seek(seconds)
 
-    # ---- errors, drag and drop, closing -----------------------------------------------
+    # ---- messages, errors, drag and drop, closing ----------------------------------------
+    def notify(self, text: str, ms: int = 0) -> None:
+        """Show a short message in the status bar (cleared after ``ms`` when given)."""
+        self.message_label.setText(text)
+        if ms:
+            self._message_timer.start(ms)
+        else:
+            self._message_timer.stop()
+
     def show_error(self, message: str) -> None:
         """Show a non-blocking error dialog (and emit ``error_shown``)."""
         box = QMessageBox(QMessageBox.Warning, "unmf", message, QMessageBox.Ok, self)
         box.setAttribute(Qt.WA_DeleteOnClose)
         self._error_box = box
         box.open()
-        self.statusBar().showMessage(message.splitlines()[0], 6000)
+        self.notify(message.splitlines()[0], 6000)
         self.error_shown.emit(message)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt override)

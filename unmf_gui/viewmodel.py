@@ -196,20 +196,24 @@ class ViewModel(QObject):
         self.layer = -1
         self._set_layer(self.n_layers() - 1)
 
+    def _clamped(self, run: RunData) -> int:
+        """The selected position within ``run`` (a new run may hold fewer snapshots than the last)."""
+        return int(np.clip(self.layer, 0, len(run.steps) - 1))
+
     def current_step(self) -> int:
         """Step number (layer / iteration) of the selected snapshot."""
         run = self.run
-        return run.steps[self.layer] if run and run.steps else 0
+        return run.steps[self._clamped(run)] if run and run.steps else 0
 
     def current_H(self) -> np.ndarray | None:
         """Activations of the selected snapshot."""
         run = self.run
-        return run.H[self.layer] if run and run.steps else None
+        return run.H[self._clamped(run)] if run and run.steps else None
 
     def current_W(self) -> np.ndarray | None:
         """Templates of the selected snapshot."""
         run = self.run
-        return run.W[self.layer] if run and run.steps else None
+        return run.W[self._clamped(run)] if run and run.steps else None
 
     def current_H_db(self) -> np.ndarray | None:
         """Selected activations in dB (for the piano roll)."""

@@ -9,9 +9,10 @@ runs and joins every thread on shutdown.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from unmf_core.audio import Audio
 from unmf_core.cqt import CQTParams, compute_cqt
-from unmf_core.errors import UnmfError
+from unmf_core.errors import Cancelled, UnmfError
 from unmf_core.pipeline import Engine, Options
 
 #: Memory allowed for stored activations per run (snapshots are thinned beyond it).
@@ -82,6 +83,14 @@ def keep_every(n_steps: int, n_frames: int, n_methods: int = 1) -> int:
     return max(1, math.ceil((n_steps + 1) / limit))
 
 
+def _lower_priority(niceness: int = 10) -> None:
+    """Make the calling thread yield the CPU to the UI thread on a busy machine (Linux; no-op elsewhere)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):  # not Linux, or not permitted
+        pass
+
+
 def warm_up(params: CQTParams | None = None) -> None:
     """Build the CQT once in the calling thread.
 
@@ -123,11 +132,14 @@ class RunWorker(QObject):
     def run(self) -> None:
         """Do the work; always ends with exactly one of finished / failed / cancelled."""
         rid = self.run_id
+        _lower_priority()
         try:
             if self._work():
                 self.finished.emit(rid)
             else:
                 self.cancelled.emit(rid)
+        except Cancelled:
+            self.cancelled.emit(rid)
         except UnmfError as exc:
             self.failed.emit(rid, str(exc))
         except Exception as exc:  # report anything else in the dialog instead of losing the thread
@@ -149,7 +161,7 @@ class RunWorker(QObject):
             audio = engine.load(loaded)
             if self._cancel.is_set():
                 return False
-            M = engine.spectrogram(audio).detach().cpu().numpy()
+            M = engine.spectrogram(audio, self._cancel.is_set).detach().cpu().numpy()
             loaded = Loaded(audio, M, engine.cqt.frame_rate, audio.duration)
             self.loaded.emit(self.run_id, loaded)
         M = torch.from_numpy(loaded.M).to(engine.device)
@@ -164,7 +176,7 @@ class RunWorker(QObject):
         self.methodStarted.emit(self.run_id, opts.method, n)
         t0 = time.perf_counter()
         last_W = None
-        for step in engine.steps(M, opts):
+        for step in engine.steps(M, replace(opts, cancel=self._cancel.is_set)):
             if self._cancel.is_set():
                 return False
             W = None

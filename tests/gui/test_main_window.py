@@ -52,6 +52,7 @@ def test_play_through_animates_the_layers(qtbot, win, recording):
     open_and_wait(qtbot, win, recording)
     seen = []
     win.vm.layerChanged.connect(seen.append)
+    win.layer_bar.timer.setInterval(30)
     win.layer_bar.play_button.setChecked(True)
     qtbot.waitUntil(lambda: not win.layer_bar.play_button.isChecked(), timeout=10000)
     assert seen[0] == 0 and seen[-1] == win.vm.n_layers() - 1 and seen == sorted(seen)
@@ -208,3 +209,17 @@ def test_closing_during_a_run_joins_the_worker(qtbot, tmp_path):
     assert threads and threads[0].isRunning()
     w.close()
     assert not w.controller.threads() and not w.controller.running
+
+
+def test_window_started_with_mu_shows_the_mu_iterations(qtbot, tmp_path, recording):
+    w = make_window(qtbot, tmp_path, method="mu")
+    try:
+        w.iterations_box.setValue(12)
+        open_and_wait(qtbot, w, recording)
+        assert w.vm.method == "mu" and w.vm.run.steps == list(range(13))
+        assert "iteration 12 / 12" in w.layer_bar.label.text()
+        with qtbot.waitSignal(w.run_finished, timeout=30000):
+            w.method_box.setCurrentIndex(0)
+        assert w.vm.method == "unrolled" and set(w.vm.runs) == {"unrolled", "mu"}
+    finally:
+        w.close()

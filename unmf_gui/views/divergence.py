@@ -33,7 +33,8 @@ class DivergenceView(DeferWhileHidden, pg.PlotWidget):
         self.setLabel("left", "D")
         self.setLogMode(y=True)
         self.showGrid(x=True, y=True, alpha=0.25)
-        self.addLegend(offset=(-10, 10))
+        # top right in the main view (the curve falls); bottom right in the compare view (MU stays high)
+        self.addLegend(offset=(-10, -10) if compare else (-10, 10))
         self.setMenuEnabled(False)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.marker = pg.InfiniteLine(0, angle=90, pen=pg.mkPen((255, 255, 255, 160), width=1))

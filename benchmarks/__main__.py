@@ -1,0 +1,60 @@
+"""Entry point: ``python -m benchmarks [--quick] [--only …] [--out DIR]``."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .common import DURATIONS, QUICK_DURATIONS, ROOT, machine
+
+ALL = ("cqt", "mu", "unrolled", "convergence", "e2e", "memory")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="10 s inputs, one repetition, 50 MU iterations")
+    p.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks", help="output folder")
+    p.add_argument("--reps", type=int, default=None, help="repetitions per timing (default 5, quick 1)")
+    args = p.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    bad = sorted(set(only) - set(ALL))
+    if bad:
+        p.error(f"unknown benchmark(s) {', '.join(bad)} (choose from {', '.join(ALL)})")
+    durations = QUICK_DURATIONS if args.quick else DURATIONS
+    reps = args.reps or (1 if args.quick else 5)
+    res: dict = {"machine": machine(), "quick": args.quick, "reps": reps}
+    t0 = time.perf_counter()
+    for name in only:
+        t = time.perf_counter()
+        print(f"[bench] {name} …", file=sys.stderr, flush=True)
+        if name == "cqt":
+            from . import cqt
+            res[name] = cqt.run(durations, reps)
+        elif name == "mu":
+            from . import mu
+            res[name] = mu.run(durations, min(reps, 3), n_iter=10 if args.quick else None)
+        elif name == "unrolled":
+            from . import unrolled
+            res[name] = unrolled.run(durations, reps)
+        elif name == "convergence":
+            from . import convergence
+            res[name] = convergence.run(max_iter=50 if args.quick else 500)
+        elif name == "e2e":
+            from . import e2e
+            res[name] = e2e.run_e2e(durations, min(reps, 3))
+        elif name == "memory":
+            from . import e2e
+            res[name] = e2e.run_memory(args.quick)
+        print(f"[bench] {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
+    res["total_s"] = time.perf_counter() - t0
+    from .report import write
+
+    for path in write(res, args.out):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
