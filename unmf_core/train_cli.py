@@ -50,6 +50,7 @@ def add_commands(sub) -> None:
                    help="GM programs rendered as extra template sets for augmentation (default 2 4)")
     t.add_argument("--layers", type=int, default=10, help="unrolled layers (default 10)")
     t.add_argument("--hidden", type=int, default=16, help="CNN width h (default 16)")
+    t.add_argument("--w-every", type=int, default=5, help="update W every k-th layer; 0 keeps W fixed (default 5)")
     _common(t)
     t.set_defaults(func=cmd_train)
 
@@ -148,7 +149,7 @@ def cmd_train(args) -> int:
 
         for prog in args.template_programs:
             sets.append(make_templates(cqt, prog).W)
-    model = UnrolledMU(UnrolledConfig(n_layers=args.layers, hidden=args.hidden))
+    model = UnrolledMU(UnrolledConfig(n_layers=args.layers, hidden=args.hidden, w_every=args.w_every))
     meta = {"recipe": " ".join(["unmf", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else "unmf train",
             "train_files": len(train_ex), "val_files": len(val_ex), "template_programs": args.template_programs,
             "data": str(data)}
