@@ -188,7 +188,7 @@ def iter_layers(model, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, track_
                 check_cancel(cancel)
                 acc = layer.accel_H(H[..., lo:hi], peak)[..., a - lo:b - lo]
                 h = update_H(M[..., a:b], W, H[..., a:b], cfg.beta, accel=acc, lambda_H=cfg.lambda_h,
-                             clip=cfg.clip_h)
+                             clip=cfg.clip_h, step=layer.step_size())
                 H_new[..., a:b] = h
                 if track_divergence:
                     div += float(beta_divergence(M[..., a:b], W @ h, cfg.beta))

@@ -25,8 +25,10 @@ from .nmf import beta_divergence, initialize
 from .notes import NoteParams
 from .unrolled import UnrolledMU
 
-LOSSES = ("threshold", "mse")
+LOSSES = ("onset", "threshold", "mse")
 LAYER_WEIGHTS = ("final", "linear", "uniform")
+#: Weight of the frames where a note sounds after its onset in the ``"onset"`` loss.
+SUSTAIN_WEIGHT = 0.1
 
 
 def layer_weights(n: int, how: str) -> list[float]:
@@ -50,13 +52,21 @@ def activation_loss(H: torch.Tensor, roll: torch.Tensor, onsets: torch.Tensor, c
         Hn = H / H.detach().amax(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
         w = 1.0 + cfg.onset_weight * onsets
         return (w * (Hn - roll) ** 2).mean()
-    if cfg.loss != "threshold":
+    if cfg.loss not in ("threshold", "onset"):
         raise ValueError(f"unknown loss {cfg.loss!r} (use {', '.join(LOSSES)})")
     theta = NoteParams().threshold if threshold is None else threshold
     scale = H.detach().sum(dim=-2, keepdim=True).amax(dim=-1, keepdim=True).clamp_min(1e-8)
     logit = cfg.tau * (torch.log(H / scale + 1e-8) - math.log(theta))
-    w = 1.0 + cfg.onset_weight * onsets
-    return nn.functional.binary_cross_entropy_with_logits(logit, roll, weight=w)
+    if cfg.loss == "threshold":
+        w = 1.0 + cfg.onset_weight * onsets
+        return nn.functional.binary_cross_entropy_with_logits(logit, roll, weight=w)
+    pool = nn.functional.max_pool1d
+    pos = pool(onsets, 3, 1, 1)  # the onset frame, one before and two after
+    near = pool(roll, 7, 1, 3)  # sounding, give or take 3 frames
+    sustain = (roll - pos).clamp_min(0.0)
+    w = cfg.onset_weight * pos + (1.0 - near) + SUSTAIN_WEIGHT * sustain
+    target = torch.maximum(roll, pos)
+    return nn.functional.binary_cross_entropy_with_logits(logit, target, weight=w)
 
 
 def _start(model: UnrolledMU, M: torch.Tensor, W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

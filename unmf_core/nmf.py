@@ -66,10 +66,10 @@ def _ratio(num: torch.Tensor, den: torch.Tensor, beta: float) -> torch.Tensor:
 
 def update_H(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float = 1.0,
              accel: torch.Tensor | None = None, lambda_H: float = 0.0,
-             clip: float | None = None) -> torch.Tensor:
+             clip: float | None = None, step: torch.Tensor | float = 1.0) -> torch.Tensor:
     """One multiplicative update of H with W fixed.
 
-    ``H ← H ⊙ accel ⊙ (Wᵀ[(WH)^(β-2) ⊙ M] / (Wᵀ(WH)^(β-1) + λ_H))^γ(β)``
+    ``H ← H ⊙ accel ⊙ (Wᵀ[(WH)^(β-2) ⊙ M] / (Wᵀ(WH)^(β-1) + λ_H))^(γ(β)·step)``
 
     Parameters
     ----------
@@ -87,6 +87,9 @@ def update_H(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float = 1.
         Added to the denominator (sparsity penalty).
     clip : float, optional
         Upper bound on the new H.
+    step : float or torch.Tensor
+        Exponent on the MU ratio (1: plain MU; above 1: an over-relaxed step,
+        the unrolled layers' learned step size).
 
     Returns
     -------
@@ -106,7 +109,10 @@ def update_H(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float = 1.
         den = Wt @ WH ** (beta - 1)
     if lambda_H:
         den = den + lambda_H
-    H = H * _ratio(num, den, beta)
+    ratio = _ratio(num, den, beta)
+    if not (isinstance(step, float) and step == 1.0):
+        ratio = ratio ** step
+    H = H * ratio
     if accel is not None:
         H = H * accel
     if clip is not None:

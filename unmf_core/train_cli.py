@@ -23,7 +23,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop", type=float, default=4.0, help="crop length in seconds (default 4)")
     p.add_argument("--crops-per-file", type=int, help="crops per file and epoch")
     p.add_argument("--lr", type=float, help="Adam learning rate")
-    p.add_argument("--loss", choices=["threshold", "mse"], default="threshold",
+    p.add_argument("--loss", choices=["onset", "threshold", "mse"], default="threshold",
                    help="threshold-aligned BCE (default) or the seed's MSE")
     p.add_argument("--layer-weights", choices=["final", "linear", "uniform"], default="linear")
     p.add_argument("--divergence-weight", type=float, default=0.1,
@@ -50,6 +50,7 @@ def add_commands(sub) -> None:
                    help="GM programs rendered as extra template sets for augmentation (default 2 4)")
     t.add_argument("--layers", type=int, default=10, help="unrolled layers (default 10)")
     t.add_argument("--hidden", type=int, default=16, help="CNN width h (default 16)")
+    t.add_argument("--learn-step", action="store_true", help="each layer also learns a step size on the MU ratio")
     t.add_argument("--w-every", type=int, default=5, help="update W every k-th layer; 0 keeps W fixed (default 5)")
     _common(t)
     t.set_defaults(func=cmd_train)
@@ -149,7 +150,8 @@ def cmd_train(args) -> int:
 
         for prog in args.template_programs:
             sets.append(make_templates(cqt, prog).W)
-    model = UnrolledMU(UnrolledConfig(n_layers=args.layers, hidden=args.hidden, w_every=args.w_every))
+    model = UnrolledMU(UnrolledConfig(n_layers=args.layers, hidden=args.hidden, w_every=args.w_every,
+                                       learn_step=args.learn_step))
     meta = {"recipe": " ".join(["unmf", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else "unmf train",
             "train_files": len(train_ex), "val_files": len(val_ex), "template_programs": args.template_programs,
             "data": str(data)}

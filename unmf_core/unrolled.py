@@ -26,6 +26,9 @@ from torch import nn
 from .nmf import Step, beta_divergence, update_H, update_W
 
 _OFFSET = math.log(math.e - 1.0)
+#: Frames per time tile and values per block when :class:`AccelCNN` runs a large input in blocks.
+TILE = 2048
+BLOCK = 16384
 
 
 @dataclass
@@ -57,6 +60,12 @@ class UnrolledConfig:
         MU steps that initialise H from a seeded random start.
     batchnorm : bool
         Batch normalisation after the first two convolutions (some seed checkpoints).
+    learn_step : bool
+        Each layer also learns a step size ω: the exponent on the MU ratio of H
+        (``exp`` of a parameter that starts at 0, so ω = 1 and the untrained
+        layer is still plain MU; kept within [0.5, 2.5]). Over-relaxed steps
+        (ω > 1) speed up MU; the CNNs cannot see the MU ratio, so this is what
+        they cannot learn by themselves.
     """
 
     n_layers: int = 10
@@ -71,6 +80,7 @@ class UnrolledConfig:
     input_norm: str = "max"
     init_iters: int = 5
     batchnorm: bool = False
+    learn_step: bool = False
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-ready)."""
@@ -106,9 +116,52 @@ class AccelCNN(nn.Module):
             nn.init.zeros_(self.conv3.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Factors for every row of ``x`` (shape ``(N, L)``)."""
-        y = self.act(self.bn1(self.conv1(x.unsqueeze(1))))
-        y = self.conv3(self.act(self.bn2(self.conv2(y)))).squeeze(1)
+        """Factors for every row of ``x`` (shape ``(N, L)``).
+
+        Large inputs go through the network in cache-sized blocks of time
+        tiles (:data:`TILE` frames plus a halo of the receptive field, the
+        padding outside each row masked to zero after every convolution), which
+        gives exactly the result of one call on the whole input and is several
+        times faster on a CPU: one call over all rows streams
+        ``2h × N × L`` intermediate values through main memory.
+        """
+        n, length = x.shape
+        if n * length <= BLOCK or (self.training and not isinstance(self.bn1, nn.Identity)):
+            y = self._trunk(x.unsqueeze(1), None).squeeze(1)
+        elif length <= TILE:
+            per = max(1, BLOCK // length)
+            y = torch.cat([self._trunk(x[i:i + per].unsqueeze(1), None) for i in range(0, n, per)]).squeeze(1)
+        else:
+            y = self._tiled(x)
+        return self._head(y)
+
+    def _trunk(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        y = self.act(self.bn1(self.conv1(x)))
+        if mask is not None:
+            y = y * mask
+        y = self.act(self.bn2(self.conv2(y)))
+        if mask is not None:
+            y = y * mask
+        return self.conv3(y)
+
+    def _tiled(self, x: torch.Tensor) -> torch.Tensor:
+        n, length = x.shape
+        halo = self.halo()
+        tiles = -(-length // TILE)
+        pad = (halo, tiles * TILE - length + halo)
+        xs = nn.functional.pad(x, pad).unfold(1, TILE + 2 * halo, TILE).reshape(-1, 1, TILE + 2 * halo)
+        ones = x.new_ones(1, length)
+        ms = nn.functional.pad(ones, pad).unfold(1, TILE + 2 * halo, TILE).reshape(-1, 1, TILE + 2 * halo)
+        ms = ms.repeat(n, 1, 1)
+        per = max(1, BLOCK // (TILE + 2 * halo))
+        out = torch.cat([self._trunk(xs[i:i + per], ms[i:i + per]) for i in range(0, xs.shape[0], per)])
+        return out[:, 0, halo:TILE + halo].reshape(n, tiles * TILE)[:, :length]
+
+    def halo(self) -> int:
+        """Samples each side of a sample that the network reads (2 + 1 + 1 = 4 for kernels 5, 3, 3)."""
+        return sum(c.dilation[0] * (c.kernel_size[0] - 1) // 2 for c in (self.conv1, self.conv2, self.conv3))
+
+    def _head(self, y: torch.Tensor) -> torch.Tensor:
         if self.head == "seed":
             return nn.functional.softplus(torch.relu(y))
         return nn.functional.softplus(y + _OFFSET)
@@ -129,6 +182,14 @@ class UnrolledLayer(nn.Module):
         self.register_buffer("beta", torch.tensor(float(cfg.beta)))
         self.Aw = Aw if Aw is not None else AccelCNN(cfg.hidden, cfg.head, cfg.batchnorm)
         self.Ah = Ah if Ah is not None else AccelCNN(cfg.hidden, cfg.head, cfg.batchnorm)
+        if cfg.learn_step:
+            self.log_step = nn.Parameter(torch.zeros(()))
+
+    def step_size(self) -> torch.Tensor | float:
+        """ω, the exponent on the MU ratio of H (1.0 without a learned step)."""
+        if not self.cfg.learn_step:
+            return 1.0
+        return self.log_step.exp().clamp(0.5, 2.5)
 
     def accel_H(self, H: torch.Tensor, peak: torch.Tensor | None = None) -> torch.Tensor:
         """A_H(H): factors for every row of H ``(..., K, T)`` in one batched call.
@@ -145,8 +206,7 @@ class UnrolledLayer(nn.Module):
 
     def receptive_halo(self) -> int:
         """Frames each side of a frame that A_H reads (2 + 1 + 1 = 4 for kernels 5, 3, 3)."""
-        convs = (self.Ah.conv1, self.Ah.conv2, self.Ah.conv3)
-        return sum(c.dilation[0] * (c.kernel_size[0] - 1) // 2 for c in convs)
+        return self.Ah.halo()
 
     def accel_W(self, W: torch.Tensor) -> torch.Tensor:
         """A_W(W): factors for every column of W ``(..., F, K)`` in one batched call."""
@@ -160,7 +220,8 @@ class UnrolledLayer(nn.Module):
         beta = float(self.beta)
         if with_w:
             W = update_W(M, W, H, beta, accel=self.accel_W(W), lambda_W=self.cfg.lambda_w)
-        H = update_H(M, W, H, beta, accel=self.accel_H(H), lambda_H=self.cfg.lambda_h, clip=self.cfg.clip_h)
+        H = update_H(M, W, H, beta, accel=self.accel_H(H), lambda_H=self.cfg.lambda_h, clip=self.cfg.clip_h,
+                     step=self.step_size())
         return W, H
 
 
