@@ -77,6 +77,26 @@ def test_threshold_loss_ignores_the_scale_of_H_and_rewards_the_roll():
     assert activation_loss(good, roll, ons, mse) < activation_loss(bad, roll, ons, mse)
 
 
+def test_onset_loss_rewards_onsets_and_silence_and_ignores_sustain():
+    roll = torch.zeros(1, 88, 60)
+    roll[0, 39, 10:40] = 1
+    ons = torch.zeros_like(roll)
+    ons[0, 39, 10:12] = 1
+    cfg = TrainConfig(loss="onset")
+    struck = roll * 1e-4 + 1e-5
+    struck[0, 39, 9:14] = 1.0  # above the threshold at the onset, decays below it while the key is held
+    held = roll * 1.0 + 1e-5  # above it the whole time
+    held[0, 39, 9] = 1.0
+    late = roll * 1e-4 + 1e-5
+    late[0, 39, 30:40] = 1.0  # loud only long after the onset
+    spurious = struck.clone()
+    spurious[0, 60, 20:25] = 1.0  # a note where none sounds
+    l_struck, l_held = activation_loss(struck, roll, ons, cfg), activation_loss(held, roll, ons, cfg)
+    assert l_held <= l_struck < activation_loss(late, roll, ons, cfg)
+    assert l_struck < activation_loss(spurious, roll, ons, cfg)
+    assert (l_struck - l_held) < 0.2 * (activation_loss(late, roll, ons, cfg) - l_struck)
+
+
 def test_fit_term_is_one_at_the_start_and_falls_with_plain_mu(examples):
     from unmf_core.nmf import update_H
     from unmf_core.losses import _start, divergence_ratio

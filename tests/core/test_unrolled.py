@@ -117,3 +117,31 @@ def test_shared_model_state_dict_names_match_seed_layout(tmp_path):
     assert ck.kind == "unmf" and ck.model.cfg.shared
     for k, v in model.state_dict().items():
         assert torch.equal(v, ck.model.state_dict()[k])
+
+
+@pytest.mark.parametrize("shape", [(88, 288), (88, 3000), (5, 9000), (2, 7)])
+def test_blocked_cnn_equals_one_call_on_the_whole_input(shape):
+    cnn = _randomise(AccelCNN(16)).eval()
+    x = torch.rand(*shape)
+    with torch.no_grad():
+        whole = cnn._head(cnn._trunk(x.unsqueeze(1), None).squeeze(1))
+        assert torch.allclose(cnn(x), whole, rtol=1e-5, atol=1e-6)
+
+
+def test_learned_step_starts_as_plain_mu_and_over_relaxes():
+    M, W, H = _problem()
+    model = UnrolledMU(UnrolledConfig(n_layers=3, w_every=0, learn_step=True))
+    H_ref = H
+    for _ in range(3):
+        H_ref = update_H(M, W, H_ref, 1.0)
+    with torch.no_grad():
+        assert torch.allclose(model(M, W, H)[1], H_ref, rtol=1e-5, atol=1e-7)
+        layer = model.layers[0]
+        layer.log_step.fill_(math.log(2.0))
+        H1 = layer(M, W, H, with_w=False)[1]
+    ratio = update_H(M, W, H, 1.0) / H
+    assert torch.allclose(H1, H * ratio ** 2, rtol=1e-4)
+    model.layers[0].log_step.data.zero_()
+    loss = model(M, W, H)[1].square().sum()
+    loss.backward()
+    assert all(torch.isfinite(layer.log_step.grad) and layer.log_step.grad != 0 for layer in model.layers)
