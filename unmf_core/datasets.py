@@ -136,6 +136,8 @@ class Example:
     name: str
     M: np.ndarray
     notes: list[Note]
+    #: Index of the template set made from the instrument of this recording (rendered training data), if known.
+    template: int | None = None
 
 
 def onset_roll(notes: list[Note], n_frames: int, frame_rate: float, width: int = 1) -> np.ndarray:
@@ -184,7 +186,9 @@ class PairDataset(torch.utils.data.Dataset):
     crops_per_file : int
         Items per file and epoch when cropping.
     n_templates : int
-        Number of template sets to draw from (the index is drawn at random).
+        Number of template sets to draw from: an example whose ``template``
+        is known gets its own instrument's set half of the time, else the
+        index is drawn at random.
     seed : int
         Seed of the crop positions (advanced every epoch by :meth:`set_epoch`).
     """
@@ -224,6 +228,9 @@ class PairDataset(torch.utils.data.Dataset):
                 s = int(rng.integers(0, T - self.crop + 1))
                 M, roll, ons = M[:, s:s + self.crop], roll[:, s:s + self.crop], ons[:, s:s + self.crop]
         k = int(rng.integers(self.n_templates))
+        own = self.examples[j].template
+        if own is not None and own < self.n_templates and rng.random() < 0.5:
+            k = own
         return (torch.from_numpy(np.ascontiguousarray(M, dtype=np.float32)),
                 torch.from_numpy(np.ascontiguousarray(roll, dtype=np.float32)),
                 torch.from_numpy(np.ascontiguousarray(ons, dtype=np.float32)), k)

@@ -194,6 +194,17 @@ def to_pretty_midi(notes: list[Note], program: int = 0) -> pretty_midi.PrettyMID
     return pm
 
 
+def midi_program(path: str | Path) -> int | None:
+    """GM program of the first non-drum instrument of a MIDI file (None if it has none or cannot be read)."""
+    import pretty_midi
+
+    try:
+        pm = pretty_midi.PrettyMIDI(str(path))
+    except Exception:  # noqa: BLE001 - any unreadable file simply has no known program
+        return None
+    return next((int(i.program) for i in pm.instruments if not i.is_drum), None)
+
+
 def write_midi(notes: list[Note], path: str | Path, overwrite: bool = True, program: int = 0) -> None:
     """Write notes as a standard MIDI file, atomically."""
     from .io import write_bytes_atomic

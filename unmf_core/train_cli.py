@@ -46,8 +46,9 @@ def add_commands(sub) -> None:
     t.add_argument("--pieces", type=int, default=160, help="training pieces to render (default 160)")
     t.add_argument("--val-pieces", type=int, default=12, help="validation pieces to render (default 12)")
     t.add_argument("--templates", metavar="FILE_OR_FOLDER", help="templates (default: the bundled ones)")
-    t.add_argument("--template-programs", type=int, nargs="*", default=[2, 4],
-                   help="GM programs rendered as extra template sets for augmentation (default 2 4)")
+    t.add_argument("--template-programs", type=int, nargs="*", default=[1, 2, 3, 4, 5],
+                   help="GM programs rendered as extra template sets (default 1 2 3 4 5, the pianos of the "
+                   "rendered pieces): a rendered piece gets its own instrument's set half of the time")
     t.add_argument("--layers", type=int, default=10, help="unrolled layers (default 10)")
     t.add_argument("--hidden", type=int, default=16, help="CNN width h (default 16)")
     t.add_argument("--learn-step", action="store_true", help="each layer also learns a step size on the MU ratio")
@@ -117,8 +118,9 @@ def cmd_train(args) -> int:
     import numpy as np
 
     from .cqt import CQTParams
-    from .datasets import CQTCache
+    from .datasets import CQTCache, find_pairs
     from .errors import DataError
+    from .notes import midi_program
     from .pipeline import DEFAULT_TEMPLATES
     from .templates import load_templates
     from .training import train
@@ -150,6 +152,10 @@ def cmd_train(args) -> int:
 
         for prog in args.template_programs:
             sets.append(make_templates(cqt, prog).W)
+    if args.make_data:  # rendered pieces: pair each with its own instrument's templates (program 0 = the bundled set)
+        index = {0: 0, **{p: i + 1 for i, p in enumerate(args.template_programs or [])}}
+        for ex, (_, mid) in zip(train_ex + val_ex, find_pairs(data) + find_pairs(val)):
+            ex.template = index.get(midi_program(mid))
     model = UnrolledMU(UnrolledConfig(n_layers=args.layers, hidden=args.hidden, w_every=args.w_every,
                                        learn_step=args.learn_step))
     meta = {"recipe": " ".join(["unmf", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else "unmf train",

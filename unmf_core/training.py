@@ -152,8 +152,13 @@ class TrainResult:
 
 
 def evaluate_onset_f(model: UnrolledMU, examples: list[Example], W: np.ndarray, cqt: CQTParams,
-                     device: str = "cpu") -> float:
-    """Mean note onset-F of the model on whole files, exactly as :class:`~unmf_core.pipeline.Engine` transcribes."""
+                     device: str = "cpu", sets: list[np.ndarray] | None = None) -> float:
+    """Mean note onset-F of the model on whole files, exactly as :class:`~unmf_core.pipeline.Engine` transcribes.
+
+    With ``sets`` (all template sets), an example whose own instrument's set
+    is known (``Example.template``) also counts once with that set, so the
+    score covers matched as well as generic templates.
+    """
     from .metrics import note_scores
     from .notes import extract_notes
     from .pipeline import Engine, Options
@@ -166,12 +171,16 @@ def evaluate_onset_f(model: UnrolledMU, examples: list[Example], W: np.ndarray, 
     scores = []
     for ex in examples:
         M = torch.from_numpy(ex.M).to(engine.device)
-        last = None
-        for last in engine.steps(M, opts):
-            pass
-        bg = engine.background(M, last.W, opts)
-        est = extract_notes(last.H.cpu().numpy(), cqt.frame_rate, opts.notes, background=bg)
-        scores.append(note_scores(ex.notes, est)["onset_f"])
+        own = ex.template if sets is not None and ex.template is not None and ex.template < len(sets) else None
+        for Wk in (engine._W,) if own in (None, 0) else (engine._W, torch.from_numpy(sets[own]).to(engine.device)):
+            engine._W = Wk
+            last = None
+            for last in engine.steps(M, opts):
+                pass
+            bg = engine.background(M, last.W, opts)
+            est = extract_notes(last.H.cpu().numpy(), cqt.frame_rate, opts.notes, background=bg)
+            scores.append(note_scores(ex.notes, est)["onset_f"])
+        engine._W = torch.from_numpy(np.asarray(W, np.float32)).to(engine.device)
     model.train(was_training)
     return float(np.mean(scores))
 
@@ -298,7 +307,7 @@ def train(model: UnrolledMU, train_examples: list[Example], val_examples: list[E
         write_bytes_atomic(state_file, buf.getvalue())
 
     def validate() -> float:
-        f = evaluate_onset_f(model, val_examples, templates[0], cqt, str(device)) if rank == 0 else 0.0
+        f = evaluate_onset_f(model, val_examples, templates[0], cqt, str(device), templates) if rank == 0 else 0.0
         if world > 1:
             t = torch.tensor([f], device=device)
             torch.distributed.broadcast(t, 0)
