@@ -1,4 +1,5 @@
-"""File and Model menus: open (with recent files kept in QSettings), reference MIDI, exports, model choice."""
+"""File and Model menus: open (with recent files kept in QSettings), reference MIDI, exports, model choice,
+fine-tuning and the base-vs-fine-tuned comparison."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +12,7 @@ from unmf_core.errors import UnmfError
 from unmf_core.io import write_bytes_atomic
 from unmf_core.notes import write_csv, write_midi
 from unmf_gui.finetune_dialog import open_dialog as open_finetune_dialog
+from unmf_gui.model_compare import ModelCompare
 from unmf_gui.workers import EngineSpec
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg);;All files (*)"
@@ -56,6 +58,8 @@ class FileActions(QObject):
         self._act(model, "Build templates from a &folder of single notes…", None, self.templates_folder_dialog)
         model.addSeparator()
         self._act(model, "&Fine-tune on my files…", None, lambda: open_finetune_dialog(window))
+        self.model_compare = ModelCompare(window, self._act(model, "Compare &base vs fine-tuned", None,
+                                                            lambda: self.model_compare.start()))
         self._refresh_recent()
 
     def _act(self, menu, text, shortcut, slot) -> QAction:

@@ -5,8 +5,10 @@ The dialog is modeless (the user keeps working in the main window). A
 :func:`unmf_core.train_cli.fine_tune` and relays its progress reports; the
 dialog shows a progress bar, live curves of the training loss and of the
 validation onset-F, cancels on request (the last written checkpoint stays
-valid) and, when done, offers to use the new model. The new model is always
-written to a new file, never over the base model or the bundled default.
+valid) and, when done, offers to use the new model and to compare it with the
+base model in the window's compare view (:mod:`unmf_gui.model_compare`). The
+new model is always written to a new file, never over the base model or the
+bundled default.
 """
 from __future__ import annotations
 
@@ -89,6 +91,7 @@ class FineTuneDialog(QDialog):
         self.setModal(False)
         self.cfg: TrainConfig | None = None
         self.result = None
+        self.base_used: str | None = None
         self._thread: QThread | None = None
         self._worker: FineTuneWorker | None = None
         self._losses: list[float] = []
@@ -145,9 +148,13 @@ class FineTuneDialog(QDialog):
         self.use_button = QPushButton("Use the new model")
         self.use_button.setEnabled(False)
         self.use_button.clicked.connect(self.use_new_model)
+        self.compare_button = QPushButton("Compare base vs fine-tuned")
+        self.compare_button.setToolTip("run both models on the open file, side by side in the compare view")
+        self.compare_button.setEnabled(False)
+        self.compare_button.clicked.connect(self.compare_models)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        for b in (self.start_button, self.cancel_button, self.use_button):
+        for b in (self.start_button, self.cancel_button, self.use_button, self.compare_button):
             buttons.addWidget(b)
 
         lay = QVBoxLayout(self)
@@ -197,10 +204,11 @@ class FineTuneDialog(QDialog):
                 self._fail("The new model must go to a new file, not over the base or the bundled model.")
                 return False
         cfg = self.cfg or TrainConfig(epochs=self.epochs.value(), lr=3e-4, crops_per_file=8, patience=3)
-        self._losses, self._val, self.result = [], [], None
+        self._losses, self._val, self.result, self.base_used = [], [], None, base
         self.loss_curve.setData([], [])
         self.f_curve.setData([], [])
         self.use_button.setEnabled(False)
+        self.compare_button.setEnabled(False)
         self.start_button.setEnabled(False)
         self.status.setText("Preparing the data…")
         self.progress_bar.setRange(0, 0)
@@ -232,6 +240,15 @@ class FineTuneDialog(QDialog):
         self.window_.set_engine_spec(EngineSpec(spec.templates, self.result.out, spec.device))
         self.status.setText(f"The window now uses {Path(self.result.out).name}.")
 
+    def compare_models(self) -> bool:
+        """Run the base and the new model on the window's open file, side by side in its compare view."""
+        if self.result is None:
+            return False
+        ok = self.window_.files.model_compare.start(self.base_used, self.result.out)
+        self.status.setText("Comparing in the window's compare view…" if ok
+                            else "Open a recording in the window first, then compare.")
+        return ok
+
     # ---- worker signals -------------------------------------------------------------
     def _progress(self, p) -> None:
         if p.kind == "step":
@@ -255,7 +272,11 @@ class FineTuneDialog(QDialog):
         what = "Cancelled" if res.cancelled else "Done"
         self.status.setText(f"{what}: validation onset-F {res.base_f:.3f} → {res.best_f:.3f}; "
                             f"the best model is in {res.out}.")
-        self.use_button.setEnabled(Path(res.out).is_file())
+        written = Path(res.out).is_file()
+        self.use_button.setEnabled(written)
+        self.compare_button.setEnabled(written)
+        if written:
+            self.window_.files.model_compare.offer(self.base_used, res.out)
         self.jobFinished.emit(res)
 
     def _failed(self, message: str) -> None:

@@ -211,6 +211,7 @@ class MainWindow(QMainWindow):
 
     def compare(self) -> None:
         """Run unrolled MU and MU from the same initialisation and show the compare tab."""
+        self.vm.set_comparison(None)
         self.tabs.setCurrentWidget(self.compare_view)
         self.run(["unrolled", "mu"])
 

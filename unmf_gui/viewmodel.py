@@ -1,7 +1,10 @@
-"""The state the views observe: file, runs, selected layer, note settings, reference, playhead.
+"""The state the views observe: file, runs, selected layer, note settings, reference, playhead, comparison.
 
 Views read from :class:`ViewModel` and react to its signals; they never talk to
 each other. Note extraction and scoring are calls into :mod:`unmf_core`.
+Runs are stored under a key: the method for ordinary runs (``"unrolled"``,
+``"mu"``), another name for the runs of a :class:`Comparison` such as base vs
+fine-tuned model.
 """
 from __future__ import annotations
 
@@ -14,10 +17,45 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from unmf_core.display import activation_db, reconstruction, to_db
 from unmf_core.metrics import note_scores
 from unmf_core.notes import Note, NoteParams, extract_notes
+from unmf_core.pipeline import METHODS
 from unmf_gui.workers import Loaded, Snapshot
 
 #: Shortest time between two redraws while a run streams in (ms).
 REDRAW_MS = 80
+#: Titles of the pipeline's methods (compare columns, legends).
+METHOD_LABELS = {"unrolled": "unrolled MU (layer)", "mu": "MU (iteration)"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One side of the compare view: the key of the run it shows, that run's method, its title and colour."""
+
+    key: str
+    method: str
+    label: str
+    color: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The two runs the compare view puts side by side, and the compare tab's title."""
+
+    columns: tuple[Column, Column]
+    title: str
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Run keys of the columns, left to right."""
+        return tuple(c.key for c in self.columns)
+
+    def column(self, key: str) -> Column | None:
+        """The column showing run ``key`` (None when not compared)."""
+        return next((c for c in self.columns if c.key == key), None)
+
+
+#: The default comparison: unrolled MU vs plain MU from the same initialisation.
+METHODS_COMPARISON = Comparison((Column("unrolled", "unrolled", METHOD_LABELS["unrolled"]),
+                                 Column("mu", "mu", METHOD_LABELS["mu"])), "Compare MU / unrolled MU")
 
 
 @dataclass
@@ -67,6 +105,7 @@ class ViewModel(QObject):
     referenceChanged = Signal()
     metricsChanged = Signal(object)
     compareChanged = Signal()
+    comparisonChanged = Signal()
     positionChanged = Signal(float)
 
     def __init__(self, parent: QObject | None = None):
@@ -84,6 +123,7 @@ class ViewModel(QObject):
         self.reference_path: str | None = None
         self.metrics: dict | None = None
         self.compare_step = 0
+        self.comparison = METHODS_COMPARISON
         self.position = 0.0
         self._note_cache: dict[tuple, list[Note]] = {}
         self._pending: set[str] = set()
@@ -112,6 +152,8 @@ class ViewModel(QObject):
         self._note_cache.clear()
         self.notes = []
         self.position = 0.0
+        if self.comparison != METHODS_COMPARISON:  # a comparison of other runs was of the old file
+            self.set_comparison(None)
         self.fileChanged.emit()
         self.positionChanged.emit(0.0)
         self._update_notes()
@@ -271,9 +313,33 @@ class ViewModel(QObject):
         self.compareChanged.emit()
 
     # ---- compare --------------------------------------------------------------
+    def set_comparison(self, comparison: Comparison | None) -> None:
+        """Compare other runs (None: unrolled MU vs MU); stored runs of neither the methods nor it are dropped."""
+        comparison = comparison or METHODS_COMPARISON
+        keep = set(METHODS) | set(comparison.keys)
+        for key in [k for k in self.runs if k not in keep]:
+            del self.runs[key]
+        self._note_cache = {k: v for k, v in self._note_cache.items() if k[0] in keep}
+        changed = comparison != self.comparison
+        self.comparison = comparison
+        if changed:
+            self.comparisonChanged.emit()
+        self.set_compare_step(self.compare_step)
+
+    def label_of(self, key: str) -> str:
+        """Title of run ``key`` (its compare column's, else its method's)."""
+        col = self.comparison.column(key)
+        return col.label if col else METHOD_LABELS.get(key, key)
+
+    def method_of(self, key: str) -> str:
+        """Method (``"unrolled"`` / ``"mu"``) of run ``key``."""
+        col = self.comparison.column(key)
+        return col.method if col else key
+
     def compare_max(self) -> int:
-        """Largest step number over the stored runs."""
-        return max((r.steps[-1] for r in self.runs.values() if r.steps), default=0)
+        """Largest step number over the compared runs."""
+        runs = [self.runs[k] for k in self.comparison.keys if k in self.runs]
+        return max((r.steps[-1] for r in runs if r.steps), default=0)
 
     def set_compare_step(self, step: int) -> None:
         """Step k shown in the compare view (layer k vs iteration k)."""
@@ -281,7 +347,7 @@ class ViewModel(QObject):
         self.compareChanged.emit()
 
     def compare_snapshot(self, method: str) -> tuple[int, np.ndarray | None, list[Note]]:
-        """(step shown, H in dB, notes) of ``method`` at the compare step."""
+        """(step shown, H in dB, notes) of run ``method`` at the compare step."""
         run = self.runs.get(method)
         if run is None or not run.steps:
             return 0, None, []

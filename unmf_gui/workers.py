@@ -1,10 +1,11 @@
 """Background work: load, CQT and factorise in a QThread, emitting plain numpy snapshots.
 
 A :class:`RunWorker` lives in its own :class:`~PySide6.QtCore.QThread` and walks
-:meth:`unmf_core.pipeline.Engine.steps` for one or more methods, checking a
-cancel flag between steps. :class:`RunController` (in the GUI thread) starts
-runs, cancels the previous one when a new one starts, drops signals of stale
-runs and joins every thread on shutdown.
+:meth:`unmf_core.pipeline.Engine.steps` for one or more methods (or for one
+method with several models: base vs fine-tuned), checking a cancel flag between
+steps. :class:`RunController` (in the GUI thread) starts runs, cancels the
+previous one when a new one starts, drops signals of stale runs and joins every
+thread on shutdown.
 """
 from __future__ import annotations
 
@@ -60,12 +61,29 @@ class Snapshot:
 
 @dataclass
 class RunRequest:
-    """One job: a file (path or already loaded), the methods to run, and the engine to use."""
+    """One job: a file (path or already loaded), the methods to run, and the engine to use.
+
+    Attributes
+    ----------
+    models : list, optional
+        One checkpoint path per option (None: the default model): each option
+        then runs on an engine of its own with that model, the request engine's
+        CQT and device, and templates shared by all (``spec.templates``, else the
+        first model's own, as fine-tuning uses), so runs differ only by the model.
+    keys : list of str, optional
+        One key per option, under which its results are reported (default: its method).
+    """
 
     source: str | Loaded
     options: list[Options]
     spec: EngineSpec = field(default_factory=EngineSpec)
     engine: Engine | None = None
+    models: list[str | None] | None = None
+    keys: list[str] | None = None
+
+    def key(self, i: int) -> str:
+        """Key of the results of option ``i``."""
+        return self.keys[i] if self.keys else self.options[i].method
 
 
 def total_steps(engine: Engine, opts: Options) -> int:
@@ -165,15 +183,23 @@ class RunWorker(QObject):
             loaded = Loaded(audio, M, engine.cqt.frame_rate, audio.duration)
             self.loaded.emit(self.run_id, loaded)
         M = torch.from_numpy(loaded.M).to(engine.device)
-        for opts in req.options:
-            if not self._run_method(engine, M, opts, len(req.options)):
+        engines: dict[str | None, Engine] = {}
+        for i, opts in enumerate(req.options):
+            eng = engine
+            if req.models is not None:
+                model = req.models[i]
+                if model not in engines:
+                    shared = next(iter(engines.values())).templates if engines else req.spec.templates
+                    engines[model] = Engine(templates=shared, model=model, cqt=engine.cqt, device=str(engine.device))
+                eng = engines[model]
+            if self._cancel.is_set() or not self._run_method(eng, M, opts, len(req.options), req.key(i)):
                 return False
         return True
 
-    def _run_method(self, engine: Engine, M: torch.Tensor, opts: Options, n_methods: int) -> bool:
+    def _run_method(self, engine: Engine, M: torch.Tensor, opts: Options, n_methods: int, key: str) -> bool:
         n = total_steps(engine, opts)
         every = keep_every(n, M.shape[-1], n_methods)
-        self.methodStarted.emit(self.run_id, opts.method, n)
+        self.methodStarted.emit(self.run_id, key, n)
         t0 = time.perf_counter()
         last_W = None
         for step in engine.steps(M, replace(opts, cancel=self._cancel.is_set)):
@@ -185,8 +211,8 @@ class RunWorker(QObject):
                 last_W = step.W
             keep = step.index % every == 0 or step.index == n
             H = step.H.detach().cpu().numpy().copy() if keep else None
-            self.step.emit(self.run_id, opts.method, Snapshot(step.index, step.divergence, W, H))
-        self.methodFinished.emit(self.run_id, opts.method, time.perf_counter() - t0)
+            self.step.emit(self.run_id, key, Snapshot(step.index, step.divergence, W, H))
+        self.methodFinished.emit(self.run_id, key, time.perf_counter() - t0)
         return True
 
 

@@ -1,11 +1,12 @@
 """A random sequence of UI actions on the real window: no exception, no stall, no thread left.
 
 Actions: open (good, corrupt or missing files), run, cancel, layer slider,
-threshold, minimum duration, compare, tab and method switches, exports (also to
-a missing folder), reference loading, play, and closing the window (a new one
-takes its place). Exceptions raised inside Qt slots fail the test (pytest-qt
-captures them). 200 steps run in the suite; ``python3 -m pytest -m slow
-tests/gui/test_fuzz_ui.py`` runs longer sequences with more seeds.
+threshold, minimum duration, compare, base-vs-fine-tuned compare, tab and
+method switches, exports (also to a missing folder), reference loading, play,
+and closing the window (a new one takes its place). Exceptions raised inside
+Qt slots fail the test (pytest-qt captures them). 200 steps run in the suite;
+``python3 -m pytest -m slow tests/gui/test_fuzz_ui.py`` runs longer sequences
+with more seeds.
 """
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gui_helpers import make_window, write_recording
+from unmf_core.checkpoints import save_checkpoint
+from unmf_core.cqt import CQTParams
 from unmf_core.notes import Note, write_midi
+from unmf_core.templates import harmonic_templates
+from unmf_core.unrolled import UnrolledConfig, UnrolledMU
 
 #: Longest any single action may keep the UI thread busy (seconds; generous for a loaded CI machine).
 MAX_ACTION_S = 5.0
@@ -33,6 +38,9 @@ class Fuzzer:
         (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
         (tmp_path / "corrupt.mid").write_bytes(b"MThd junk")
         (tmp_path / "out").mkdir()
+        self.tuned = tmp_path / "tuned.pt"
+        save_checkpoint(self.tuned, UnrolledMU(UnrolledConfig(n_layers=3, hidden=4, w_every=2)), CQTParams(),
+                        harmonic_templates().W, "harmonic")
         self.windows = 0
         self.win = self._new_window()
         self.errors = 0
@@ -75,6 +83,9 @@ class Fuzzer:
     def compare(self):
         self.win.compare()
 
+    def model_compare(self):
+        self.win.files.model_compare.start(self.rng.choice([None, str(self.tuned)]), str(self.tuned))
+
     def tab(self):
         tabs = self.win.tabs
         tabs.setCurrentIndex(self.rng.randrange(tabs.count()))
@@ -100,8 +111,8 @@ class Fuzzer:
         self.win = self._new_window()
 
     ACTIONS = {"open_good": 6, "open_bad": 2, "run": 4, "cancel": 3, "slider": 4, "threshold": 3,
-               "min_duration": 1, "compare": 2, "tab": 2, "method": 2, "export": 3, "reference": 1,
-               "play": 1, "close": 1}
+               "min_duration": 1, "compare": 2, "model_compare": 1, "tab": 2, "method": 2, "export": 3,
+               "reference": 1, "play": 1, "close": 1}
 
     def step(self):
         name = self.rng.choices(list(self.ACTIONS), weights=list(self.ACTIONS.values()))[0]

@@ -1,25 +1,26 @@
-"""D(M‖WH) against the step (layer or iteration), one curve per method, with the selected step marked."""
+"""D(M‖WH) against the step (layer or iteration), one curve per run, with the selected step marked."""
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
-from unmf_gui.viewmodel import ViewModel
+from unmf_core.pipeline import METHODS
+from unmf_gui.viewmodel import METHOD_LABELS, ViewModel  # noqa: F401 (METHOD_LABELS re-exported)
 from unmf_gui.views.common import DeferWhileHidden
 
 METHOD_PENS = {"unrolled": pg.mkPen((255, 170, 40), width=2), "mu": pg.mkPen((90, 170, 255), width=2)}
-METHOD_LABELS = {"unrolled": "unrolled MU (layer)", "mu": "MU (iteration)"}
 
 
 class DivergenceView(DeferWhileHidden, pg.PlotWidget):
-    """Divergence curves of every stored run; clicking picks a step.
+    """Divergence curves of the methods' runs (or of the compared runs); clicking picks a step.
 
     Parameters
     ----------
     vm : ViewModel
         Source of the runs.
     compare : bool
-        Mark and pick the compare view's step instead of the main layer.
+        Show the runs of ``vm.comparison`` and mark and pick the compare view's
+        step instead of the main layer.
     """
 
     stepClicked = Signal(int)
@@ -37,6 +38,7 @@ class DivergenceView(DeferWhileHidden, pg.PlotWidget):
         self.addLegend(offset=(-10, -10) if compare else (-10, 10))
         self.setMenuEnabled(False)
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self._names: dict[str, str] = {}
         self.marker = pg.InfiniteLine(0, angle=90, pen=pg.mkPen((255, 255, 255, 160), width=1))
         self.addItem(self.marker)
         self.scene().sigMouseClicked.connect(self._clicked)
@@ -44,41 +46,57 @@ class DivergenceView(DeferWhileHidden, pg.PlotWidget):
         vm.fileChanged.connect(self._refresh)
         vm.runUpdated.connect(self._refresh)
         if compare:
+            vm.comparisonChanged.connect(self._refresh)
             vm.compareChanged.connect(lambda: self.set_marker(vm.compare_step))
             self.stepClicked.connect(vm.set_compare_step)
         else:
             vm.layerChanged.connect(lambda _pos: self.set_marker(vm.current_step()))
             self.stepClicked.connect(self._pick_layer)
 
+    def shown_keys(self) -> tuple[str, ...]:
+        """Keys of the runs this plot shows (when stored)."""
+        return self.vm.comparison.keys if self.compare else METHODS
+
     def _refresh(self, *_args) -> None:
         if self.defer(self._refresh):
             return
-        for method in [m for m in self.curves if m not in self.vm.runs]:
-            self.removeItem(self.curves.pop(method))
-            legend = self.getPlotItem().legend
-            if legend is not None:
-                legend.removeItem(METHOD_LABELS.get(method, method))
-        for method, run in sorted(self.vm.runs.items(), reverse=True):
-            self.set_curve(method, run.div_steps, run.divergences)
+        runs = self.vm.runs
+        names = {k: self.vm.label_of(k) for k in self.shown_keys() if k in runs}
+        for key in [k for k in self.curves if self._names.get(k) != names.get(k)]:
+            self._remove(key)
+        for key in names:
+            self.set_curve(key, runs[key].div_steps, runs[key].divergences)
+
+    def _remove(self, key: str) -> None:
+        curve = self.curves.pop(key)
+        self._names.pop(key, None)
+        self.removeItem(curve)
+        legend = self.getPlotItem().legend
+        if legend is not None:
+            legend.removeItem(curve)
 
     def _pick_layer(self, step: int) -> None:
         run = self.vm.run
         if run is not None and run.steps:
             self.vm.select_layer(run.position_of(step), user=True)
 
-    def set_curve(self, method: str, steps, values) -> None:
-        """Set one method's curve (created on first use)."""
-        if method not in self.curves:
-            self.curves[method] = self.plot([], [], pen=METHOD_PENS.get(method), name=METHOD_LABELS.get(method, method),
-                                            symbol="o" if method == "unrolled" else None, symbolSize=5,
-                                            symbolBrush=METHOD_PENS.get(method, pg.mkPen("w")).color())
-        self.curves[method].setData(list(steps), [max(v, 1e-12) for v in values])
+    def set_curve(self, key: str, steps, values) -> None:
+        """Set the curve of run ``key`` (created on first use, named after the run)."""
+        if key not in self.curves:
+            col = self.vm.comparison.column(key)
+            pen = pg.mkPen(col.color, width=2) if col and col.color else METHOD_PENS.get(key, pg.mkPen("w"))
+            self._names[key] = self.vm.label_of(key)
+            self.curves[key] = self.plot([], [], pen=pen, name=self._names[key], symbolSize=5,
+                                         symbol="o" if self.vm.method_of(key) == "unrolled" else None,
+                                         symbolBrush=pen.color())
+        self.curves[key].setData(list(steps), [max(v, 1e-12) for v in values])
 
     def clear_curves(self) -> None:
         """Remove every curve."""
         for c in self.curves.values():
             self.removeItem(c)
         self.curves.clear()
+        self._names.clear()
         legend = self.getPlotItem().legend
         if legend is not None:
             legend.clear()
