@@ -22,7 +22,7 @@ def synth_notes(notes, sr=22050, duration=None, partials=8, seed=0):
     for pitch, on, off in notes:
         f0 = 440.0 * 2 ** ((pitch - 69) / 12)
         env = np.where((t >= on) & (t < off), np.exp(-(t - on) * 2.5), 0.0)
-        rel = np.where(t >= off, np.exp(-(t - off) * 40) * np.exp(-(off - on) * 2.5), 0.0) * (t >= on)
+        rel = np.exp(-np.clip(t - off, 0.0, None) * 40) * np.exp(-(off - on) * 2.5) * (t >= off) * (t >= on)
         tone = sum(np.sin(2 * np.pi * h * f0 * t + rng.uniform(0, 6)) / h for h in range(1, partials + 1)
                    if h * f0 < sr / 2.2)
         y += (env + rel) * tone

@@ -253,7 +253,7 @@ class UnrolledMU(nn.Module):
         """Yield a :class:`~unmf_core.nmf.Step` after each layer (stop iterating to cancel)."""
         for i, layer in enumerate(self.layers):
             W, H = layer(M, W, H, self.updates_w(i))
-            div = float(beta_divergence(M, W @ H, self.cfg.beta)) if track_divergence else float("nan")
+            div = float(beta_divergence(M, W @ H, self.cfg.beta).detach()) if track_divergence else float("nan")
             yield Step(i + 1, W, H, div)
 
     def forward(self, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor,
