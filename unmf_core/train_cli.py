@@ -23,11 +23,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop", type=float, default=4.0, help="crop length in seconds (default 4)")
     p.add_argument("--crops-per-file", type=int, help="crops per file and epoch")
     p.add_argument("--lr", type=float, help="Adam learning rate")
-    p.add_argument("--loss", choices=["onset", "threshold", "mse"], default="threshold",
-                   help="threshold-aligned BCE (default) or the seed's MSE")
+    p.add_argument("--loss", choices=["onset", "threshold", "mse"], default="onset",
+                   help="onset-aligned BCE (default), BCE on the whole roll, or the seed's MSE")
     p.add_argument("--layer-weights", choices=["final", "linear", "uniform"], default="linear")
-    p.add_argument("--divergence-weight", type=float, default=0.1,
-                   help="weight of the fit term D(M|WH)/D(M|W0H0) that anchors the scale (default 0.1)")
+    p.add_argument("--divergence-weight", type=float, default=1.0,
+                   help="weight of the fit term D(M|WH)/D(M|W0H0) (default 1)")
     p.add_argument("--warmup-steps", type=int, default=0, help="warm-up steps training the factors towards 1")
     p.add_argument("--patience", type=int, default=4, help="early stopping patience in epochs (default 4)")
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this many minutes (0: no limit)")

@@ -54,7 +54,7 @@ class TrainConfig:
     lr : float
         Adam learning rate.
     loss : str
-        ``"threshold"`` (default) or ``"mse"`` (the seed's); see the module docstring.
+        ``"onset"`` (default), ``"threshold"`` or ``"mse"`` (the seed's); see :mod:`unmf_core.losses`.
     layer_weights : str
         ``"final"`` (last layer only), ``"linear"`` (layer l weighted ∝ l) or ``"uniform"``.
     onset_weight : float
@@ -84,12 +84,12 @@ class TrainConfig:
     crop_seconds: float = 4.0
     crops_per_file: int = 4
     lr: float = 3e-4
-    loss: str = "threshold"
+    loss: str = "onset"
     layer_weights: str = "linear"
     onset_weight: float = 4.0
     tau: float = 3.0
     clip_grad: float = 1.0
-    divergence_weight: float = 0.1
+    divergence_weight: float = 1.0
     warmup_steps: int = 0
     patience: int = 4
     seed: int = 0
