@@ -101,11 +101,16 @@ def batch_loss(model: nn.Module, M: torch.Tensor, W: torch.Tensor, roll: torch.T
     """
     core = _core(model)
     W0, H0 = _start(core, M, W)
-    WL, _, Hs = model(M, W0, H0, return_all=True)
+    WL, _, Hs, Ws = model(M, W0, H0, return_all=True)
     weights = layer_weights(len(Hs), cfg.layer_weights)
     loss = sum(w * activation_loss(H, roll, onsets, cfg) for w, H in zip(weights, Hs) if w > 0)
     if cfg.divergence_weight:
-        loss = loss + cfg.divergence_weight * divergence_ratio(M, WL, Hs[-1], W0, H0, core.cfg.beta)
+        if cfg.fit_layers == "all":
+            fit = sum(w * divergence_ratio(M, Wl, Hl, W0, H0, core.cfg.beta)
+                      for w, Hl, Wl in zip(weights, Hs, Ws) if w > 0)
+        else:
+            fit = divergence_ratio(M, WL, Hs[-1], W0, H0, core.cfg.beta)
+        loss = loss + cfg.divergence_weight * fit
     return loss
 
 

@@ -65,6 +65,9 @@ class TrainConfig:
         Gradient norm clipping.
     divergence_weight : float
         Weight of the fit term D(M | WH) / D(M | W0 H0) of the final layer.
+    fit_layers : str
+        ``"final"``: the fit term on the last layer only; ``"all"``: on every
+        layer with the layer weights (keeps every layer's W H at the scale of M).
     warmup_steps : int
         Steps of the warm-up stage (factors towards 1); 0 skips it.
     patience : int
@@ -90,6 +93,7 @@ class TrainConfig:
     tau: float = 3.0
     clip_grad: float = 1.0
     divergence_weight: float = 1.0
+    fit_layers: str = "final"
     warmup_steps: int = 0
     patience: int = 4
     seed: int = 0

@@ -267,17 +267,18 @@ class UnrolledMU(nn.Module):
         W, H : torch.Tensor
             Initial factors (see :func:`unmf_core.nmf.initialize`).
         return_all : bool
-            Also return the list of every layer's H (for a loss on every layer).
+            Also return the lists of every layer's H and W (for a loss on every layer).
 
         Returns
         -------
-        (W, H) or (W, H, [H_1, …, H_L])
+        (W, H) or (W, H, [H_1, …, H_L], [W_1, …, W_L])
         """
-        Hs = []
+        Hs, Ws = [], []
         for step in self.iter_layers(M, W, H):
             W, H = step.W, step.H
             Hs.append(H)
-        return (W, H, Hs) if return_all else (W, H)
+            Ws.append(W)
+        return (W, H, Hs, Ws) if return_all else (W, H)
 
     @classmethod
     def from_seed_state_dict(cls, sd: dict, **overrides) -> "UnrolledMU":

@@ -99,7 +99,7 @@ def test_batched_forward_and_all_layers_reported():
     M, W, H = _problem()
     M2, _, H2 = _problem(seed=1)
     with torch.no_grad():
-        _, Hb, Hs = model(torch.stack([M, M2]), W, torch.stack([H, H2]), return_all=True)
+        _, Hb, Hs, _ = model(torch.stack([M, M2]), W, torch.stack([H, H2]), return_all=True)
         _, H_single = model(M, W, H)
     assert len(Hs) == 3 and Hb.shape == (2, 88, 40)
     assert torch.allclose(Hb[0], H_single, rtol=1e-5, atol=1e-6)
