@@ -13,6 +13,8 @@ the same constant there, so both run the same iterations from the same start.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from sklearn.decomposition import non_negative_factorization
@@ -25,6 +27,12 @@ from .common import interleaved, tiled_demo
 
 
 def _sklearn(M, W, H, n_iter, update_w):
+    with warnings.catch_warnings():  # "initial W is not used": expected, see the module docstring
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _sklearn_call(M, W, H, n_iter, update_w)
+
+
+def _sklearn_call(M, W, H, n_iter, update_w):
     Hs, Ws, _ = non_negative_factorization(
         M.T, W=np.ascontiguousarray(H.T), H=np.ascontiguousarray(W.T), n_components=W.shape[1], init="custom",
         update_H=update_w, solver="mu", beta_loss="kullback-leibler", max_iter=n_iter, tol=0.0,
