@@ -91,3 +91,22 @@ def test_random_pieces_are_reproducible_and_in_range():
     assert all(21 <= n.pitch <= 108 and n.offset > n.onset for n in a)
     starts = np.array([n.onset for n in a])
     assert max(np.sum(np.abs(starts - s) < 1e-6) for s in starts) >= 3  # chords: simultaneous onsets
+
+
+def test_a_rendered_piece_gets_its_own_instruments_templates_half_the_time(tmp_path):
+    from dataclasses import replace
+
+    from unmf_core.notes import Note, midi_program, write_midi
+
+    write_midi([Note(60, 0.1, 0.5, 80)], tmp_path / "p.mid", program=3)
+    assert midi_program(tmp_path / "p.mid") == 3
+    (tmp_path / "junk.mid").write_bytes(b"not midi")
+    assert midi_program(tmp_path / "junk.mid") is None
+    _pair(tmp_path / "d", "x")
+    ex = load_examples(find_pairs(tmp_path / "d"), CQTCache(tmp_path / "c"))
+    ds = PairDataset([replace(ex[0], template=4)], CQTParams().frame_rate, crop=20, crops_per_file=400,
+                     n_templates=6)
+    ks = [ds[i][3] for i in range(len(ds))]
+    own = ks.count(4) / len(ks)
+    assert 0.5 < own < 0.65  # 1/2 by choice + 1/12 by the random draw
+    assert set(ks) == set(range(6))
