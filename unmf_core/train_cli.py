@@ -28,8 +28,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layer-weights", choices=["final", "linear", "uniform"], default="linear")
     p.add_argument("--divergence-weight", type=float, default=1.0,
                    help="weight of the fit term D(M|WH)/D(M|W0H0) (default 1)")
-    p.add_argument("--fit-layers", choices=["final", "all"], default="final",
-                   help="fit term on the last layer only (default) or on every layer")
+    p.add_argument("--fit-layers", choices=["final", "all"], default="all",
+                   help="fit term on every layer (default) or on the last layer only")
     p.add_argument("--warmup-steps", type=int, default=0, help="warm-up steps training the factors towards 1")
     p.add_argument("--patience", type=int, default=4, help="early stopping patience in epochs (default 4)")
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this many minutes (0: no limit)")

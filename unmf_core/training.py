@@ -93,7 +93,7 @@ class TrainConfig:
     tau: float = 3.0
     clip_grad: float = 1.0
     divergence_weight: float = 1.0
-    fit_layers: str = "final"
+    fit_layers: str = "all"
     warmup_steps: int = 0
     patience: int = 4
     seed: int = 0
