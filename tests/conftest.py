@@ -36,3 +36,14 @@ def shared_data():
     if not SHARED.is_dir():
         pytest.skip("../shared/data/seed is not available")
     return SHARED
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a test module (tiny tensors: faster, and much faster on a loaded machine)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

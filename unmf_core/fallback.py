@@ -94,9 +94,8 @@ def fallback_steps(engine: "Engine", M: torch.Tensor, opts: "Options") -> Iterat
                 if i + 1 < len(attempts):
                     _notice(engine, f"out of memory on {engine.device}: retrying in chunks of "
                                     f"{attempts[i + 1].chunk_seconds:.1f} s")
-        _notice(engine, f"out of memory on {engine.device} even in small chunks: continuing on the CPU "
-                        f"(slower)")
-        engine.to("cpu")
+        _move_to_cpu(engine, f"out of memory on {engine.device} even in small chunks: continuing on the CPU "
+                             f"(slower)")
         M = M.cpu()
         attempts = [opts]
 
@@ -121,6 +120,10 @@ def fallback_spectrogram(engine: "Engine", audio: "Audio", cancel=None) -> torch
         if not is_out_of_memory(exc):
             raise
         _free()
-        _notice(engine, f"out of memory on {engine.device}: continuing on the CPU (slower)")
-        engine.to("cpu")
+        _move_to_cpu(engine, f"out of memory on {engine.device}: continuing on the CPU (slower)")
         return M
+
+
+def _move_to_cpu(engine: "Engine", message: str) -> None:
+    _notice(engine, message)
+    engine.to("cpu")

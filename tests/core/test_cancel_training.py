@@ -30,12 +30,7 @@ def examples(tmp_path_factory):
     return load_examples(find_pairs(d), CQTCache(tmp_path_factory.mktemp("cache"), CQT))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _checks(examples, tmp_path) -> int:

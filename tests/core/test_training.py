@@ -30,13 +30,7 @@ PIECES = [[(60, 0.1, 0.8), (64, 0.1, 0.8), (67, 0.9, 1.6), (48, 1.0, 2.0)],
           [(57, 0.2, 1.0), (62, 0.6, 1.5), (69, 1.1, 2.0), (45, 0.2, 2.0)]]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is faster, and much faster on a loaded machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
