@@ -40,7 +40,7 @@ def _trace(engine, M, ref, opts, checkpoints):
                "divergence": float(beta_divergence(M, step.W @ step.H, beta))}
         if step.index in checkpoints:
             H = step.H.cpu().numpy()
-            notes = extract_notes(H, engine.cqt.frame_rate, opts.notes, background=engine.background(M, step.W, opts))
+            notes = extract_notes(H, engine.cqt.frame_rate, engine.notes_for(opts), background=engine.background(M, step.W, opts))
             row["onset_f"] = note_scores(ref, notes)["onset_f"]
         out.append(row)
         t = time.perf_counter()

@@ -4,8 +4,10 @@ A checkpoint is a ``torch.save`` dict loaded with ``weights_only=True`` (no code
 runs on load) holding ``format`` ("unmf-checkpoint"), ``version``,
 ``state_dict``, ``config`` (:class:`~unmf_core.unrolled.UnrolledConfig` as a dict),
 ``cqt`` (:class:`~unmf_core.cqt.CQTParams` as a dict), ``templates`` (the W it
-was trained with, a float32 tensor), ``templates_source`` and ``meta``
-(training metadata). The seed research code's checkpoints (a bare state dict or
+was trained with, a float32 tensor), ``templates_source``, ``meta``
+(training metadata) and, optionally, ``notes``: note extraction settings
+calibrated for the model (:class:`~unmf_core.notes.NoteParams` as a dict; a
+fine-tuning picks the onset threshold on the user's files). The seed research code's checkpoints (a bare state dict or
 ``{"model_state_dict": …}``) load through the same :func:`load_checkpoint`.
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 
 from .cqt import CQTParams
 from .errors import CheckpointError
+from .notes import NoteParams
 from .unrolled import UnrolledConfig, UnrolledMU
 
 FORMAT = "unmf-checkpoint"
@@ -47,6 +50,8 @@ class Checkpoint:
         Where it was loaded from.
     kind : str
         ``"unmf"`` or ``"seed"``.
+    notes : NoteParams or None
+        Note settings calibrated for this model (None: use the defaults).
     """
 
     model: UnrolledMU
@@ -56,10 +61,12 @@ class Checkpoint:
     meta: dict = field(default_factory=dict)
     path: str = ""
     kind: str = "unmf"
+    notes: NoteParams | None = None
 
 
 def save_checkpoint(path: str | Path, model: UnrolledMU, cqt: CQTParams, templates: np.ndarray | None = None,
-                    templates_source: str = "", meta: dict | None = None, overwrite: bool = True) -> None:
+                    templates_source: str = "", meta: dict | None = None, overwrite: bool = True,
+                    notes: NoteParams | None = None) -> None:
     """Write a checkpoint atomically (see the module docstring for its content)."""
     from .io import write_bytes_atomic
 
@@ -68,6 +75,8 @@ def save_checkpoint(path: str | Path, model: UnrolledMU, cqt: CQTParams, templat
            "config": model.cfg.to_dict(), "cqt": cqt.to_dict(),
            "templates": None if templates is None else torch.from_numpy(np.asarray(templates, np.float32)),
            "templates_source": templates_source, "meta": meta or {}}
+    if notes is not None:
+        obj["notes"] = notes.to_dict()
     buf = io.BytesIO()
     torch.save(obj, buf)
     write_bytes_atomic(path, buf.getvalue(), overwrite)
@@ -155,7 +164,25 @@ def _load_unmf(obj: dict, name: str, path: str, cqt: CQTParams | None) -> Checkp
     if templates is not None and not (np.all(np.isfinite(templates)) and np.all(templates >= 0)):
         raise CheckpointError(f"{name}: templates hold negative, NaN or infinite values")
     return Checkpoint(model.eval(), ck_cqt, templates, str(obj.get("templates_source", "")),
-                      dict(obj.get("meta") or {}), path, "unmf")
+                      dict(obj.get("meta") or {}), path, "unmf", _notes(obj.get("notes"), name))
+
+
+def _notes(d, name: str) -> NoteParams | None:
+    """The checkpoint's calibrated note settings, checked field by field."""
+    if d is None:
+        return None
+    defaults = NoteParams().to_dict()
+    if not isinstance(d, dict) or set(d) - set(defaults):
+        raise CheckpointError(f"{name}: malformed note settings (expected fields of {', '.join(defaults)})")
+    for k, v in d.items():
+        want = type(defaults[k])
+        ok = isinstance(v, bool) if want is bool else (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                         and np.isfinite(v) and v >= 0)
+        if not ok:
+            raise CheckpointError(f"{name}: malformed note settings: {k} = {v!r}")
+    if not 0 < d.get("threshold", defaults["threshold"]) <= 1:
+        raise CheckpointError(f"{name}: malformed note settings: threshold must be in (0, 1]")
+    return NoteParams(**{**defaults, **{k: (v if isinstance(v, bool) else float(v)) for k, v in d.items()}})
 
 
 #: Bounds on what a checkpoint may ask for (an untrusted file must not make the loader build a huge model).

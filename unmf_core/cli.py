@@ -36,11 +36,12 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     from .notes import NoteParams
 
     d = NoteParams()
-    n.add_argument("--threshold", type=float, default=d.threshold, help=f"onset threshold, relative (default {d.threshold})")
-    n.add_argument("--offset-ratio", type=float, default=d.offset_ratio, help=f"offset/onset threshold ratio (default {d.offset_ratio})")
-    n.add_argument("--min-duration", type=float, default=d.min_duration, help=f"shortest note, s (default {d.min_duration})")
-    n.add_argument("--merge-gap", type=float, default=d.merge_gap, help=f"close gaps shorter than this, s (default {d.merge_gap})")
-    n.add_argument("--reonset-ratio", type=float, default=d.reonset_ratio, help=f"rise that re-strikes a held key (default {d.reonset_ratio})")
+    n.add_argument("--threshold", type=float, help=f"onset threshold, relative (default: the model's calibrated "
+                   f"threshold if it has one, else {d.threshold})")
+    n.add_argument("--offset-ratio", type=float, help=f"offset/onset threshold ratio (default {d.offset_ratio})")
+    n.add_argument("--min-duration", type=float, help=f"shortest note, s (default {d.min_duration})")
+    n.add_argument("--merge-gap", type=float, help=f"close gaps shorter than this, s (default {d.merge_gap})")
+    n.add_argument("--reonset-ratio", type=float, help=f"rise that re-strikes a held key (default {d.reonset_ratio})")
 
 
 def _engine(args):
@@ -51,14 +52,16 @@ def _engine(args):
     return Engine(templates=args.templates, model=args.model, cqt=cqt, device=args.device)
 
 
-def _options(args):
-    from .notes import NoteParams
+def _options(args, engine):
+    from dataclasses import replace
+
     from .pipeline import Options
 
-    return Options(method=args.method, iterations=args.iterations, layers=args.layers, beta=args.beta,
-                   notes=NoteParams(threshold=args.threshold, offset_ratio=args.offset_ratio,
-                                    min_duration=args.min_duration, merge_gap=args.merge_gap,
-                                    reonset_ratio=args.reonset_ratio), track_divergence=False)
+    opts = Options(method=args.method, iterations=args.iterations, layers=args.layers, beta=args.beta,
+                   track_divergence=False)
+    given = {k: getattr(args, k) for k in ("threshold", "offset_ratio", "min_duration", "merge_gap", "reonset_ratio")
+             if getattr(args, k) is not None}
+    return replace(opts, notes=replace(engine.notes_for(opts), **given))
 
 
 def _progress(total: int, desc: str):
@@ -90,7 +93,7 @@ def cmd_transcribe(args) -> int:
     for t in targets:
         check_writable(t, args.overwrite)
     engine = _engine(args)
-    opts = _options(args)
+    opts = _options(args, engine)
     for src, dst in zip(inputs, targets):
         res = _run_one(engine, src, opts)
         write_midi(res.notes, dst, overwrite=args.overwrite)
@@ -132,7 +135,7 @@ def cmd_evaluate(args) -> int:
     pairs = _pairs(Path(args.audio_dir), Path(args.midi_dir), args.stems)
     check_writable(args.json, args.overwrite)
     engine = _engine(args)
-    opts = _options(args)
+    opts = _options(args, engine)
     rows, warnings = [], []
     keys = ["onset_f", "onset_precision", "onset_recall", "offset_f", "frame_f"]
     print(f"{'file':<24}" + "".join(f"{k:>16}" for k in keys) + f"{'time_s':>10}")

@@ -95,8 +95,11 @@ def divergence_ratio(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, W0: torc
 
 
 def batch_loss(model: nn.Module, M: torch.Tensor, W: torch.Tensor, roll: torch.Tensor, onsets: torch.Tensor,
-               cfg) -> torch.Tensor:
+               cfg, threshold: float | None = None) -> torch.Tensor:
     """Weighted loss over the layers for one batch (W: ``(B, F, 88)`` templates per item).
+
+    ``threshold``: the onset threshold the notes will be extracted with (default
+    :class:`~unmf_core.notes.NoteParams`'s); the activation loss is aligned to it.
 
     Plus ``cfg.divergence_weight`` times the final fit :func:`divergence_ratio`:
     the activation loss alone ignores the scale of H, and without this anchor
@@ -107,7 +110,7 @@ def batch_loss(model: nn.Module, M: torch.Tensor, W: torch.Tensor, roll: torch.T
     W0, H0 = _start(core, M, W)
     WL, _, Hs, Ws = model(M, W0, H0, return_all=True)
     weights = layer_weights(len(Hs), cfg.layer_weights)
-    loss = sum(w * activation_loss(H, roll, onsets, cfg) for w, H in zip(weights, Hs) if w > 0)
+    loss = sum(w * activation_loss(H, roll, onsets, cfg, threshold) for w, H in zip(weights, Hs) if w > 0)
     if cfg.divergence_weight:
         if cfg.fit_layers == "all":
             fit = sum(w * divergence_ratio(M, Wl, Hl, W0, H0, core.cfg.beta)

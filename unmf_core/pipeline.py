@@ -77,8 +77,11 @@ class Options:
         MU steps from the seeded random start that initialise H.
     seed : int
         Seed of the random start (same for both methods: same initialisation).
-    notes : NoteParams
-        Note extraction settings.
+    notes : NoteParams or None
+        Note extraction settings; None (default): the model's calibrated
+        settings for unrolled runs when its checkpoint has them (a fine-tuned
+        model), else :class:`~unmf_core.notes.NoteParams`'s defaults. See
+        :meth:`Engine.notes_for`.
     track_divergence : bool
         Compute D(M | WH) at every step.
     chunk_seconds : float or None
@@ -99,7 +102,7 @@ class Options:
     update_w: bool = False
     init_iters: int = 5
     seed: int = 0
-    notes: NoteParams = field(default_factory=NoteParams)
+    notes: NoteParams | None = None
     track_divergence: bool = True
     chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS
     cancel: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
@@ -142,6 +145,24 @@ class Transcription:
     def renotes(self, params: NoteParams) -> list[Note]:
         """Re-extract notes from the stored H with other settings (no new factorisation)."""
         return extract_notes(self.H, self.frame_rate, params, background=self.background)
+
+
+def model_notes(model: str | Path | None = None) -> NoteParams:
+    """Note settings a checkpoint was calibrated with (None: the bundled model); defaults when it has none.
+
+    They hold with the templates the model was calibrated with (see
+    :attr:`Engine.calibrated_notes`). An unreadable checkpoint also gives the
+    defaults (running it reports the problem).
+    """
+    from .errors import CheckpointError
+
+    path = model if model is not None else (DEFAULT_MODEL if DEFAULT_MODEL.is_file() else None)
+    if path is None:
+        return NoteParams()
+    try:
+        return load_checkpoint(path).notes or NoteParams()
+    except CheckpointError:
+        return NoteParams()
 
 
 class Engine:
@@ -207,6 +228,7 @@ class Engine:
         """What is in use: model, templates, CQT and device (for the UI and for results)."""
         ck = self.checkpoint
         return {"model": ck.path or ck.kind, "model_kind": ck.kind, "layers": self.model.cfg.n_layers,
+                "threshold": (self.calibrated_notes or NoteParams()).threshold,
                 "templates": self.templates.source, "cqt": self.cqt.to_dict(), "device": str(self.device)}
 
     def load(self, source: str | Path | Audio) -> Audio:
@@ -294,12 +316,38 @@ class Engine:
                     break
                 yield step
 
+    @property
+    def calibrated_notes(self) -> NoteParams | None:
+        """The model's calibrated note settings, if it has them and they hold for the templates in use.
+
+        A fine-tuning picks the onset threshold for its model *with the templates
+        it was fine-tuned with* (stored in the checkpoint): the threshold is
+        relative to the activation scale, which other templates change, so with
+        other templates the defaults apply.
+        """
+        ck = self.checkpoint
+        if ck.notes is None:
+            return None
+        if ck.templates is not None and not (ck.templates.shape == self.templates.W.shape
+                                             and np.allclose(ck.templates, self.templates.W, rtol=1e-5, atol=1e-8)):
+            return None
+        return ck.notes
+
+    def notes_for(self, opts: Options) -> NoteParams:
+        """The note settings a run uses: ``opts.notes``, else :attr:`calibrated_notes` (unrolled runs), else defaults."""
+        if opts.notes is not None:
+            return opts.notes
+        if opts.method == "unrolled" and self.calibrated_notes is not None:
+            return self.calibrated_notes
+        return NoteParams()
+
     def params(self, opts: Options) -> dict:
         """The parameters that define a run (recorded with every result)."""
         d = self.describe()
         d.update(method=opts.method, beta=opts.beta if opts.method == "mu" else self.model.cfg.beta,
                  steps=opts.iterations if opts.method == "mu" else (opts.layers or self.model.cfg.n_layers),
-                 update_w=opts.update_w, init_iters=opts.init_iters, seed=opts.seed, notes=opts.notes.to_dict())
+                 update_w=opts.update_w, init_iters=opts.init_iters, seed=opts.seed,
+                 notes=self.notes_for(opts).to_dict())
         return d
 
     def transcribe(self, source: str | Path | Audio, opts: Options | None = None,
@@ -338,7 +386,7 @@ class Engine:
         t3 = time.perf_counter()
         H = last.H.detach().cpu().numpy()
         bg = self.background(M.to(last.W.device), last.W, opts)
-        notes = extract_notes(H, self.cqt.frame_rate, opts.notes, background=bg)
+        notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg)
         t4 = time.perf_counter()
         params = self.params(opts)
         if len(self.notices) > n_notices:

@@ -37,6 +37,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("--cache", metavar="DIR", help="CQT cache folder (default ~/.cache/unmf/cqt or $UNMF_CACHE)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=None,
+                   help="pick the note onset threshold on the validation files every epoch and store it with the "
+                   "model (default: on for fine-tune, off for train)")
 
 
 def add_commands(sub) -> None:
@@ -89,7 +92,7 @@ class _Bar:
             print(p.message, file=sys.stderr if p.kind == "skipped" else sys.stdout, flush=True)
 
 
-def _config(args, epochs: int, crops: int, lr: float):
+def _config(args, epochs: int, crops: int, lr: float, calibrate: bool = False):
     from .training import TrainConfig
 
     return TrainConfig(epochs=epochs if args.epochs is None else args.epochs, batch=args.batch, crop_seconds=args.crop,
@@ -97,7 +100,8 @@ def _config(args, epochs: int, crops: int, lr: float):
                        layer_weights=args.layer_weights, divergence_weight=args.divergence_weight,
                        fit_layers=args.fit_layers,
                        warmup_steps=args.warmup_steps, patience=args.patience,
-                       seed=args.seed, threads=args.threads, device=args.device, max_minutes=args.max_minutes)
+                       seed=args.seed, threads=args.threads, device=args.device, max_minutes=args.max_minutes,
+                       calibrate=calibrate if args.calibrate is None else args.calibrate)
 
 
 def _check_out(args, protected: tuple = ()) -> None:
@@ -197,7 +201,7 @@ def fine_tune(data: str | Path, out: str | Path, base: str | Path | None = None,
     val_data : str or Path, optional
         Validation pairs (default: held out from ``data``, see :func:`split_validation`).
     cfg : TrainConfig, optional
-        Hyper-parameters (default: 10 epochs, lr 3e-4, 8 crops per file).
+        Hyper-parameters (default: 10 epochs, lr 3e-4, 8 crops per file, calibrating the onset threshold).
     cache : str or Path, optional
         CQT cache folder.
     resume : bool
@@ -237,18 +241,19 @@ def fine_tune(data: str | Path, out: str | Path, base: str | Path | None = None,
     ck = engine.checkpoint
     meta = {"fine_tuned_from": ck.path or ck.kind, "data": str(data), "validation": note,
             "base_meta": {k: v for k, v in ck.meta.items() if k != "history"}}
-    cfg = cfg or TrainConfig(epochs=10, lr=3e-4, crops_per_file=8, patience=3)
+    cfg = cfg or TrainConfig(epochs=10, lr=3e-4, crops_per_file=8, patience=3, calibrate=True)
     if callback is not None:
         from .training import Progress
 
         callback(Progress("info", message=f"{len(train_ex)} training pairs; {note}"))
     return train(engine.model, train_ex, val_ex, [engine.templates.W], cqt, out, cfg, engine.templates.source,
-                 meta, resume=resume, callback=callback, cancel=cancel, protected=(base, DEFAULT_MODEL))
+                 meta, resume=resume, callback=callback, cancel=cancel, protected=(base, DEFAULT_MODEL),
+                 notes=ck.notes)
 
 
 def cmd_fine_tune(args) -> int:
     _check_out(args, (args.base,))
-    cfg = _config(args, 10, 8, 3e-4)
+    cfg = _config(args, 10, 8, 3e-4, calibrate=True)
     bar = _Bar()
 
     def cb(p):
@@ -258,6 +263,7 @@ def cmd_fine_tune(args) -> int:
             bar(p)
 
     res = fine_tune(args.data, args.out, args.base, args.templates, args.val_data, cfg, args.cache, args.resume, cb)
+    thr = f" (onset threshold {res.notes.threshold:g})" if res.notes is not None else ""
     print(f"{res.epochs} epochs in {res.seconds / 60:.1f} min; validation onset-F {res.base_f:.3f} -> "
-          f"{res.best_f:.3f}; wrote {res.out}")
+          f"{res.best_f:.3f}{thr}; wrote {res.out}")
     return 130 if res.cancelled else 0

@@ -8,7 +8,8 @@ factors towards 1 (the seed's way of starting from plain MU; the default
 
 :func:`train` runs Adam with gradient clipping and a NaN guard (a step with a
 non-finite loss or gradient is skipped and reported), validates note onset-F on
-whole files after every epoch, stops early, writes the best model atomically to
+whole files after every epoch (optionally calibrating the note onset
+threshold on them: ``TrainConfig.calibrate``), stops early, writes the best model atomically to
 ``out`` and a resumable state beside it (``<out>.resume.pt``). It runs
 data-parallel (DistributedDataParallel, gloo on CPU, nccl on GPU) when started
 by ``torchrun``. Progress goes to a callback; a cancel flag stops it between
@@ -19,7 +20,7 @@ from __future__ import annotations
 import copy
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -31,9 +32,11 @@ from .checkpoints import save_checkpoint
 from .cqt import CQTParams
 from .datasets import Example, PairDataset
 from .errors import Cancelled, OutputError, UnmfError
+from .notes import NoteParams
 from .losses import (LAYER_WEIGHTS, LOSSES, _core, activation_loss, batch_loss,  # noqa: F401 (re-exported)
                      divergence_ratio, layer_weights, warmup_loss)
 from .unrolled import UnrolledMU
+from .validation import CALIBRATION_THRESHOLDS, best_threshold, evaluate_onset_f, onset_f_by_threshold  # noqa: F401
 
 
 
@@ -80,6 +83,11 @@ class TrainConfig:
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     max_minutes : float
         Stop (after the current step, validating first) once this much time has passed; 0 = no limit.
+    calibrate : bool
+        Validate every epoch at each threshold of :data:`CALIBRATION_THRESHOLDS`
+        and keep the best one with the model (stored in the checkpoint and used
+        by the :class:`~unmf_core.pipeline.Engine` for unrolled runs); otherwise
+        validate at the starting note settings only.
     """
 
     epochs: int = 20
@@ -100,6 +108,7 @@ class TrainConfig:
     threads: int = 0
     device: str = "auto"
     max_minutes: float = 0.0
+    calibrate: bool = False
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-ready)."""
@@ -124,7 +133,7 @@ class Progress:
     loss : float
         Last step's loss (mean over the epoch for ``"epoch"``).
     val_f : float
-        Validation onset-F (NaN until measured).
+        Validation onset-F (NaN until measured; at the calibrated threshold when calibrating).
     best_f : float
         Best validation onset-F so far.
     message : str
@@ -153,40 +162,7 @@ class TrainResult:
     skipped_steps: int = 0
     cancelled: bool = False
     seconds: float = 0.0
-
-
-def evaluate_onset_f(model: UnrolledMU, examples: list[Example], W: np.ndarray, cqt: CQTParams,
-                     device: str = "cpu", sets: list[np.ndarray] | None = None) -> float:
-    """Mean note onset-F of the model on whole files, exactly as :class:`~unmf_core.pipeline.Engine` transcribes.
-
-    With ``sets`` (all template sets), an example whose own instrument's set
-    is known (``Example.template``) also counts once with that set, so the
-    score covers matched as well as generic templates.
-    """
-    from .metrics import note_scores
-    from .notes import extract_notes
-    from .pipeline import Engine, Options
-    from .templates import Templates
-
-    was_training = model.training
-    engine = Engine(templates=Templates(np.asarray(W, np.float32), cqt, "training"), model=model, cqt=cqt,
-                    device=device)
-    opts = Options(track_divergence=False)
-    scores = []
-    for ex in examples:
-        M = torch.from_numpy(ex.M).to(engine.device)
-        own = ex.template if sets is not None and ex.template is not None and ex.template < len(sets) else None
-        for Wk in (engine._W,) if own in (None, 0) else (engine._W, torch.from_numpy(sets[own]).to(engine.device)):
-            engine._W = Wk
-            last = None
-            for last in engine.steps(M, opts):
-                pass
-            bg = engine.background(M, last.W, opts)
-            est = extract_notes(last.H.cpu().numpy(), cqt.frame_rate, opts.notes, background=bg)
-            scores.append(note_scores(ex.notes, est)["onset_f"])
-        engine._W = torch.from_numpy(np.asarray(W, np.float32)).to(engine.device)
-    model.train(was_training)
-    return float(np.mean(scores))
+    notes: NoteParams | None = None
 
 
 def resume_path(out: str | Path) -> Path:
@@ -210,7 +186,7 @@ def train(model: UnrolledMU, train_examples: list[Example], val_examples: list[E
           templates: list[np.ndarray], cqt: CQTParams, out: str | Path, cfg: TrainConfig = TrainConfig(),
           templates_source: str = "", meta: dict | None = None, resume: bool = False,
           callback: Callable[[Progress], object] | None = None, cancel: Callable[[], bool] | None = None,
-          protected: tuple = ()) -> TrainResult:
+          protected: tuple = (), notes: NoteParams | None = None) -> TrainResult:
     """Train ``model`` in place and write the best one (by validation onset-F) to ``out``.
 
     Parameters
@@ -239,6 +215,9 @@ def train(model: UnrolledMU, train_examples: list[Example], val_examples: list[E
         Polled between steps; True cancels.
     protected : tuple of paths
         Files that ``out`` must not be (the base model, the bundled default).
+    notes : NoteParams, optional
+        The starting model's note settings (default :class:`~unmf_core.notes.NoteParams`);
+        validation uses them, and with ``cfg.calibrate`` its threshold is re-chosen every epoch.
 
     Returns
     -------
@@ -276,6 +255,8 @@ def train(model: UnrolledMU, train_examples: list[Example], val_examples: list[E
     history: list[dict] = []
     start_epoch, best_f, base_f, skipped, bad_run = 1, -1.0, float("nan"), 0, 0
     best_state = copy.deepcopy(model.state_dict())
+    start_notes = notes or NoteParams()
+    best_notes = start_notes
     state_file = resume_path(out)
     if resume and state_file.is_file():
         st = torch.load(str(state_file), map_location="cpu", weights_only=True)
@@ -283,6 +264,7 @@ def train(model: UnrolledMU, train_examples: list[Example], val_examples: list[E
         opt.load_state_dict(st["optimizer"])
         best_state, best_f, base_f = st["best_state"], float(st["best_f"]), float(st["base_f"])
         history, start_epoch, skipped = list(st["history"]), int(st["epoch"]) + 1, int(st["skipped"])
+        best_notes = NoteParams(**st["best_notes"]) if st.get("best_notes") else start_notes
     meta = dict(meta or {})
 
     def report(p: Progress) -> None:
@@ -297,7 +279,8 @@ def train(model: UnrolledMU, train_examples: list[Example], val_examples: list[E
         m.load_state_dict(best_state)
         info = {**meta, "train_config": cfg.to_dict(), "best_val_onset_f": best_f, "base_val_onset_f": base_f,
                 "history": history, "skipped_steps": skipped}
-        save_checkpoint(out, m, cqt, templates[0], templates_source, info, overwrite=True)
+        save_checkpoint(out, m, cqt, templates[0], templates_source, info, overwrite=True,
+                        notes=best_notes if (cfg.calibrate or notes is not None) else None)
 
     def save_state(epoch: int) -> None:
         import io as _io
@@ -307,30 +290,43 @@ def train(model: UnrolledMU, train_examples: list[Example], val_examples: list[E
         buf = _io.BytesIO()
         torch.save({"format": "unmf-resume", "model": model.state_dict(), "optimizer": opt.state_dict(),
                     "best_state": best_state, "best_f": best_f, "base_f": base_f, "history": history,
+                    "best_notes": best_notes.to_dict(),
                     "epoch": epoch, "skipped": skipped}, buf)
         write_bytes_atomic(state_file, buf.getvalue())
 
-    def validate() -> float:
-        f = evaluate_onset_f(model, val_examples, templates[0], cqt, str(device), templates) if rank == 0 else 0.0
+    def validate() -> tuple[float, NoteParams, float]:
+        """Best validation onset-F, the note settings giving it, and onset-F at the starting threshold."""
+        t0 = start_notes.threshold
+        grid = sorted({*CALIBRATION_THRESHOLDS, t0}) if cfg.calibrate else [t0]
+        v = torch.zeros(3, dtype=torch.float64)
+        if rank == 0:
+            fs = onset_f_by_threshold(model, val_examples, templates[0], cqt, str(device), templates, grid,
+                                      start_notes)
+            i = best_threshold(fs, grid, t0)
+            v = torch.tensor([fs[i], grid[i], fs[grid.index(t0)]], dtype=torch.float64)
         if world > 1:
-            t = torch.tensor([f], device=device)
-            torch.distributed.broadcast(t, 0)
-            f = float(t)
-        return f
+            v = v.to(device)
+            torch.distributed.broadcast(v, 0)
+        f, t, f0 = (float(x) for x in v.cpu())
+        return f, replace(start_notes, threshold=t), f0
 
     result = TrainResult(str(out), best_f, base_f, 0, history)
     try:
         if start_epoch == 1:
             if cfg.warmup_steps and rank == 0:
                 _warmup(model, loader, Ws, cfg, device, report, cancelled)
-            base_f = best_f = validate()
+            base_f, best_notes, f0 = validate()
+            best_f = base_f
             best_state = copy.deepcopy(model.state_dict())
-            history.append({"epoch": 0, "loss": float("nan"), "val_f": base_f, "seconds": 0.0})
+            history.append({"epoch": 0, "loss": float("nan"), "val_f": base_f, "threshold": best_notes.threshold,
+                            "val_f_start_threshold": f0, "seconds": 0.0})
             if rank == 0:
                 save_best()
                 save_state(0)
             report(Progress("epoch", 0, 0, len(loader), val_f=base_f, best_f=best_f,
-                            message=f"epoch 0: validation onset-F {base_f:.3f} (starting model)"))
+                            message=f"epoch 0: validation onset-F {base_f:.3f} (starting model"
+                            + (f" at threshold {best_notes.threshold:g}; {f0:.3f} at its threshold "
+                               f"{start_notes.threshold:g})" if cfg.calibrate else ")")))
         stale = _stale_epochs(history)
         net: nn.Module = model
         if world > 1:  # wrapping broadcasts rank 0's parameters to every process
@@ -345,7 +341,8 @@ def train(model: UnrolledMU, train_examples: list[Example], val_examples: list[E
                 if cancelled():
                     raise Cancelled("training cancelled")
                 M, roll, ons = M.to(device), roll.to(device), ons.to(device)
-                loss = batch_loss(net, M, torch.stack([Ws[int(i)] for i in k]), roll, ons, cfg)
+                loss = batch_loss(net, M, torch.stack([Ws[int(i)] for i in k]), roll, ons, cfg,
+                                  best_notes.threshold)
                 opt.zero_grad(set_to_none=True)
                 ok = bool(torch.isfinite(loss.detach()))
                 if ok:
@@ -373,26 +370,28 @@ def train(model: UnrolledMU, train_examples: list[Example], val_examples: list[E
                 if cfg.max_minutes and time.perf_counter() - t_start > 60 * cfg.max_minutes:
                     timed_out = True
                     break
-            f = validate()
+            f, f_notes, _ = validate()
             improved = f > best_f
             if improved:
-                best_f, best_state, stale = f, copy.deepcopy(model.state_dict()), 0
+                best_f, best_state, best_notes, stale = f, copy.deepcopy(model.state_dict()), f_notes, 0
             else:
                 stale += 1
             history.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
-                            "val_f": f, "seconds": time.perf_counter() - t_start})
+                            "val_f": f, "threshold": f_notes.threshold, "seconds": time.perf_counter() - t_start})
             result.epochs = epoch
             if rank == 0:
                 save_best()
                 save_state(epoch)
             report(Progress("epoch", epoch, len(loader), len(loader), history[-1]["loss"], f, best_f,
                             f"epoch {epoch}: loss {history[-1]['loss']:.4f}, validation onset-F {f:.3f} "
-                            f"(best {best_f:.3f})"))
+                            + (f"at threshold {f_notes.threshold:g} " if cfg.calibrate else "")
+                            + f"(best {best_f:.3f})"))
             if stale >= cfg.patience or timed_out:
                 break
     except Cancelled:
         result.cancelled = True
     result.best_f, result.base_f, result.history, result.skipped_steps = best_f, base_f, history, skipped
+    result.notes = best_notes
     result.seconds = time.perf_counter() - t_start
     model.load_state_dict(best_state)
     model.eval()

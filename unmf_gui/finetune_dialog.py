@@ -203,7 +203,8 @@ class FineTuneDialog(QDialog):
             if p and Path(p).exists() and Path(out).exists() and Path(out).resolve() == Path(p).resolve():
                 self._fail("The new model must go to a new file, not over the base or the bundled model.")
                 return False
-        cfg = self.cfg or TrainConfig(epochs=self.epochs.value(), lr=3e-4, crops_per_file=8, patience=3)
+        cfg = self.cfg or TrainConfig(epochs=self.epochs.value(), lr=3e-4, crops_per_file=8, patience=3,
+                                      calibrate=True)
         self._losses, self._val, self.result, self.base_used = [], [], None, base
         self.loss_curve.setData([], [])
         self.f_curve.setData([], [])
@@ -270,7 +271,8 @@ class FineTuneDialog(QDialog):
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
         what = "Cancelled" if res.cancelled else "Done"
-        self.status.setText(f"{what}: validation onset-F {res.base_f:.3f} → {res.best_f:.3f}; "
+        thr = f" at onset threshold {res.notes.threshold:g}" if res.notes is not None else ""
+        self.status.setText(f"{what}: validation onset-F {res.base_f:.3f} → {res.best_f:.3f}{thr}; "
                             f"the best model is in {res.out}.")
         written = Path(res.out).is_file()
         self.use_button.setEnabled(written)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QLabel, QMainWindow, QMessageBox, QProgressBar, Q
                                QVBoxLayout, QWidget)
 
 from unmf_core.errors import UnmfError
-from unmf_core.notes import read_midi
+from unmf_core.notes import NoteParams, read_midi
 from unmf_core.pipeline import DEMO_AUDIO, Options
 from unmf_core.synth import mix, synthesize
 from unmf_gui.controls import LayerBar, RunToolbar
@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self.player = player or Player(parent=self)
         self.spec = EngineSpec(device=device)
         self.engine = None
+        self._notes_model: tuple | None = None  # the model whose threshold the note controls were last set to
         self._pending_path: str | None = None
         self.reference_override: str | None = None
         self._error_box: QMessageBox | None = None
@@ -244,6 +245,12 @@ class MainWindow(QMainWindow):
         n = engine.model.cfg.n_layers
         self.layers_box.setMaximum(n)
         self.layers_box.setValue(n)
+        if self._notes_model != (self.spec.model, self.spec.templates):  # a model's calibrated threshold
+            self._notes_model = (self.spec.model, self.spec.templates)
+            calibrated = engine.calibrated_notes
+            self.notes_controls.threshold.setValue((calibrated or NoteParams()).threshold)
+            if calibrated is not None:
+                self.notify(f"Onset threshold {calibrated.threshold:g}: calibrated for this model", 6000)
         self._update_engine_label()
 
     def _loaded(self, loaded) -> None:

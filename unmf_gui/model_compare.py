@@ -8,7 +8,9 @@ same :class:`~unmf_core.pipeline.Options` (seed included), so step 0 is
 identical (:class:`~unmf_gui.workers.RunRequest` ``models`` / ``keys``). The runs are
 stored under :data:`BASE` and :data:`TUNED`; the view-model's
 :class:`~unmf_gui.viewmodel.Comparison` makes them the compare view's two
-columns, titled with the file names. :meth:`MainWindow.compare
+columns, titled with the file names; each column extracts notes at its
+model's own calibrated onset threshold (a fine-tuning stores one), so both
+are shown as they transcribe. :meth:`MainWindow.compare
 <unmf_gui.main_window.MainWindow.compare>` (or opening another file) goes back
 to unrolled MU vs MU.
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 
-from unmf_core.pipeline import DEFAULT_MODEL, Options
+from unmf_core.pipeline import DEFAULT_MODEL, Options, model_notes
 from unmf_gui.viewmodel import Column, Comparison
 from unmf_gui.workers import EngineSpec, Loaded, RunRequest
 
@@ -38,9 +40,11 @@ def model_name(path: str | None) -> str:
 
 
 def model_comparison(base: str | None, tuned: str) -> Comparison:
-    """The compare view's columns for base vs fine-tuned (both unrolled)."""
-    return Comparison((Column(BASE, "unrolled", f"base: {model_name(base)}", BASE_COLOR),
-                       Column(TUNED, "unrolled", f"fine-tuned: {model_name(tuned)}", TUNED_COLOR)), TITLE)
+    """The compare view's columns for base vs fine-tuned (both unrolled, each at its own onset threshold)."""
+    tb, tt = model_notes(base).threshold, model_notes(tuned).threshold
+    return Comparison((Column(BASE, "unrolled", f"base: {model_name(base)} (threshold {tb:g})", BASE_COLOR, tb),
+                       Column(TUNED, "unrolled", f"fine-tuned: {model_name(tuned)} (threshold {tt:g})", TUNED_COLOR,
+                              tt)), TITLE)
 
 
 def comparison_request(source: str | Loaded, opts: Options, spec: EngineSpec, engine, base: str | None,

@@ -28,12 +28,17 @@ METHOD_LABELS = {"unrolled": "unrolled MU (layer)", "mu": "MU (iteration)"}
 
 @dataclass(frozen=True)
 class Column:
-    """One side of the compare view: the key of the run it shows, that run's method, its title and colour."""
+    """One side of the compare view: the key of the run it shows, that run's method, its title and colour.
+
+    ``threshold``: the column's own onset threshold (a model's calibrated one,
+    so each model is shown as it transcribes); None follows the window's setting.
+    """
 
     key: str
     method: str
     label: str
     color: tuple | None = None
+    threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -276,17 +281,25 @@ class ViewModel(QObject):
         self._update_notes()
         self.compareChanged.emit()
 
+    def note_params_for(self, key: str) -> NoteParams:
+        """Note settings of run ``key``: the window's, with its compare column's own threshold if it has one."""
+        col = self.comparison.column(key)
+        if col is not None and col.threshold is not None:
+            return replace(self.note_params, threshold=col.threshold)
+        return self.note_params
+
     def notes_for(self, method: str, pos: int) -> list[Note]:
         """Notes of ``method``'s snapshot at ``pos`` with the current settings (cached)."""
         run = self.runs.get(method)
         if run is None or not run.steps:
             return []
         pos = int(np.clip(pos, 0, len(run.steps) - 1))
-        key = (method, run.steps[pos], tuple(self.note_params.to_dict().values()))
+        params = self.note_params_for(method)
+        key = (method, run.steps[pos], tuple(params.to_dict().values()))
         if key not in self._note_cache:
             if len(self._note_cache) > 64:
                 self._note_cache.clear()
-            self._note_cache[key] = extract_notes(run.H[pos], self.frame_rate, self.note_params)
+            self._note_cache[key] = extract_notes(run.H[pos], self.frame_rate, params)
         return self._note_cache[key]
 
     def _update_notes(self) -> None:

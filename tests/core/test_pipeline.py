@@ -6,7 +6,7 @@ import torch
 from tests.conftest import synth_notes
 from unmf_core.errors import Cancelled, DeviceError
 from unmf_core.metrics import note_scores
-from unmf_core.notes import Note
+from unmf_core.notes import Note, NoteParams
 from unmf_core.pipeline import Engine, Options, resolve_device
 from unmf_core.templates import harmonic_templates
 from unmf_core.unrolled import UnrolledConfig, UnrolledMU
@@ -53,7 +53,7 @@ def test_steps_deliver_every_layer_and_stop_when_asked(engine, recording):
 
 def test_renotes_reuses_stored_activations(engine, recording):
     res = engine.transcribe(recording, Options(method="mu", iterations=30))
-    strict = res.renotes(Options().notes.__class__(threshold=0.9))
+    strict = res.renotes(NoteParams(threshold=0.9))
     assert len(strict) < len(res.notes)
 
 

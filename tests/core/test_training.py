@@ -16,7 +16,7 @@ from unmf_core.cqt import CQTParams
 from unmf_core.datasets import CQTCache, Example, find_pairs, load_examples
 from unmf_core.errors import OutputError
 from unmf_core.notes import Note, write_midi
-from unmf_core.templates import harmonic_templates
+from unmf_core.templates import Templates, harmonic_templates
 from unmf_core.training import (Progress, TrainConfig, activation_loss, batch_loss, resume_path, train,
                                 warmup_loss)
 from unmf_core.unrolled import UnrolledConfig, UnrolledMU
@@ -243,3 +243,46 @@ def test_two_process_data_parallel_step(examples, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     last = load_checkpoint(tmp_path / "ddp.pt").meta["history"][-1]
     assert last["epoch"] == 1 and np.isfinite(last["loss"])
+
+
+def test_best_threshold_keeps_the_start_unless_a_clear_gain():
+    from unmf_core.training import best_threshold
+
+    grid = [0.05, 0.06, 0.07, 0.08, 0.09]
+    assert best_threshold([0.80, 0.85, 0.90, 0.902, 0.88], grid, 0.07) == 2  # +0.002 is noise: keep 0.07
+    assert best_threshold([0.80, 0.85, 0.90, 0.937, 0.94], grid, 0.07) == 3  # 0.08 is within tol of 0.94
+    assert best_threshold([0.80, 0.85, 0.90, 0.91, 0.95], grid, 0.07) == 4
+    assert best_threshold([0.95, 0.85, 0.90, 0.91, 0.92], grid, 0.07, tol=0.0) == 0
+
+
+def test_calibrating_fine_tune_stores_the_threshold_that_scores_best(examples, pairs_dir, tmp_path):
+    from unmf_core.notes import NoteParams
+    from unmf_core.pipeline import Engine, Options
+    from unmf_core.training import CALIBRATION_THRESHOLDS, evaluate_onset_f, onset_f_by_threshold
+
+    model = UnrolledMU(UnrolledConfig(**TINY))
+    grid = sorted({*CALIBRATION_THRESHOLDS, NoteParams().threshold})
+    fs = onset_f_by_threshold(model, examples, W, CQT, thresholds=grid)
+    assert fs.shape == (len(grid),) and fs.max() > fs.min()  # the threshold matters on these pieces
+    assert fs[grid.index(NoteParams().threshold)] == pytest.approx(evaluate_onset_f(model, examples, W, CQT))
+    out = tmp_path / "cal.pt"
+    res = train(model, examples, examples, [W], CQT, out, TrainConfig(epochs=1, calibrate=True, lr=0.0, **FAST))
+    h0 = res.history[0]
+    assert h0["val_f"] >= h0["val_f_start_threshold"] and h0["val_f"] >= fs.max() - 0.005 - 1e-9
+    ck = load_checkpoint(out)
+    assert ck.notes is not None and ck.notes.threshold == pytest.approx(res.notes.threshold)
+    assert ck.notes.threshold in grid
+    # the engine uses the calibrated threshold for unrolled runs, the default for plain MU, an explicit one first
+    eng = Engine(model=out, device="cpu")
+    assert eng.notes_for(Options()).threshold == pytest.approx(ck.notes.threshold)
+    assert eng.notes_for(Options(method="mu")).threshold == NoteParams().threshold
+    assert eng.notes_for(Options(notes=NoteParams(threshold=0.3))).threshold == 0.3
+    assert eng.transcribe(pairs_dir / "p0.wav").params["notes"]["threshold"] == pytest.approx(ck.notes.threshold)
+    # with other templates than those it was calibrated with, the defaults apply
+    other = Engine(model=out, templates=Templates(np.ascontiguousarray(W[:, ::-1]), CQT, "other"), device="cpu")
+    assert other.calibrated_notes is None and other.notes_for(Options()) == NoteParams()
+    # without calibration nothing is stored and validation uses the default threshold
+    res2 = train(UnrolledMU(UnrolledConfig(**TINY)), examples, examples, [W], CQT, tmp_path / "plain.pt",
+                 TrainConfig(epochs=1, lr=0.0, **FAST))
+    assert load_checkpoint(tmp_path / "plain.pt").notes is None
+    assert res2.history[0]["val_f"] == pytest.approx(fs[grid.index(NoteParams().threshold)])

@@ -148,6 +148,11 @@ BROKEN = {
     "cqt_not_numbers": (lambda o: o["cqt"].update(n_bins="many"), ["malformed"]),
     "templates_wrong_shape": (lambda o: o.update(templates=torch.zeros(10, 88)), ["templates", "(10, 88)"]),
     "templates_nan": (lambda o: o.update(templates=torch.full((288, 88), float("nan"))), ["templates", "NaN"]),
+    "notes_not_a_dict": (lambda o: o.update(notes=[0.1]), ["note settings"]),
+    "notes_unknown_field": (lambda o: o.update(notes={"threshold": 0.1, "run": "rm"}), ["note settings"]),
+    "notes_threshold_too_big": (lambda o: o.update(notes={"threshold": 5.0}), ["threshold"]),
+    "notes_threshold_nan": (lambda o: o.update(notes={"threshold": float("nan")}), ["threshold"]),
+    "notes_text": (lambda o: o.update(notes={"min_duration": "long"}), ["min_duration"]),
 }
 
 
@@ -231,6 +236,15 @@ def test_missing_checkpoint(tmp_path):
 def test_good_checkpoint_round_trips(tmp_path):
     ck = load_checkpoint(_good(tmp_path))
     assert ck.kind == "unmf" and ck.model.cfg.n_layers == 2 and ck.templates.shape == (288, 88)
+    assert ck.notes is None
+
+
+def test_calibrated_note_settings_round_trip(tmp_path):
+    from unmf_core.notes import NoteParams
+
+    ck = load_checkpoint(_good(tmp_path))
+    save_checkpoint(tmp_path / "cal.pt", ck.model, CQTParams(), ck.templates, notes=NoteParams(threshold=0.085))
+    assert load_checkpoint(tmp_path / "cal.pt").notes == NoteParams(threshold=0.085)
 
 
 # ---- templates ----------------------------------------------------------------------------------

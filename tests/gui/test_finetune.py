@@ -11,13 +11,15 @@ import torch
 from gui_helpers import make_window, open_and_wait, write_recording
 from unmf_core.checkpoints import load_checkpoint, save_checkpoint
 from unmf_core.cqt import CQTParams
+from unmf_core.notes import NoteParams, extract_notes
 from unmf_core.pipeline import Engine
 from unmf_core.templates import harmonic_templates
 from unmf_core.training import TrainConfig
 from unmf_core.unrolled import UnrolledConfig, UnrolledMU
 from unmf_gui.finetune_dialog import open_dialog
 
-TINY = TrainConfig(epochs=2, batch=1, crop_seconds=1.0, crops_per_file=2, threads=1, device="cpu", patience=5)
+TINY = TrainConfig(epochs=2, batch=1, crop_seconds=1.0, crops_per_file=2, threads=1, device="cpu", patience=5,
+                   calibrate=True)
 
 
 def model_menu(win):
@@ -65,6 +67,11 @@ def test_fine_tune_job_completes_and_the_new_model_transcribes(qtbot, setup):
     open_and_wait(qtbot, win, write_recording(tmp_path, "piece.wav"), timeout=60000)
     assert win.engine.checkpoint.path == str(tmp_path / "new.pt")
     assert win.engine.model.cfg.n_layers == 3
+    # the threshold calibrated on the pairs comes with the model and drives the window's note extraction
+    calibrated = load_checkpoint(res.out).notes
+    assert calibrated is not None and calibrated.threshold == pytest.approx(res.notes.threshold)
+    assert win.notes_controls.threshold.value() == pytest.approx(calibrated.threshold)
+    assert win.vm.note_params.threshold == pytest.approx(calibrated.threshold)
 
 
 def test_fine_tune_job_can_be_cancelled(qtbot, setup):
@@ -101,7 +108,9 @@ def test_compare_view_shows_base_vs_fine_tuned_then_mu_vs_unrolled_again(qtbot, 
     with torch.no_grad():
         for p in ck.model.parameters():
             p.add_(0.2 * torch.randn_like(p))
-    save_checkpoint(new, ck.model, ck.cqt, ck.templates, ck.templates_source, ck.meta)
+    # and give it its own calibrated threshold: each column must extract notes at its model's threshold
+    save_checkpoint(new, ck.model, ck.cqt, ck.templates, ck.templates_source, ck.meta,
+                    notes=NoteParams(threshold=0.3))
     assert action.isEnabled() and dlg.compare_button.isEnabled()
     assert not dlg.compare_models() and "Open a recording" in dlg.status.text()  # compared on the open file
     win.iterations_box.setValue(10)
@@ -112,12 +121,16 @@ def test_compare_view_shows_base_vs_fine_tuned_then_mu_vs_unrolled_again(qtbot, 
     vm, view, tabs = win.vm, win.compare_view, win.tabs
     assert tabs.currentWidget() is view and tabs.tabText(tabs.indexOf(view)) == "Compare base / fine-tuned"
     assert list(view.rolls) == ["base", "fine-tuned"] and set(vm.runs) >= {"base", "fine-tuned", "unrolled"}
-    assert view.labels["base"].text().startswith("base: base.pt: layer 0 of 3")
+    assert view.labels["base"].text().startswith("base: base.pt (threshold 0.07): layer 0 of 3")
     view.slider.setValue(3)
-    assert view.labels["fine-tuned"].text().startswith("fine-tuned: new.pt: layer 3 of 3")
+    assert view.labels["fine-tuned"].text().startswith("fine-tuned: new.pt (threshold 0.3): layer 3 of 3")
     titles = [view.rolls[k].getPlotItem().titleLabel.text for k in view.rolls]
     legend = [label.text for _, label in view.divergence.getPlotItem().legend.items]
-    assert titles == legend == ["base: base.pt", "fine-tuned: new.pt"]
+    assert titles == legend == ["base: base.pt (threshold 0.07)", "fine-tuned: new.pt (threshold 0.3)"]
+    for key, t in (("base", 0.07), ("fine-tuned", 0.3)):
+        assert vm.note_params_for(key).threshold == t
+        assert vm.notes_for(key, 3) == extract_notes(vm.runs[key].H[-1], vm.frame_rate, replace(vm.note_params,
+                                                                                                 threshold=t))
     for key in ("base", "fine-tuned"):
         run = vm.runs[key]
         assert run.finished and run.steps == [0, 1, 2, 3]
