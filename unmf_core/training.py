@@ -32,9 +32,9 @@ from .checkpoints import save_checkpoint
 from .cqt import CQTParams
 from .datasets import Example, PairDataset
 from .errors import Cancelled, OutputError, UnmfError
-from .notes import NoteParams
 from .losses import (LAYER_WEIGHTS, LOSSES, _core, activation_loss, batch_loss,  # noqa: F401 (re-exported)
                      divergence_ratio, layer_weights, warmup_loss)
+from .notes import NoteParams
 from .unrolled import UnrolledMU
 from .validation import CALIBRATION_THRESHOLDS, best_threshold, evaluate_onset_f, onset_f_by_threshold  # noqa: F401
 
