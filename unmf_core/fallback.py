@@ -54,6 +54,16 @@ def _cpu_error(exc: BaseException) -> DeviceError:
     return DeviceError(f"out of memory on the CPU ({first}); try a shorter recording or close other programs")
 
 
+def _recover_or_raise(engine: "Engine", exc: BaseException) -> None:
+    """Re-raise ``exc`` unless it is an accelerator's out-of-memory error (the CPU's becomes a
+    :class:`DeviceError`); otherwise free cached memory so the caller can retry."""
+    if not is_out_of_memory(exc):
+        raise exc
+    if engine.device.type == "cpu":
+        raise _cpu_error(exc) from None
+    _free()
+
+
 def chunk_plan(n_frames: int, frame_rate: float, chunk_seconds: float | None) -> list[float]:
     """Chunk lengths (seconds) to retry with after an out-of-memory error, longest first."""
     length = n_frames / frame_rate
@@ -86,11 +96,7 @@ def fallback_steps(engine: "Engine", M: torch.Tensor, opts: "Options") -> Iterat
                         yield step
                 return
             except Exception as exc:  # noqa: BLE001 - only out-of-memory errors are handled
-                if not is_out_of_memory(exc):
-                    raise
-                if engine.device.type == "cpu":
-                    raise _cpu_error(exc) from None
-                _free()
+                _recover_or_raise(engine, exc)
                 if i + 1 < len(attempts):
                     _notice(engine, f"out of memory on {engine.device}: retrying in chunks of "
                                     f"{attempts[i + 1].chunk_seconds:.1f} s")
@@ -105,11 +111,7 @@ def fallback_spectrogram(engine: "Engine", audio: "Audio", cancel=None) -> torch
     try:
         return engine.plain_spectrogram(audio, cancel)
     except Exception as exc:  # noqa: BLE001 - only out-of-memory errors are handled
-        if not is_out_of_memory(exc):
-            raise
-        if engine.device.type == "cpu":
-            raise _cpu_error(exc) from None
-    _free()
+        _recover_or_raise(engine, exc)
     _notice(engine, f"out of memory on {engine.device} computing the spectrogram: computing it on the CPU")
     from .streaming import block_cqt
 

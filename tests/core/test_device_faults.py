@@ -90,6 +90,15 @@ def _same(steps, ref):
         assert float((s.H - r).abs().max()) <= 1e-4 * float(r.abs().max())
 
 
+def _steps_raise(monkeypatch, exc: BaseException) -> None:
+    """Make every factorisation fail with ``exc`` before its first step."""
+    def plain_steps(self, M, opts):
+        yield from ()
+        raise exc
+
+    monkeypatch.setattr(Engine, "plain_steps", plain_steps)
+
+
 @pytest.mark.parametrize("method", ["unrolled", "mu"])
 def test_oom_mid_run_retries_in_smaller_chunks(engine, audio, reference, monkeypatch, caplog, method):
     M = engine.spectrogram(audio)
@@ -142,11 +151,8 @@ def test_oom_in_the_spectrogram_computes_it_on_cpu(engine, audio, monkeypatch):
 def test_oom_on_cpu_is_a_clear_device_error(engine, audio, monkeypatch):
     M = engine.spectrogram(audio)
 
-    def plain_steps(self, M, opts):
-        yield from ()
-        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")
-
-    monkeypatch.setattr(Engine, "plain_steps", plain_steps)
+    _steps_raise(monkeypatch,
+                 RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory"))
     with pytest.raises(DeviceError, match="out of memory on the CPU"):
         list(engine.steps(M, Options()))
 
@@ -249,11 +255,7 @@ def test_cli_oom_on_cpu_is_one_line(tmp_path, capsys, monkeypatch):
     wav = tmp_path / "x.wav"
     sf.write(str(wav), synth_notes([(60, 0.1, 0.5)]), 22050)
 
-    def plain_steps(self, M, opts):
-        yield from ()
-        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB")
-
-    monkeypatch.setattr(Engine, "plain_steps", plain_steps)
+    _steps_raise(monkeypatch, RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB"))
     rc = main(["transcribe", str(wav), "-o", str(tmp_path / "o.mid"), "--device", "cpu"])
     assert rc == 6
     err = capsys.readouterr().err.strip().splitlines()
@@ -265,11 +267,7 @@ def test_cli_unexpected_error_is_one_line(tmp_path, capsys, monkeypatch):
     wav = tmp_path / "x.wav"
     sf.write(str(wav), synth_notes([(60, 0.1, 0.5)]), 22050)
 
-    def plain_steps(self, M, opts):
-        yield from ()
-        raise ZeroDivisionError("a bug\nwith two lines")
-
-    monkeypatch.setattr(Engine, "plain_steps", plain_steps)
+    _steps_raise(monkeypatch, ZeroDivisionError("a bug\nwith two lines"))
     monkeypatch.delenv("UNMF_DEBUG", raising=False)
     assert main(["transcribe", str(wav), "-o", str(tmp_path / "o.mid")]) == 1
     err = capsys.readouterr().err.strip().splitlines()

@@ -49,3 +49,11 @@ def open_and_wait(qtbot, win, path, timeout: int = 30000) -> None:
     """Open ``path`` and wait until its run has finished."""
     with qtbot.waitSignal(win.run_finished, timeout=timeout):
         win.open_file(path)
+
+
+def start_long_mu_run(qtbot, win, path) -> None:
+    """Open ``path`` with plain MU set to 100 000 iterations and wait for its first step (a run that lasts)."""
+    win.method_box.setCurrentIndex(1)
+    win.iterations_box.setValue(100000)
+    with qtbot.waitSignal(win.vm.runUpdated, timeout=30000):
+        win.open_file(path)

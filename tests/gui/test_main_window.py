@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
-from gui_helpers import PIECE, make_window, open_and_wait, write_recording
+from gui_helpers import PIECE, make_window, open_and_wait, start_long_mu_run, write_recording
 from unmf_core.display import activation_db
 from unmf_core.metrics import note_scores
 from unmf_core.notes import NoteParams, extract_notes, read_midi
@@ -145,10 +145,7 @@ def test_corrupt_file_shows_an_error_and_the_window_keeps_working(qtbot, win, re
 
 def test_cancel_stops_a_long_run_within_a_second(qtbot, win, tmp_path):
     path = write_recording(tmp_path, "long.wav", duration=8.0)
-    win.method_box.setCurrentIndex(1)
-    win.iterations_box.setValue(100000)
-    with qtbot.waitSignal(win.vm.runUpdated, timeout=30000):
-        win.open_file(path)
+    start_long_mu_run(qtbot, win, path)
     assert win.controller.running
     worker = win.controller.current_worker()
     t0 = time.perf_counter()

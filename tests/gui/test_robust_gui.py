@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from gui_helpers import make_window, open_and_wait, write_recording
+from gui_helpers import make_window, open_and_wait, start_long_mu_run, write_recording
 from unmf_core.pipeline import Engine
 
 
@@ -145,10 +145,7 @@ def real_spectrogram(engine, audio):
 
 def test_opening_a_new_file_during_a_long_run_cancels_it_cleanly(qtbot, win, tmp_path):
     long = write_recording(tmp_path, "long.wav", duration=6.0)
-    win.method_box.setCurrentIndex(1)
-    win.iterations_box.setValue(100000)
-    with qtbot.waitSignal(win.vm.runUpdated, timeout=30000):
-        win.open_file(long)
+    start_long_mu_run(qtbot, win, long)
     first = win.controller.current_worker()
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"junk")
