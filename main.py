@@ -29,7 +29,7 @@ def _free_name(stem: str) -> Path:
 def headless(argv: list[str], why: str) -> int:
     """Transcribe the given file (or the demo) with the CLI; returns its exit code."""
     from unmf_core.cli import main as cli_main
-    from unmf_core.pipeline import DEMO_AUDIO
+    from unmf_core.transcription.engine import DEMO_AUDIO
 
     files = [a for a in argv if not a.startswith("-")]
     src = Path(files[0]) if files else DEMO_AUDIO

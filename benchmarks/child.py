@@ -34,9 +34,9 @@ def _peak_mb() -> float:
 def e2e(args) -> dict:
     import numpy as np
 
-    from unmf_core.cqt import compute_cqt
-    from unmf_core.notes import write_midi
-    from unmf_core.pipeline import Engine, Options
+    from unmf_core.frontend.cqt import compute_cqt
+    from unmf_core.transcription.notes import write_midi
+    from unmf_core.transcription.engine import Engine, Options
 
     t_import = time.perf_counter() - T_START
     t = time.perf_counter()
@@ -66,7 +66,7 @@ def e2e(args) -> dict:
 
 
 def first_layer(args) -> dict:
-    from unmf_core.pipeline import Engine, Options
+    from unmf_core.transcription.engine import Engine, Options
 
     engine = Engine(device=args.device)
     opts = Options()

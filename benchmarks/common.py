@@ -31,7 +31,7 @@ def tiled_demo(seconds: float) -> Path:
     """The bundled demo recording tiled to ``seconds`` (a FLAC file, made once)."""
     import soundfile as sf
 
-    from unmf_core.pipeline import DEMO_AUDIO
+    from unmf_core.transcription.engine import DEMO_AUDIO
 
     path = input_dir() / f"demo_tiled_{seconds:g}s.flac"
     if not path.is_file():
@@ -45,7 +45,7 @@ def tiled_demo(seconds: float) -> Path:
 
 def tiled_samples(seconds: float, sr: int = 22050) -> np.ndarray:
     """Samples of :func:`tiled_demo` at ``sr``."""
-    from unmf_core.audio import load_audio
+    from unmf_core.frontend.audio import load_audio
 
     return load_audio(tiled_demo(seconds), sr).samples
 

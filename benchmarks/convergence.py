@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from unmf_core.metrics import note_scores
-from unmf_core.notes import extract_notes, read_midi
-from unmf_core.pipeline import Engine, Options
+from unmf_core.transcription.metrics import note_scores
+from unmf_core.transcription.notes import extract_notes, read_midi
+from unmf_core.transcription.engine import Engine, Options
 
 from .common import SHARED
 
@@ -29,7 +29,7 @@ MU_CHECKPOINTS = (1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 400
 
 def _trace(engine, M, ref, opts, checkpoints):
     beta = opts.beta if opts.method == "mu" else engine.model.cfg.beta
-    from unmf_core.nmf import beta_divergence
+    from unmf_core.nmf.kernels import beta_divergence
 
     steps = engine.steps(M, opts)
     elapsed, out = 0.0, []

@@ -4,7 +4,7 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
-from unmf_core.cqt import CQTParams, compute_cqt
+from unmf_core.frontend.cqt import CQTParams, compute_cqt
 
 from .common import interleaved, tiled_samples
 

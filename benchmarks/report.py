@@ -152,7 +152,7 @@ def plots(res: dict, folder: Path) -> list[str]:
 
 def write(res: dict, folder: Path) -> list[Path]:
     """Write every output under ``folder``; returns the paths."""
-    from unmf_core.io import write_bytes_atomic
+    from unmf_core.io.atomic import write_bytes_atomic
 
     folder.mkdir(parents=True, exist_ok=True)
     md = markdown(res)

@@ -5,16 +5,16 @@ row of H (88 + 88 calls per layer), as the seed research code did; it lives
 here only. The model is randomly initialised (timing does not depend on the
 weights, and a random model makes the outputs non-trivial to compare).
 "layer_engine" is the layer as the Engine runs it: whole up to the chunk
-length, else in time chunks (:mod:`unmf_core.chunking`).
+length, else in time chunks (:mod:`unmf_core.nmf.chunking`).
 """
 from __future__ import annotations
 
 import torch
 
-from unmf_core.nmf import initialize, update_H, update_W
-from unmf_core import chunking
-from unmf_core.pipeline import Engine, Options
-from unmf_core.unrolled import UnrolledConfig, UnrolledMU, _normalise
+from unmf_core.nmf.kernels import initialize, update_H, update_W
+from unmf_core.nmf import chunking
+from unmf_core.transcription.engine import Engine, Options
+from unmf_core.nmf.unrolled import UnrolledConfig, UnrolledMU, _normalise
 
 from .common import interleaved, tiled_demo
 

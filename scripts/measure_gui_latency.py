@@ -24,8 +24,8 @@ import numpy as np  # noqa: E402
 from PySide6.QtCore import QEventLoop, QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from unmf_core.audio import load_audio, save_audio  # noqa: E402
-from unmf_core.pipeline import DEMO_AUDIO  # noqa: E402
+from unmf_core.frontend.audio import load_audio, save_audio  # noqa: E402
+from unmf_core.transcription.engine import DEMO_AUDIO  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QBuffer, QByteArray, QEventLoop, QIODevice, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from unmf_core.io import write_bytes_atomic  # noqa: E402
+from unmf_core.io.atomic import write_bytes_atomic  # noqa: E402
 
 
 def _wait(signal, timeout_s: float = 300.0) -> None:

@@ -19,9 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from unmf_core.cqt import compute_cqt  # noqa: E402
-from unmf_core.notes import extract_notes  # noqa: E402
-from unmf_core.pipeline import DEMO_AUDIO, Engine, Options  # noqa: E402
+from unmf_core.frontend.cqt import compute_cqt  # noqa: E402
+from unmf_core.transcription.notes import extract_notes  # noqa: E402
+from unmf_core.transcription.engine import DEMO_AUDIO, Engine, Options  # noqa: E402
 
 
 def median_time(fn, reps: int = 5) -> float:

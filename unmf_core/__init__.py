@@ -3,7 +3,7 @@
 Modules: :mod:`audio` (reading), :mod:`cqt` (torch CQT), :mod:`templates` (W),
 :mod:`nmf` (β-divergence MU), :mod:`unrolled` (the unrolled network),
 :mod:`checkpoints`, :mod:`notes` (H → notes → MIDI), :mod:`metrics`,
-:mod:`pipeline` (the :class:`~unmf_core.pipeline.Engine`), :mod:`cli`.
+:mod:`pipeline` (the :class:`~unmf_core.transcription.engine.Engine`), :mod:`cli`.
 """
 import os
 

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QToolBar,
                                QToolButton, QWidget)
 
-from unmf_core.notes import NoteParams
+from unmf_core.transcription.notes import NoteParams
 from unmf_gui.viewmodel import ViewModel
 
 #: Time each layer stays on screen during a play-through (ms).

@@ -9,8 +9,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from unmf_core.errors import UnmfError
-from unmf_core.io import write_bytes_atomic
-from unmf_core.notes import write_csv, write_midi
+from unmf_core.io.atomic import write_bytes_atomic
+from unmf_core.transcription.notes import write_csv, write_midi
 from unmf_gui.finetune_dialog import open_dialog as open_finetune_dialog
 from unmf_gui.model_compare import ModelCompare
 from unmf_gui.workers import EngineSpec

@@ -2,7 +2,7 @@
 
 The dialog is modeless (the user keeps working in the main window). A
 :class:`FineTuneWorker` in its own ``QThread`` runs
-:func:`unmf_core.train_cli.fine_tune` and relays its progress reports; the
+:func:`unmf_core.cli.train.fine_tune` and relays its progress reports; the
 dialog shows a progress bar, live curves of the training loss and of the
 validation onset-F, cancels on request (the last written checkpoint stays
 valid) and, when done, offers to use the new model and to compare it with the
@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QFormLayout, QHBoxLayout, Q
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from unmf_core.errors import UnmfError
-from unmf_core.pipeline import DEFAULT_MODEL
-from unmf_core.training import TrainConfig
+from unmf_core.transcription.engine import DEFAULT_MODEL
+from unmf_core.training.trainer import TrainConfig
 
 
 class FineTuneWorker(QObject):
@@ -48,7 +48,7 @@ class FineTuneWorker(QObject):
     @Slot()
     def run(self) -> None:
         """Fine-tune; emits ``finished(TrainResult)`` or ``failed(message)``."""
-        from unmf_core.train_cli import fine_tune
+        from unmf_core.cli.train import fine_tune
 
         data, out, base, templates = self.args
         try:

@@ -13,9 +13,9 @@ from PySide6.QtWidgets import (QLabel, QMainWindow, QMessageBox, QProgressBar, Q
                                QVBoxLayout, QWidget)
 
 from unmf_core.errors import UnmfError
-from unmf_core.notes import NoteParams, read_midi
-from unmf_core.pipeline import DEMO_AUDIO, Options
-from unmf_core.synth import mix, synthesize
+from unmf_core.transcription.notes import NoteParams, read_midi
+from unmf_core.transcription.engine import DEMO_AUDIO, Options
+from unmf_core.transcription.synth import mix, synthesize
 from unmf_gui.controls import LayerBar, RunToolbar
 from unmf_gui.files import FileActions
 from unmf_gui.playback import Player

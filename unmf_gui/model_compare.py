@@ -4,7 +4,7 @@ After a fine-tune (:mod:`unmf_gui.finetune_dialog`) the base model and the new
 one both run on the open file from the same initialisation: one request, one
 engine per model sharing the same templates (the window's templates file, else
 the base model's own, as fine-tuning used), the window's CQT and device, and the
-same :class:`~unmf_core.pipeline.Options` (seed included), so step 0 is
+same :class:`~unmf_core.transcription.engine.Options` (seed included), so step 0 is
 identical (:class:`~unmf_gui.workers.RunRequest` ``models`` / ``keys``). The runs are
 stored under :data:`BASE` and :data:`TUNED`; the view-model's
 :class:`~unmf_gui.viewmodel.Comparison` makes them the compare view's two
@@ -22,7 +22,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 
-from unmf_core.pipeline import DEFAULT_MODEL, Options, model_notes
+from unmf_core.transcription.engine import DEFAULT_MODEL, Options, model_notes
 from unmf_gui.viewmodel import Column, Comparison
 from unmf_gui.workers import EngineSpec, Loaded, RunRequest
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from unmf_core.display import activation_db, reconstruction, to_db
-from unmf_core.metrics import note_scores
-from unmf_core.notes import Note, NoteParams, extract_notes
-from unmf_core.pipeline import METHODS
+from unmf_core.transcription.display import activation_db, reconstruction, to_db
+from unmf_core.transcription.metrics import note_scores
+from unmf_core.transcription.notes import Note, NoteParams, extract_notes
+from unmf_core.transcription.engine import METHODS
 from unmf_gui.workers import Loaded, Snapshot
 
 #: Shortest time between two redraws while a run streams in (ms).

@@ -1,7 +1,7 @@
 """Background work: load, CQT and factorise in a QThread, emitting plain numpy snapshots.
 
 A :class:`RunWorker` lives in its own :class:`~PySide6.QtCore.QThread` and walks
-:meth:`unmf_core.pipeline.Engine.steps` for one or more methods (or for one
+:meth:`unmf_core.transcription.engine.Engine.steps` for one or more methods (or for one
 method with several models: base vs fine-tuned), checking a cancel flag between
 steps. :class:`RunController` (in the GUI thread) starts runs, cancels the
 previous one when a new one starts, drops signals of stale runs and joins every
@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from unmf_core.audio import Audio
-from unmf_core.cqt import CQTParams, compute_cqt
+from unmf_core.frontend.audio import Audio
+from unmf_core.frontend.cqt import CQTParams, compute_cqt
 from unmf_core.errors import Cancelled, UnmfError
-from unmf_core.pipeline import Engine, Options
+from unmf_core.transcription.engine import Engine, Options
 
 #: Memory allowed for stored activations per run (snapshots are thinned beyond it).
 SNAPSHOT_BUDGET = 512 * 2 ** 20

@@ -6,7 +6,7 @@ from pathlib import Path
 import soundfile as sf
 
 from conftest import synth_notes
-from unmf_core.notes import Note, write_midi
+from unmf_core.transcription.notes import Note, write_midi
 
 #: A short test piece: (MIDI pitch, onset s, offset s).
 PIECE = [(60, 0.2, 0.9), (64, 0.6, 1.4), (67, 1.1, 1.9), (72, 1.6, 2.5), (55, 2.0, 2.8)]

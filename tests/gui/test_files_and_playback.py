@@ -7,7 +7,7 @@ from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from gui_helpers import make_window, open_and_wait, write_recording
-from unmf_core.notes import Note, write_midi
+from unmf_core.transcription.notes import Note, write_midi
 from unmf_gui.app import parse_args
 from unmf_gui.files import RECENT_KEY, find_reference
 from unmf_gui.playback import Player

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from gui_helpers import make_window, open_and_wait, write_recording
-from unmf_core.checkpoints import load_checkpoint, save_checkpoint
-from unmf_core.cqt import CQTParams
-from unmf_core.notes import NoteParams, extract_notes
-from unmf_core.pipeline import Engine
-from unmf_core.templates import harmonic_templates
-from unmf_core.training import TrainConfig
-from unmf_core.unrolled import UnrolledConfig, UnrolledMU
+from unmf_core.io.checkpoints import load_checkpoint, save_checkpoint
+from unmf_core.frontend.cqt import CQTParams
+from unmf_core.transcription.notes import NoteParams, extract_notes
+from unmf_core.transcription.engine import Engine
+from unmf_core.transcription.templates import harmonic_templates
+from unmf_core.training.trainer import TrainConfig
+from unmf_core.nmf.unrolled import UnrolledConfig, UnrolledMU
 from unmf_gui.finetune_dialog import open_dialog
 
 TINY = TrainConfig(epochs=2, batch=1, crop_seconds=1.0, crops_per_file=2, threads=1, device="cpu", patience=5,

@@ -17,11 +17,11 @@ import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gui_helpers import make_window, write_recording
-from unmf_core.checkpoints import save_checkpoint
-from unmf_core.cqt import CQTParams
-from unmf_core.notes import Note, write_midi
-from unmf_core.templates import harmonic_templates
-from unmf_core.unrolled import UnrolledConfig, UnrolledMU
+from unmf_core.io.checkpoints import save_checkpoint
+from unmf_core.frontend.cqt import CQTParams
+from unmf_core.transcription.notes import Note, write_midi
+from unmf_core.transcription.templates import harmonic_templates
+from unmf_core.nmf.unrolled import UnrolledConfig, UnrolledMU
 
 #: Longest any single action may keep the UI thread busy (seconds; generous for a loaded CI machine).
 MAX_ACTION_S = 5.0

@@ -8,9 +8,9 @@ import pytest
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
 from gui_helpers import PIECE, make_window, open_and_wait, start_long_mu_run, write_recording
-from unmf_core.display import activation_db
-from unmf_core.metrics import note_scores
-from unmf_core.notes import NoteParams, extract_notes, read_midi
+from unmf_core.transcription.display import activation_db
+from unmf_core.transcription.metrics import note_scores
+from unmf_core.transcription.notes import NoteParams, extract_notes, read_midi
 
 
 @pytest.fixture

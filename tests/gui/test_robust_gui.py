@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 
 from gui_helpers import make_window, open_and_wait, start_long_mu_run, write_recording
-from unmf_core.pipeline import Engine
+from unmf_core.transcription.engine import Engine
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_out_of_memory_in_the_worker_falls_back_and_finishes(qtbot, win, tmp_pat
 
 
 def real_spectrogram(engine, audio):
-    from unmf_core.cqt import compute_cqt
+    from unmf_core.frontend.cqt import compute_cqt
 
     return compute_cqt(audio.samples, engine.cqt, "cpu")
 

@@ -5,7 +5,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 
-from unmf_core.cqt import LOWEST_PITCH, N_KEYS, key_names
+from unmf_core.frontend.cqt import LOWEST_PITCH, N_KEYS, key_names
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 

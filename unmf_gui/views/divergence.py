@@ -4,7 +4,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
-from unmf_core.pipeline import METHODS
+from unmf_core.transcription.engine import METHODS
 from unmf_gui.viewmodel import METHOD_LABELS, ViewModel  # noqa: F401 (METHOD_LABELS re-exported)
 from unmf_gui.views.common import DeferWhileHidden
 

@@ -1,7 +1,7 @@
 """CQT views: the spectrogram M and the reconstruction W·H of the selected layer, in dB with note names."""
 from __future__ import annotations
 
-from unmf_core.display import FLOOR_DB
+from unmf_core.transcription.display import FLOOR_DB
 from unmf_gui.viewmodel import ViewModel
 from unmf_gui.views.common import TimeImage
 

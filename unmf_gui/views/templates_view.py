@@ -4,7 +4,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
-from unmf_core.display import to_db
+from unmf_core.transcription.display import to_db
 from unmf_gui.viewmodel import ViewModel
 from unmf_gui.views.common import COLORMAP, DeferWhileHidden, key_ticks
 

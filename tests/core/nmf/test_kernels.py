@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+import torch
+
+from unmf_core.nmf.kernels import beta_divergence, initialize, iterate_mu, mu, update_H, update_W
+
+
+def _data(seed=0, F=40, K=6, T=50):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(F, T, generator=g) + 0.01, torch.rand(F, K, generator=g) + 0.01, torch.rand(K, T, generator=g) + 0.01
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 1.5, 2.0, 3.0])
+@pytest.mark.parametrize("update_w", [False, True])
+def test_divergence_never_increases(beta, update_w):
+    M, W, H = _data()
+    M, W, H = M.double(), W.double(), H.double()
+    d = [float(beta_divergence(M, W @ H, beta))]
+    for step in iterate_mu(M, W, H, 60, beta, update_w=update_w):
+        d.append(step.divergence)
+    assert all(b <= a * (1 + 1e-9) + 1e-12 for a, b in zip(d, d[1:]))
+    assert d[-1] < d[0]
+
+
+def test_recovers_known_factorisation():
+    g = torch.Generator().manual_seed(1)
+    W = torch.rand(60, 5, generator=g).double()
+    H_true = torch.rand(5, 80, generator=g).double() * (torch.rand(5, 80, generator=g) > 0.5)
+    M = W @ H_true
+    H0 = torch.full_like(H_true, 0.5)
+    res = mu(M, W, H0, n_iter=2000, beta=1.0)
+    assert torch.allclose(res.H, H_true, atol=0.02)
+    assert float(beta_divergence(M, W @ res.H, 1.0)) < 1e-4 * float(M.sum())
+
+
+def test_divergences_match_known_formulas():
+    M = torch.tensor([[1.0, 2.0]])
+    V = torch.tensor([[2.0, 2.0]])
+    assert float(beta_divergence(M, V, 2)) == pytest.approx(0.5)
+    assert float(beta_divergence(M, V, 1)) == pytest.approx(1 * np.log(0.5) - 1 + 2)
+    assert float(beta_divergence(M, V, 0)) == pytest.approx(0.5 - np.log(0.5) - 1)
+    assert float(beta_divergence(M, M, 0.5)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_callback_sees_every_iteration_and_can_cancel():
+    M, W, H = _data()
+    seen = []
+    res = mu(M, W, H, n_iter=10, callback=lambda i, W_, H_, d: seen.append((i, d)) or (i < 4))
+    assert [i for i, _ in seen] == [1, 2, 3, 4] and res.cancelled and res.iterations == 4
+    assert all(np.isfinite(d) for _, d in seen)
+
+
+def test_accel_factor_multiplies_the_update():
+    M, W, H = _data()
+    A = torch.full_like(H, 2.0)
+    assert torch.allclose(update_H(M, W, H, 1.0, accel=A), 2 * update_H(M, W, H, 1.0))
+    assert torch.allclose(update_W(M, W, H, 1.0, accel=torch.full_like(W, 0.5)), 0.5 * update_W(M, W, H, 1.0))
+    assert update_H(M, W, H, 1.0, clip=0.1).max() <= 0.1
+
+
+def test_initialize_scales_to_data_and_is_seeded():
+    M, W, _ = _data()
+    W0, H0 = initialize(M, W, n_iter=3, seed=7)
+    assert float((W0 @ H0).sum()) == pytest.approx(float(M.sum()), rel=1e-4)
+    W1, H1 = initialize(M, W, n_iter=3, seed=7)
+    assert torch.equal(H0, H1)
+    assert not torch.equal(H0, initialize(M, W, n_iter=3, seed=8)[1])

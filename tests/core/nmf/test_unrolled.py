@@ -1,0 +1,147 @@
+import math
+
+import pytest
+import torch
+
+from unmf_core.io.checkpoints import load_checkpoint, save_checkpoint
+from unmf_core.frontend.cqt import CQTParams
+from unmf_core.nmf.kernels import initialize, update_H, update_W
+from unmf_core.nmf.unrolled import AccelCNN, UnrolledConfig, UnrolledMU
+
+
+def _problem(T=40, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    W = torch.rand(288, 88, generator=g)
+    M = W[:, :6] @ torch.rand(6, T, generator=g) + 0.01
+    return M, *initialize(M, W, n_iter=2)
+
+
+def _randomise(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(0.1 * torch.randn(p.shape, generator=g))
+    return model
+
+
+def test_untrained_model_is_plain_mu():
+    M, W, H = _problem()
+    model = UnrolledMU(UnrolledConfig(n_layers=6, w_every=3))
+    W_ref, H_ref = W, H
+    for i in range(6):
+        if i % 3 == 2:
+            W_ref = update_W(M, W_ref, H_ref, 1.0)
+        H_ref = update_H(M, W_ref, H_ref, 1.0)
+    with torch.no_grad():
+        W_out, H_out = model(M, W, H)
+    assert torch.allclose(H_out, H_ref, rtol=1e-5, atol=1e-7) and torch.allclose(W_out, W_ref, rtol=1e-5)
+
+
+def test_layer_with_factors_forced_to_one_is_one_mu_iteration():
+    M, W, H = _problem()
+    model = _randomise(UnrolledMU(UnrolledConfig(n_layers=2, w_every=1)))
+    layer = model.layers[0]
+    layer.accel_H = lambda H_: torch.ones_like(H_)
+    layer.accel_W = lambda W_: torch.ones_like(W_)
+    with torch.no_grad():
+        W1, H1 = layer(M, W, H, with_w=True)
+    W_ref = update_W(M, W, H, 1.0)
+    assert torch.allclose(W1, W_ref) and torch.allclose(H1, update_H(M, W_ref, H, 1.0))
+
+
+def test_centered_head_gives_factors_both_sides_of_one():
+    cnn = _randomise(AccelCNN(16))
+    with torch.no_grad():
+        f = cnn(torch.rand(88, 100) * 3)
+    assert f.min() < 1 < f.max() and (f > 0).all()
+    assert torch.equal(AccelCNN(16)(torch.rand(4, 30)), torch.ones(4, 30))
+
+
+def test_seed_head_never_goes_below_ln2():
+    cnn = _randomise(AccelCNN(16, head="seed"), seed=3)
+    with torch.no_grad():
+        assert cnn(torch.randn(88, 200)).min() >= math.log(2) - 1e-6
+
+
+def _per_column_reference(model, M, W, H):
+    """The seed's way: call each CNN once per column of W / row of H."""
+    for i, layer in enumerate(model.layers):
+        if model.updates_w(i):
+            x = W / W.amax(dim=0, keepdim=True) if model.cfg.input_norm == "max" else W
+            A = torch.stack([layer.Aw(x[:, k][None])[0] for k in range(W.shape[1])], dim=1)
+            W = update_W(M, W, H, 1.0, accel=A)
+        x = H / H.max() if model.cfg.input_norm == "max" else H
+        A = torch.stack([layer.Ah(x[k][None])[0] for k in range(H.shape[0])], dim=0)
+        H = update_H(M, W, H, 1.0, accel=A, clip=model.cfg.clip_h)
+    return W, H
+
+
+def test_seed_checkpoint_loads_and_batched_equals_per_column(shared_data):
+    ck = load_checkpoint(shared_data / "models" / "non_shared_layers_warmup.pt")
+    assert ck.kind == "seed" and ck.model.cfg.n_layers == 10 and ck.model.cfg.hidden == 16
+    M, W, H = _problem(T=30)
+    with torch.no_grad():
+        Wb, Hb = ck.model(M, W, H)
+        Wr, Hr = _per_column_reference(ck.model, M, W, H)
+    assert torch.allclose(Hb, Hr, rtol=1e-5, atol=1e-5 * float(Hr.abs().max()))
+    assert torch.allclose(Wb, Wr, rtol=1e-5, atol=1e-5 * float(Wr.abs().max()))
+
+
+@pytest.mark.parametrize("name, layers, hidden", [("1e-2lr_15_iter_clip_10%.pt", 15, 16), ("RALMU.pt", 10, 32),
+                                                  ("10%_subset_0.pt", 10, 16)])
+def test_seed_checkpoint_variants_load(shared_data, name, layers, hidden):
+    ck = load_checkpoint(shared_data / "models" / name)
+    assert (ck.model.cfg.n_layers, ck.model.cfg.hidden) == (layers, hidden)
+
+
+def test_batched_forward_and_all_layers_reported():
+    model = _randomise(UnrolledMU(UnrolledConfig(n_layers=3)))
+    M, W, H = _problem()
+    M2, _, H2 = _problem(seed=1)
+    with torch.no_grad():
+        _, Hb, Hs, _ = model(torch.stack([M, M2]), W, torch.stack([H, H2]), return_all=True)
+        _, H_single = model(M, W, H)
+    assert len(Hs) == 3 and Hb.shape == (2, 88, 40)
+    assert torch.allclose(Hb[0], H_single, rtol=1e-5, atol=1e-6)
+    steps = list(model.iter_layers(M, W, H, track_divergence=True))
+    assert [s.index for s in steps] == [1, 2, 3] and all(s.divergence >= 0 for s in steps)
+
+
+def test_shared_model_state_dict_names_match_seed_layout(tmp_path):
+    model = UnrolledMU(UnrolledConfig(n_layers=4, shared=True))
+    keys = set(model.state_dict())
+    assert {"layers.0.beta", "layers.3.Ah.conv1.weight", "layers.2.Aw.conv3.bias"} <= keys
+    assert model.layers[0].Ah is model.layers[3].Ah
+    save_checkpoint(tmp_path / "m.pt", _randomise(model), CQTParams())
+    ck = load_checkpoint(tmp_path / "m.pt")
+    assert ck.kind == "unmf" and ck.model.cfg.shared
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, ck.model.state_dict()[k])
+
+
+@pytest.mark.parametrize("shape", [(88, 288), (88, 3000), (5, 9000), (2, 7)])
+def test_blocked_cnn_equals_one_call_on_the_whole_input(shape):
+    cnn = _randomise(AccelCNN(16)).eval()
+    x = torch.rand(*shape)
+    with torch.no_grad():
+        whole = cnn._head(cnn._trunk(x.unsqueeze(1), None).squeeze(1))
+        assert torch.allclose(cnn(x), whole, rtol=1e-5, atol=1e-6)
+
+
+def test_learned_step_starts_as_plain_mu_and_over_relaxes():
+    M, W, H = _problem()
+    model = UnrolledMU(UnrolledConfig(n_layers=3, w_every=0, learn_step=True))
+    H_ref = H
+    for _ in range(3):
+        H_ref = update_H(M, W, H_ref, 1.0)
+    with torch.no_grad():
+        assert torch.allclose(model(M, W, H)[1], H_ref, rtol=1e-5, atol=1e-7)
+        layer = model.layers[0]
+        layer.log_step.fill_(math.log(2.0))
+        H1 = layer(M, W, H, with_w=False)[1]
+    ratio = update_H(M, W, H, 1.0) / H
+    assert torch.allclose(H1, H * ratio ** 2, rtol=1e-4)
+    model.layers[0].log_step.data.zero_()
+    loss = model(M, W, H)[1].square().sum()
+    loss.backward()
+    assert all(torch.isfinite(layer.log_step.grad) and layer.log_step.grad != 0 for layer in model.layers)

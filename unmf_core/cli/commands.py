@@ -1,0 +1,258 @@
+"""The ``unmf`` command line: transcribe, evaluate, build templates.
+
+Exit codes: 0 success, 1 unexpected error, 2 bad arguments, 3 unreadable audio
+or MIDI, 4 bad templates or model, 5 output not written, 6 device unavailable,
+7 malformed dataset, 130 cancelled. Errors print one line on stderr
+(``unmf: error: …``); an unexpected internal error also prints one line and
+exits 1 (``UNMF_DEBUG=1`` shows its traceback instead).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from ..errors import UnmfError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+def _add_engine_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--method", choices=["unrolled", "mu"], default="unrolled",
+                   help="unrolled MU (default) or plain MU")
+    g.add_argument("--iterations", type=int, default=100, help="plain MU iterations (default 100)")
+    g.add_argument("--layers", type=int, default=None, help="unrolled layers to run (default: all of the model's)")
+    g.add_argument("--beta", type=float, default=1.0, help="β of plain MU (default 1 = KL)")
+    g.add_argument("--templates", metavar="FILE_OR_FOLDER",
+                   help="templates .npz or a folder of single-note recordings (default: bundled)")
+    g.add_argument("--model", metavar="CKPT", help="unrolled model checkpoint (default: bundled)")
+    g.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    g.add_argument("--seed-cqt", action="store_true", help="use the seed's CQT setting (44.1 kHz, hop 128)")
+    n = p.add_argument_group("notes")
+    from ..transcription.notes import NoteParams
+
+    d = NoteParams()
+    n.add_argument("--threshold", type=float, help=f"onset threshold, relative (default: the model's calibrated "
+                   f"threshold if it has one, else {d.threshold})")
+    n.add_argument("--offset-ratio", type=float, help=f"offset/onset threshold ratio (default {d.offset_ratio})")
+    n.add_argument("--min-duration", type=float, help=f"shortest note, s (default {d.min_duration})")
+    n.add_argument("--merge-gap", type=float, help=f"close gaps shorter than this, s (default {d.merge_gap})")
+    n.add_argument("--reonset-ratio", type=float, help=f"rise that re-strikes a held key (default {d.reonset_ratio})")
+
+
+def _engine(args):
+    from ..frontend.cqt import CQTParams
+    from ..transcription.engine import Engine
+
+    cqt = CQTParams.seed() if args.seed_cqt else None
+    return Engine(templates=args.templates, model=args.model, cqt=cqt, device=args.device)
+
+
+def _options(args, engine):
+    from dataclasses import replace
+
+    from ..transcription.engine import Options
+
+    opts = Options(method=args.method, iterations=args.iterations, layers=args.layers, beta=args.beta,
+                   track_divergence=False)
+    given = {k: getattr(args, k) for k in ("threshold", "offset_ratio", "min_duration", "merge_gap", "reonset_ratio")
+             if getattr(args, k) is not None}
+    return replace(opts, notes=replace(engine.notes_for(opts), **given))
+
+
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", leave=False, disable=None, file=sys.stderr)
+
+
+def _run_one(engine, path: Path, opts):
+    n = opts.iterations if opts.method == "mu" else (opts.layers or engine.model.cfg.n_layers)
+    with _progress(n, path.name) as bar:
+        return engine.transcribe(path, opts, callback=lambda s: bar.update(1) if s.index else None)
+
+
+def cmd_transcribe(args) -> int:
+    from ..errors import OutputError
+    from ..io.atomic import check_writable
+    from ..transcription.notes import write_midi
+
+    inputs = [Path(a) for a in args.audio]
+    out = Path(args.output)
+    if len(inputs) > 1 or out.is_dir() or not out.suffix:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"{out}: several inputs need an output folder")
+        out.mkdir(parents=True, exist_ok=True)
+        targets = [out / f"{p.stem}.mid" for p in inputs]
+    else:
+        targets = [out]
+    for t in targets:
+        check_writable(t, args.overwrite)
+    engine = _engine(args)
+    opts = _options(args, engine)
+    for src, dst in zip(inputs, targets):
+        res = _run_one(engine, src, opts)
+        write_midi(res.notes, dst, overwrite=args.overwrite)
+        print(f"{src.name}: {len(res.notes)} notes, {res.duration:.1f} s of audio in {res.timings['total']:.2f} s "
+              f"-> {dst}")
+    return 0
+
+
+def _pairs(audio_dir: Path, midi_dir: Path, stems: list[str] | None):
+    from ..errors import DataError
+
+    if not audio_dir.is_dir():
+        raise DataError(f"{audio_dir}: no such folder")
+    if not midi_dir.is_dir():
+        raise DataError(f"{midi_dir}: no such folder")
+    pairs = []
+    for a in sorted(audio_dir.iterdir()):
+        if a.suffix.lower() not in AUDIO_SUFFIXES or (stems and a.stem not in stems):
+            continue
+        m = next((midi_dir / f"{a.stem}{s}" for s in (".mid", ".midi") if (midi_dir / f"{a.stem}{s}").exists()), None)
+        if m is None:
+            raise DataError(f"{a.name}: no reference {a.stem}.mid in {midi_dir}")
+        pairs.append((a, m))
+    if not pairs:
+        raise DataError(f"{audio_dir}: no audio files to evaluate")
+    return pairs
+
+
+def cmd_evaluate(args) -> int:
+    import numpy as np
+
+    import soundfile as sf
+
+    from ..frontend.audio import rate_mismatch
+    from ..io.atomic import check_writable, write_bytes_atomic
+    from ..transcription.metrics import all_scores
+    from ..transcription.notes import read_midi
+
+    pairs = _pairs(Path(args.audio_dir), Path(args.midi_dir), args.stems)
+    check_writable(args.json, args.overwrite)
+    engine = _engine(args)
+    opts = _options(args, engine)
+    rows, warnings = [], []
+    keys = ["onset_f", "onset_precision", "onset_recall", "offset_f", "frame_f"]
+    print(f"{'file':<24}" + "".join(f"{k:>16}" for k in keys) + f"{'time_s':>10}")
+    for a, m in pairs:
+        res = _run_one(engine, a, opts)
+        ref = read_midi(m)
+        warning = rate_mismatch(a.name, res.duration, max((n.offset for n in ref), default=0.0),
+                                sf.info(str(a)).samplerate)
+        if warning:
+            warnings.append(warning)
+            print(f"unmf: warning: {warning}", file=sys.stderr)
+        s = all_scores(ref, res.notes, res.H.shape[1], res.frame_rate)
+        rows.append({"file": a.name, "n_ref": len(ref), "n_est": len(res.notes), **s, "seconds": res.timings["total"]})
+        print(f"{a.name:<24}" + "".join(f"{s[k]:>16.3f}" for k in keys) + f"{res.timings['total']:>10.2f}")
+    means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k not in ("file",)}
+    print(f"{'mean':<24}" + "".join(f"{means[k]:>16.3f}" for k in keys) + f"{means['seconds']:>10.2f}")
+    report = {"params": engine.params(opts), "files": rows, "mean": means, "warnings": warnings}
+    write_bytes_atomic(args.json, json.dumps(report, indent=2).encode(), overwrite=True)
+    print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_templates(args) -> int:
+    from ..frontend.cqt import CQTParams
+    from ..io.atomic import check_writable
+    from ..transcription.templates import build_from_folder
+
+    check_writable(args.output, args.overwrite)
+    params = CQTParams.seed() if args.seed_cqt else CQTParams()
+    t = build_from_folder(args.folder, params, device=args.device)
+    t.save(args.output, overwrite=args.overwrite)
+    extra = f" ({len(t.filled)} keys filled from neighbours: {', '.join(t.filled[:8])}…)" if t.filled else ""
+    print(f"wrote {args.output}: 88 templates from {args.folder}{extra}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``unmf`` (sub-commands register here)."""
+    p = argparse.ArgumentParser(prog="unmf", description="Piano transcription by NMF and unrolled NMF.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("transcribe", help="transcribe recordings to MIDI")
+    t.add_argument("audio", nargs="+", help="audio files (WAV, FLAC, OGG)")
+    t.add_argument("-o", "--output", required=True, help="a .mid for one input, a folder for several")
+    t.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    _add_engine_args(t)
+    t.set_defaults(func=cmd_transcribe)
+
+    e = sub.add_parser("evaluate", help="transcribe and score against reference MIDI files")
+    e.add_argument("--audio-dir", required=True)
+    e.add_argument("--midi-dir", required=True)
+    e.add_argument("--stems", nargs="*", help="only these file stems (e.g. example-2 example-3)")
+    e.add_argument("--json", default="evaluation.json", help="where to write the results (default evaluation.json)")
+    e.add_argument("--overwrite", action="store_true", help="replace an existing JSON file")
+    _add_engine_args(e)
+    e.set_defaults(func=cmd_evaluate)
+
+    m = sub.add_parser("templates", help="build templates from a folder of single-note recordings")
+    m.add_argument("folder")
+    m.add_argument("-o", "--output", required=True, help="the .npz file to write")
+    m.add_argument("--overwrite", action="store_true")
+    m.add_argument("--device", default="cpu")
+    m.add_argument("--seed-cqt", action="store_true", help="the seed's CQT setting (44.1 kHz, hop 128)")
+    m.set_defaults(func=cmd_templates)
+
+    for hook in _EXTRA_COMMANDS:
+        hook(sub)
+    return p
+
+
+#: Functions ``f(subparsers)`` that add further sub-commands (training, benchmarks).
+_EXTRA_COMMANDS: list = []
+
+from .train import add_commands as _train_commands  # noqa: E402
+
+_EXTRA_COMMANDS.append(_train_commands)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``unmf`` console script; returns the exit code."""
+    _warnings_to_stderr()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UnmfError as exc:
+        print(f"unmf: error: {_one_line(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("unmf: cancelled", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not a user error: still one line unless UNMF_DEBUG is set
+        if os.environ.get("UNMF_DEBUG"):
+            raise
+        print(f"unmf: error: unexpected {type(exc).__name__}: {_one_line(exc)} "
+              f"(set UNMF_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return 1
+
+
+class _WarningLine(logging.Handler):
+    """Prints the ``unmf`` logger's warnings (e.g. out-of-memory fallbacks) as ``unmf: warning: …``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"unmf: warning: {' '.join(record.getMessage().split())}", file=sys.stderr)
+
+
+def _warnings_to_stderr() -> None:
+    logger = logging.getLogger("unmf")
+    if not any(isinstance(h, _WarningLine) for h in logger.handlers):
+        handler = _WarningLine(logging.WARNING)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (error output is one line per error)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""``unmf train`` and ``unmf fine-tune``: the command-line side of :mod:`unmf_core.training.trainer`.
+
+``unmf train --make-data DIR --out resources/models/default.pt`` is the whole
+recipe of the bundled model: it renders random training and validation pieces
+with FluidSynth (:mod:`unmf_core.training.synthdata`), extra template sets of a few GM
+programs, and trains a fresh model. ``unmf fine-tune --data DIR --out NEW.pt``
+adapts a model (the bundled one by default) to the user's own pairs.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--val-data", metavar="DIR", help="validation pairs (whole files)")
+    p.add_argument("--out", required=True, metavar="CKPT", help="checkpoint to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--resume", action="store_true", help="continue from <out>.resume.pt")
+    p.add_argument("--epochs", type=int, help="maximum epochs")
+    p.add_argument("--batch", type=int, default=8, help="crops per step (default 8)")
+    p.add_argument("--crop", type=float, default=4.0, help="crop length in seconds (default 4)")
+    p.add_argument("--crops-per-file", type=int, help="crops per file and epoch")
+    p.add_argument("--lr", type=float, help="Adam learning rate")
+    p.add_argument("--loss", choices=["onset", "threshold", "mse"], default="onset",
+                   help="onset-aligned BCE (default), BCE on the whole roll, or the seed's MSE")
+    p.add_argument("--layer-weights", choices=["final", "linear", "uniform"], default="linear")
+    p.add_argument("--divergence-weight", type=float, default=1.0,
+                   help="weight of the fit term D(M|WH)/D(M|W0H0) (default 1)")
+    p.add_argument("--fit-layers", choices=["final", "all"], default="all",
+                   help="fit term on every layer (default) or on the last layer only")
+    p.add_argument("--warmup-steps", type=int, default=0, help="warm-up steps training the factors towards 1")
+    p.add_argument("--patience", type=int, default=4, help="early stopping patience in epochs (default 4)")
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this many minutes (0: no limit)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--cache", metavar="DIR", help="CQT cache folder (default ~/.cache/unmf/cqt or $UNMF_CACHE)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--calibrate", action=argparse.BooleanOptionalAction, default=None,
+                   help="pick the note onset threshold on the validation files every epoch and store it with the "
+                   "model (default: on for fine-tune, off for train)")
+
+
+def add_commands(sub) -> None:
+    """Register ``train`` and ``fine-tune`` on the ``unmf`` sub-parsers."""
+    t = sub.add_parser("train", help="train an unrolled model from scratch (the bundled model's recipe)")
+    t.add_argument("--data", metavar="DIR", help="training pairs (audio/ + midi/, or side by side)")
+    t.add_argument("--make-data", metavar="DIR", help="render random training/validation pieces into DIR/train "
+                   "and DIR/val first (FluidSynth), and train on them")
+    t.add_argument("--pieces", type=int, default=160, help="training pieces to render (default 160)")
+    t.add_argument("--val-pieces", type=int, default=12, help="validation pieces to render (default 12)")
+    t.add_argument("--templates", metavar="FILE_OR_FOLDER", help="templates (default: the bundled ones)")
+    t.add_argument("--template-programs", type=int, nargs="*", default=[1, 2, 3, 4, 5],
+                   help="GM programs rendered as extra template sets (default 1 2 3 4 5, the pianos of the "
+                   "rendered pieces): a rendered piece gets its own instrument's set half of the time")
+    t.add_argument("--layers", type=int, default=10, help="unrolled layers (default 10)")
+    t.add_argument("--hidden", type=int, default=16, help="CNN width h (default 16)")
+    t.add_argument("--learn-step", action="store_true", help="each layer also learns a step size on the MU ratio")
+    t.add_argument("--w-every", type=int, default=5, help="update W every k-th layer; 0 keeps W fixed (default 5)")
+    _common(t)
+    t.set_defaults(func=cmd_train)
+
+    f = sub.add_parser("fine-tune", help="adapt a model to your own (audio, MIDI) pairs")
+    f.add_argument("--data", required=True, metavar="DIR", help="your pairs (audio/ + midi/, or side by side)")
+    f.add_argument("--base", metavar="CKPT", help="model to start from (default: the bundled model)")
+    f.add_argument("--templates", metavar="FILE_OR_FOLDER", help="templates (default: the base model's)")
+    _common(f)
+    f.set_defaults(func=cmd_fine_tune)
+
+
+class _Bar:
+    """tqdm progress bar per epoch, fed by training progress reports."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, p) -> None:
+        from tqdm import tqdm
+
+        if p.kind == "step":
+            if self.bar is None:
+                self.bar = tqdm(total=p.steps, desc=f"epoch {p.epoch}", unit="step", leave=False,
+                                file=sys.stderr, disable=None)
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{p.loss:.4f}")
+            return
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if p.kind in ("epoch", "done", "skipped"):
+            print(p.message, file=sys.stderr if p.kind == "skipped" else sys.stdout, flush=True)
+
+
+def _config(args, epochs: int, crops: int, lr: float, calibrate: bool = False):
+    from ..training.trainer import TrainConfig
+
+    return TrainConfig(epochs=epochs if args.epochs is None else args.epochs, batch=args.batch, crop_seconds=args.crop,
+                       crops_per_file=args.crops_per_file or crops, lr=args.lr or lr, loss=args.loss,
+                       layer_weights=args.layer_weights, divergence_weight=args.divergence_weight,
+                       fit_layers=args.fit_layers,
+                       warmup_steps=args.warmup_steps, patience=args.patience,
+                       seed=args.seed, threads=args.threads, device=args.device, max_minutes=args.max_minutes,
+                       calibrate=calibrate if args.calibrate is None else args.calibrate)
+
+
+def _check_out(args, protected: tuple = ()) -> None:
+    from ..errors import OutputError
+    from ..io.atomic import check_writable
+
+    out = Path(args.out)
+    for p in protected:
+        if p is not None and Path(p).exists() and out.exists() and out.resolve() == Path(p).resolve():
+            raise OutputError(f"{out}: is the model you start from; write the new model to another file")
+    check_writable(out, args.overwrite or args.resume)
+
+
+def _examples(folder, cache):
+    from ..training.datasets import find_pairs, load_examples
+
+    return load_examples(find_pairs(folder), cache)
+
+
+def cmd_train(args) -> int:
+    import numpy as np
+
+    from ..frontend.cqt import CQTParams
+    from ..training.datasets import CQTCache, find_pairs
+    from ..errors import DataError
+    from ..transcription.notes import midi_program
+    from ..transcription.engine import DEFAULT_TEMPLATES
+    from ..transcription.templates import load_templates
+    from ..training.trainer import train
+    from ..nmf.unrolled import UnrolledConfig, UnrolledMU
+
+    _check_out(args)
+    cqt = CQTParams()
+    if args.make_data:
+        from ..training.synthdata import make_dataset
+
+        root = Path(args.make_data)
+        for name, n, seed in (("train", args.pieces, args.seed), ("val", args.val_pieces, args.seed + 1000)):
+            if len(list((root / name / "audio").glob("*.wav"))) != n if (root / name / "audio").is_dir() else True:
+                print(f"rendering {n} {name} pieces into {root / name}", flush=True)
+                make_dataset(root / name, n, seed=seed, sr=cqt.sr, prefix=name)
+        data, val = root / "train", Path(args.val_data) if args.val_data else root / "val"
+    else:
+        if not args.data:
+            raise DataError("give --data DIR (pairs to train on) or --make-data DIR")
+        data, val = Path(args.data), Path(args.val_data) if args.val_data else None
+    cache = CQTCache(args.cache, cqt)
+    print("analysing training data…", flush=True)
+    train_ex = _examples(data, cache)
+    val_ex = _examples(val, cache) if val else train_ex
+    base = load_templates(args.templates or DEFAULT_TEMPLATES, cqt)
+    sets = [base.W]
+    if args.template_programs:
+        from ..training.synthdata import make_templates
+
+        for prog in args.template_programs:
+            sets.append(make_templates(cqt, prog).W)
+    if args.make_data:  # rendered pieces: pair each with its own instrument's templates (program 0 = the bundled set)
+        index = {0: 0, **{p: i + 1 for i, p in enumerate(args.template_programs or [])}}
+        for ex, (_, mid) in zip(train_ex + val_ex, find_pairs(data) + find_pairs(val)):
+            ex.template = index.get(midi_program(mid))
+    model = UnrolledMU(UnrolledConfig(n_layers=args.layers, hidden=args.hidden, w_every=args.w_every,
+                                       learn_step=args.learn_step))
+    meta = {"recipe": " ".join(["unmf", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else "unmf train",
+            "train_files": len(train_ex), "val_files": len(val_ex), "template_programs": args.template_programs,
+            "data": str(data)}
+    res = train(model, train_ex, val_ex, sets, cqt, args.out, _config(args, 12, 2, 3e-4), base.source, meta,
+                resume=args.resume, callback=_Bar())
+    print(f"{res.epochs} epochs in {res.seconds / 60:.1f} min; best validation onset-F {res.best_f:.3f} "
+          f"(untrained = plain MU: {res.base_f:.3f}); skipped steps: {res.skipped_steps}")
+    return 130 if res.cancelled else 0
+
+
+def split_validation(examples: list, fraction: float = 0.25) -> tuple[list, list, str]:
+    """Hold out the last ``fraction`` of the files for validation (all files validate when fewer than 4)."""
+    if len(examples) < 4:
+        return examples, examples, "validating on the training files (fewer than 4 pairs)"
+    n = max(1, int(round(fraction * len(examples))))
+    return examples[:-n], examples[-n:], f"holding out {n} of {len(examples)} pairs for validation"
+
+
+def fine_tune(data: str | Path, out: str | Path, base: str | Path | None = None, templates=None,
+              val_data: str | Path | None = None, cfg=None, cache: str | Path | None = None, resume: bool = False,
+              callback=None, cancel=None):
+    """Fine-tune a model on a folder of pairs (the API behind ``unmf fine-tune`` and the app's dialog).
+
+    Parameters
+    ----------
+    data : str or Path
+        Folder of (audio, MIDI) pairs.
+    out : str or Path
+        New checkpoint (never the base model nor the bundled default).
+    base : str or Path, optional
+        Starting checkpoint (default: the bundled model, else an untrained one).
+    templates : str, Path or Templates, optional
+        Templates (default: the base model's, else the bundled ones).
+    val_data : str or Path, optional
+        Validation pairs (default: held out from ``data``, see :func:`split_validation`).
+    cfg : TrainConfig, optional
+        Hyper-parameters (default: 10 epochs, lr 3e-4, 8 crops per file, calibrating the onset threshold).
+    cache : str or Path, optional
+        CQT cache folder.
+    resume : bool
+        Continue from ``<out>.resume.pt``.
+    callback, cancel : callable, optional
+        See :func:`unmf_core.training.trainer.train`.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    OutputError
+        ``out`` is the base model or the bundled default.
+    DataError, AudioError, MidiError
+        Bad training data.
+    """
+    from ..training.datasets import CQTCache
+    from ..errors import OutputError
+    from ..transcription.engine import DEFAULT_MODEL, Engine
+    from ..training.trainer import TrainConfig, train
+
+    out = Path(out)
+    for p in (base, DEFAULT_MODEL):
+        if p is not None and Path(p).exists() and out.resolve() == Path(p).resolve():
+            raise OutputError(f"{out}: would overwrite {'the base model' if p == base else 'the bundled default model'}"
+                              f"; write the fine-tuned model to a new file")
+    engine = Engine(templates=templates, model=base, device="cpu")
+    cqt = engine.cqt
+    c = CQTCache(cache, cqt)
+    ex = _examples(data, c)
+    if val_data:
+        train_ex, val_ex, note = ex, _examples(val_data, c), f"validating on {val_data}"
+    else:
+        train_ex, val_ex, note = split_validation(ex)
+    ck = engine.checkpoint
+    meta = {"fine_tuned_from": ck.path or ck.kind, "data": str(data), "validation": note,
+            "base_meta": {k: v for k, v in ck.meta.items() if k != "history"}}
+    cfg = cfg or TrainConfig(epochs=10, lr=3e-4, crops_per_file=8, patience=3, calibrate=True)
+    if callback is not None:
+        from ..training.trainer import Progress
+
+        callback(Progress("info", message=f"{len(train_ex)} training pairs; {note}"))
+    return train(engine.model, train_ex, val_ex, [engine.templates.W], cqt, out, cfg, engine.templates.source,
+                 meta, resume=resume, callback=callback, cancel=cancel, protected=(base, DEFAULT_MODEL),
+                 notes=ck.notes)
+
+
+def cmd_fine_tune(args) -> int:
+    _check_out(args, (args.base,))
+    cfg = _config(args, 10, 8, 3e-4, calibrate=True)
+    bar = _Bar()
+
+    def cb(p):
+        if p.kind == "info":
+            print(p.message, flush=True)
+        else:
+            bar(p)
+
+    res = fine_tune(args.data, args.out, args.base, args.templates, args.val_data, cfg, args.cache, args.resume, cb)
+    thr = f" (onset threshold {res.notes.threshold:g})" if res.notes is not None else ""
+    print(f"{res.epochs} epochs in {res.seconds / 60:.1f} min; validation onset-F {res.base_f:.3f} -> "
+          f"{res.best_f:.3f}{thr}; wrote {res.out}")
+    return 130 if res.cancelled else 0

@@ -1,0 +1,189 @@
+"""Audio input: read WAV/FLAC/OGG at any rate and channel count, mix to mono, resample.
+
+Reading goes through soundfile (libsndfile) and resampling through soxr.
+Every failure is raised as :class:`~unmf_core.errors.AudioError` with the file
+name and the reason, so the CLI and the app can show one clear line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from ..errors import AudioError
+
+#: Peak level under which a recording counts as digital silence.
+SILENCE_PEAK = 1e-6
+#: Shortest recording accepted, in seconds (shorter than the shortest note).
+MIN_DURATION = 0.05
+
+
+@dataclass
+class Audio:
+    """A mono signal at a known sample rate.
+
+    Attributes
+    ----------
+    samples : np.ndarray
+        float32 mono samples.
+    sr : int
+        Sample rate of ``samples`` in Hz.
+    path : str or None
+        Where it was read from.
+    orig_sr : int
+        Sample rate declared by the file.
+    channels : int
+        Channel count of the file before mixing to mono.
+    """
+
+    samples: np.ndarray
+    sr: int
+    path: str | None = None
+    orig_sr: int = 0
+    channels: int = 1
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / float(self.sr)
+
+
+def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample a mono float signal with soxr (high quality).
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        Mono signal.
+    orig_sr, target_sr : int
+        Rates in Hz.
+
+    Returns
+    -------
+    np.ndarray
+        float32 signal at ``target_sr``.
+    """
+    if orig_sr == target_sr:
+        return np.ascontiguousarray(samples, dtype=np.float32)
+    return soxr.resample(samples.astype(np.float32), orig_sr, target_sr, quality="HQ").astype(np.float32)
+
+
+def check_signal(samples: np.ndarray, name: str = "signal") -> None:
+    """Raise :class:`AudioError` if a signal is empty, non-finite or silent."""
+    if samples.size == 0:
+        raise AudioError(f"{name}: the file holds no audio samples")
+    if not np.all(np.isfinite(samples)):
+        bad = int(np.count_nonzero(~np.isfinite(samples)))
+        raise AudioError(f"{name}: the audio holds {bad} non-finite samples (NaN or infinity)")
+    if float(np.max(np.abs(samples))) < SILENCE_PEAK:
+        raise AudioError(f"{name}: the audio is silent (no sample above {SILENCE_PEAK:g})")
+
+
+def load_audio(path: str | Path, sr: int | None = None, check: bool = True) -> Audio:
+    """Read an audio file as mono float32, resampled to ``sr``.
+
+    Parameters
+    ----------
+    path : str or Path
+        WAV (PCM 8/16/24/32-bit or float), FLAC or OGG file.
+    sr : int, optional
+        Target sample rate; the file's own rate when None.
+    check : bool
+        Reject empty, too short, silent and non-finite signals, and remove
+        any DC offset (the mean).
+
+    Returns
+    -------
+    Audio
+
+    Raises
+    ------
+    AudioError
+        The file is missing, unreadable, empty, shorter than
+        :data:`MIN_DURATION`, silent or holds NaN/inf.
+    """
+    path = Path(path)
+    name = path.name
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{name}: the file is empty (0 bytes)")
+    try:
+        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError) as exc:
+        reason = str(exc).replace(f"Error opening {str(path)!r}: ", "").replace(f"Error opening '{path}': ", "")
+        raise AudioError(f"{name}: not a readable audio file ({_short(Exception(reason))})") from None
+    channels = data.shape[1]
+    if data.shape[0] == 0:
+        raise AudioError(f"{name}: the file holds no audio samples")
+    if check and data.shape[0] < MIN_DURATION * file_sr:
+        raise AudioError(f"{name}: too short ({data.shape[0]} samples = {1000 * data.shape[0] / file_sr:.1f} ms; "
+                         f"at least {1000 * MIN_DURATION:.0f} ms is needed)")
+    mono = data.mean(axis=1) if channels > 1 else data[:, 0]
+    if check:
+        check_signal(mono, name)
+        mono = mono - np.float32(mono.mean())
+        if float(np.max(np.abs(mono))) < SILENCE_PEAK:
+            raise AudioError(f"{name}: the audio is silent (a constant level, no sound)")
+    target = int(sr) if sr else int(file_sr)
+    mono = resample(mono, int(file_sr), target)
+    return Audio(samples=mono, sr=target, path=str(path), orig_sr=int(file_sr), channels=channels)
+
+
+#: Usual sample rates, to suggest the one a mislabelled file was recorded at.
+COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
+
+
+def rate_mismatch(name: str, duration: float, reference_end: float, declared_sr: int,
+                  tolerance: float = 0.03) -> str | None:
+    """A warning when a reference outlasts the audio, as a wrong header sample rate causes.
+
+    A WAV header that declares the wrong rate cannot be detected from the file
+    alone (it plays at the wrong speed and pitch); a reference transcription
+    that lasts clearly longer than the audio is the symptom.
+
+    Parameters
+    ----------
+    name : str
+        File name for the message.
+    duration : float
+        Audio length in seconds at the declared rate.
+    reference_end : float
+        Last offset of the reference notes, in seconds.
+    declared_sr : int
+        The rate the file's header declares.
+    tolerance : float
+        Relative excess (plus 0.1 s) that is still accepted.
+
+    Returns
+    -------
+    str or None
+        The warning, or None when the lengths agree.
+    """
+    if duration <= 0 or reference_end <= duration * (1 + tolerance) + 0.1:
+        return None
+    implied = declared_sr * duration / reference_end
+    best = min(COMMON_RATES, key=lambda r: abs(r - implied))
+    hint = f" ({best} Hz would fit)" if abs(best - implied) < tolerance * implied and best != declared_sr else ""
+    return (f"{name}: the reference lasts {reference_end:.2f} s but the audio only {duration:.2f} s at its "
+            f"declared {declared_sr} Hz; the header's sample rate may be wrong{hint}")
+
+
+def save_audio(path: str | Path, samples: np.ndarray, sr: int) -> None:
+    """Write a mono signal atomically (format from the suffix: .wav, .flac, .ogg)."""
+    from ..io.atomic import atomic_path
+
+    path = Path(path)
+    fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}.get(path.suffix.lower(), "WAV")
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), samples, sr, format=fmt)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]

@@ -1,0 +1,1 @@
+"""File input/output: atomic writes (:mod:`.atomic`) and model checkpoints (:mod:`.checkpoints`)."""

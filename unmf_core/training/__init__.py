@@ -1,0 +1,1 @@
+"""Training unrolled models: data sets, losses, validation, synthetic material and the trainer."""

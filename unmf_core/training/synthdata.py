@@ -1,0 +1,209 @@
+"""Training material the project makes itself: random piano music rendered with FluidSynth.
+
+Every piece is a random sequence of musical segments — block chords, scales,
+arpeggios and free polyphonic passages (melody over a bass with overlapping
+inner voices) — with random key, tempo and velocities, no pedal. It is written
+as ``midi/NAME.mid`` and rendered with :func:`unmf_core.training.render.render_midi`
+(Debian's FluidSynth and FluidR3_GM SoundFont) to ``audio/NAME.wav``, the
+folder layout :mod:`unmf_core.training.datasets` reads. Anyone with those two Debian
+packages regenerates exactly the same files from the same seed.
+
+:func:`make_templates` renders the 88 keys of a GM program one at a time and
+analyses them like a user's folder of single-note recordings.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..frontend.cqt import CQTParams, key_names
+from ..transcription.notes import Note, write_midi
+
+#: General MIDI programs used by default: acoustic grand, bright acoustic,
+#: electric grand, honky-tonk, electric pianos 1 and 2.
+PROGRAMS = (0, 0, 0, 1, 2, 3, 4, 5)
+
+_MAJOR = (0, 2, 4, 5, 7, 9, 11)
+_MINOR = (0, 2, 3, 5, 7, 8, 10)
+_CHORDS = ((0, 4, 7), (0, 3, 7), (0, 4, 7, 11), (0, 3, 7, 10), (0, 4, 7, 10), (0, 3, 6), (0, 5, 7), (0, 4, 8))
+
+
+def _scale_pitches(rng: np.random.Generator, lo: int, hi: int) -> np.ndarray:
+    root = int(rng.integers(0, 12))
+    steps = _MAJOR if rng.random() < 0.6 else _MINOR
+    return np.array([p for p in range(lo, hi + 1) if (p - root) % 12 in steps])
+
+
+def _vel(rng: np.random.Generator, base: float) -> int:
+    return int(np.clip(rng.normal(base, 12), 25, 120))
+
+
+def _chords(rng, t, beat, lo, hi):
+    notes = []
+    for _ in range(int(rng.integers(3, 7))):
+        root = int(rng.integers(lo, max(lo + 1, hi - 14)))
+        shape = _CHORDS[int(rng.integers(len(_CHORDS)))]
+        pitches = {root + s for s in shape}
+        if rng.random() < 0.5:
+            pitches.add(root - 12 if root - 12 >= 21 else root + 12)
+        length = beat * float(rng.choice([1, 2, 2, 3, 4]))
+        base = rng.uniform(45, 105)
+        for p in sorted(pitches):
+            notes.append(Note(p, t, t + length * rng.uniform(0.6, 0.98), _vel(rng, base)))
+        t += length
+    return notes, t
+
+
+def _scale_run(rng, t, beat, lo, hi):
+    pitches = _scale_pitches(rng, lo, hi)
+    n = int(rng.integers(6, min(20, len(pitches)) + 1)) if len(pitches) >= 6 else len(pitches)
+    start = int(rng.integers(0, max(1, len(pitches) - n + 1)))
+    run = pitches[start:start + n]
+    if rng.random() < 0.5:
+        run = run[::-1]
+    step = beat * float(rng.choice([0.25, 0.5, 0.5, 1.0]))
+    base = rng.uniform(45, 105)
+    notes = [Note(int(p), t + i * step, t + i * step + step * rng.uniform(0.7, 1.5), _vel(rng, base))
+             for i, p in enumerate(run)]
+    return notes, t + len(run) * step
+
+
+def _arpeggio(rng, t, beat, lo, hi):
+    notes = []
+    step = beat * float(rng.choice([0.25, 0.5]))
+    base = rng.uniform(45, 100)
+    for _ in range(int(rng.integers(2, 5))):
+        root = int(rng.integers(lo, max(lo + 1, hi - 24)))
+        shape = _CHORDS[int(rng.integers(4))]
+        seq = [root + s + 12 * o for o in range(2) for s in shape]
+        if rng.random() < 0.5:
+            seq = seq + seq[-2:0:-1]
+        held = rng.random() < 0.4
+        end = t + len(seq) * step
+        for i, p in enumerate(seq):
+            off = end if held else t + (i + 1) * step * rng.uniform(0.9, 2.0)
+            notes.append(Note(int(p), t + i * step, off, _vel(rng, base)))
+        t = end
+    return notes, t
+
+
+def _polyphony(rng, t, beat, lo, hi):
+    notes = []
+    length = beat * int(rng.integers(8, 17))
+    mel = _scale_pitches(rng, max(lo, 55), hi)
+    bass = _scale_pitches(rng, lo, min(hi, 55))
+    mid = _scale_pitches(rng, max(lo, 48), min(hi, 79))
+    base = rng.uniform(50, 100)
+    for voice, pool, steps, vb in ((0, mel, (0.5, 1, 1, 2), 10), (1, bass, (2, 4), -5), (2, mid, (1, 1.5, 2, 3), -10)):
+        if len(pool) == 0 or (voice == 2 and rng.random() < 0.3):
+            continue
+        u, i = t, int(rng.integers(len(pool)))
+        while u < t + length:
+            d = beat * float(rng.choice(steps))
+            i = int(np.clip(i + rng.integers(-3, 4), 0, len(pool) - 1))
+            if rng.random() > 0.1:
+                off = min(t + length, u + d * rng.uniform(0.6, 1.3))
+                notes.append(Note(int(pool[i]), u, off, _vel(rng, base + vb)))
+            u += d
+    return notes, t + length
+
+
+_SEGMENTS = (_chords, _scale_run, _arpeggio, _polyphony)
+
+
+def random_piece(rng: np.random.Generator, duration: float = 20.0) -> list[Note]:
+    """Notes of one random piece about ``duration`` seconds long (pitches in A0..C8)."""
+    notes: list[Note] = []
+    t = 0.2
+    while t < duration:
+        beat = 60.0 / rng.uniform(60, 160)
+        wide = rng.random() < 0.25
+        lo, hi = (21, 108) if wide else (int(rng.integers(33, 49)), int(rng.integers(76, 97)))
+        seg = _SEGMENTS[int(rng.integers(len(_SEGMENTS)))]
+        new, t = seg(rng, t, beat, lo, hi)
+        notes += [n for n in new if 21 <= n.pitch <= 108 and n.offset > n.onset + 0.03]
+        t += beat * float(rng.choice([0, 0.5, 1]))
+    return sorted(notes, key=lambda n: (n.onset, n.pitch))
+
+
+def make_dataset(out_dir: str | Path, n_pieces: int, duration: float = 20.0, seed: int = 0,
+                 sr: int = 22050, programs: tuple[int, ...] = PROGRAMS, prefix: str = "piece",
+                 progress=None) -> list[Path]:
+    """Write ``n_pieces`` random pieces as ``midi/*.mid`` and rendered ``audio/*.wav``.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Destination folder (created).
+    n_pieces : int
+        Number of pieces.
+    duration : float
+        Approximate length of each piece, seconds.
+    seed : int
+        Random seed: the same seed gives the same pieces.
+    sr : int
+        Sample rate of the rendering.
+    programs : tuple of int
+        General MIDI programs, one drawn per piece.
+    prefix : str
+        File name prefix.
+    progress : callable, optional
+        ``progress(i, n)`` after each piece.
+
+    Returns
+    -------
+    list of Path
+        The audio files written.
+    """
+    from ..frontend.audio import save_audio
+    from .render import render_midi
+
+    out = Path(out_dir)
+    (out / "audio").mkdir(parents=True, exist_ok=True)
+    (out / "midi").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    written = []
+    for i in range(n_pieces):
+        notes = random_piece(rng, duration)
+        program = int(programs[int(rng.integers(len(programs)))])
+        gain = float(rng.uniform(0.3, 0.9))
+        name = f"{prefix}-{i:04d}"
+        mid = out / "midi" / f"{name}.mid"
+        write_midi(notes, mid, program=program)
+        y = render_midi(mid, sr)
+        top = float(np.abs(y).max()) or 1.0
+        wav = out / "audio" / f"{name}.wav"
+        save_audio(wav, (gain * y / top).astype(np.float32), sr)
+        written.append(wav)
+        if progress is not None:
+            progress(i + 1, n_pieces)
+    return written
+
+
+def make_templates(params: CQTParams = CQTParams(), program: int = 0, spacing: float = 2.5,
+                   length: float = 1.5, velocity: int = 80):
+    """Templates of one GM program: its 88 keys rendered one by one and analysed.
+
+    Returns
+    -------
+    unmf_core.transcription.templates.Templates
+    """
+    from ..frontend.audio import save_audio
+    from .render import render_midi
+    from ..transcription.templates import build_from_folder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        notes = [Note(21 + k, k * spacing + 0.1, k * spacing + 0.1 + length, velocity) for k in range(88)]
+        write_midi(notes, tmp / "keys.mid", program=program)
+        y = render_midi(tmp / "keys.mid", params.sr)
+        folder = tmp / "keys"
+        folder.mkdir()
+        seg = int(spacing * params.sr)
+        for k, name in enumerate(key_names()):
+            save_audio(folder / f"{name}.wav", y[k * seg:(k + 1) * seg], params.sr)
+        t = build_from_folder(folder, params)
+    t.source = f"GM program {program} of FluidR3_GM rendered by FluidSynth (unmf_core.training.synthdata)"
+    return t

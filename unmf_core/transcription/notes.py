@@ -1,0 +1,259 @@
+"""From activations H to note events, and note events to and from MIDI.
+
+:func:`extract_notes` thresholds H relative to its activation scale (the largest
+total activation of any frame), with hysteresis, a minimum duration, merging of
+short gaps and a re-onset when a held key's activation rises again. MIDI goes
+through pretty_midi and is written atomically.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+
+from ..frontend.cqt import LOWEST_PITCH, N_KEYS
+from ..errors import MidiError
+
+
+@dataclass(frozen=True, order=True)
+class Note:
+    """One note: MIDI pitch, onset and offset in seconds, velocity 1..127."""
+
+    pitch: int
+    onset: float
+    offset: float
+    velocity: int = 80
+
+
+@dataclass
+class NoteParams:
+    """Note extraction settings (defaults fixed once on the project's own training data).
+
+    Attributes
+    ----------
+    threshold : float
+        A note starts where H exceeds ``threshold × scale``; ``scale`` is the
+        largest total activation (sum over keys) of any frame.
+    offset_ratio : float
+        A note ends where H falls below ``threshold × offset_ratio × scale``.
+    min_duration : float
+        Shorter notes are dropped (seconds).
+    merge_gap : float
+        Gaps shorter than this between two segments of one key are closed (seconds).
+    reonset_ratio : float
+        Inside a held note, a rise of H by this factor above the last valley
+        (and above the onset threshold) starts a new note.
+    min_ioi : float
+        Shortest time between two onsets of one key (seconds).
+    background_ratio : float
+        A note must also peak this many times above the key's background
+        activation (what the recording's stationary background alone gives; see
+        :func:`unmf_core.nmf.kernels.background_activation`), so steady noise gives no notes.
+    refine_onsets : bool
+        Move each onset to the steepest rise of its activation: low keys' long CQT
+        windows smear an attack over up to half a second, and the threshold
+        crossing comes early.
+    """
+
+    threshold: float = 0.07
+    offset_ratio: float = 0.5
+    min_duration: float = 0.06
+    merge_gap: float = 0.03
+    reonset_ratio: float = 2.0
+    min_ioi: float = 0.1
+    background_ratio: float = 15.0
+    refine_onsets: bool = True
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON-ready)."""
+        return asdict(self)
+
+
+def activation_scale(H: np.ndarray) -> float:
+    """The reference level of H: the largest total activation of any frame."""
+    if H.size == 0:
+        return 0.0
+    return float(H.sum(axis=0).max())
+
+
+def _segments(active: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of True as (start, end) frame pairs, end exclusive."""
+    if not active.any():
+        return []
+    d = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def _split_reonsets(h: np.ndarray, start: int, end: int, on: float, ratio: float, min_ioi: int,
+                    lookback: int) -> list[int]:
+    """Onset frames inside one segment: its start and every re-strike.
+
+    A re-strike is a rise by ``ratio`` above the last valley that also exceeds
+    the level ``lookback`` frames before the valley (so a brief dropout that
+    resumes the same decay is not a new note).
+    """
+    onsets = [start]
+    falling = False
+    valley, valley_t = np.inf, start
+    for t in range(start + 1, end):
+        if not falling:
+            falling = h[t] < h[t - 1]
+            if falling:
+                valley, valley_t = h[t], t
+            continue
+        if h[t] <= valley:
+            valley, valley_t = h[t], t
+        elif (h[t] >= on and h[t] >= ratio * valley and h[t] > h[max(start, valley_t - lookback)]
+              and valley_t + 1 - onsets[-1] >= min_ioi):
+            onsets.append(valley_t + 1)
+            falling = False
+    return onsets
+
+
+def _steepest_rise(h: np.ndarray, a: int, b: int, max_frames: int) -> int:
+    """Frame of the steepest rise of ``h`` between ``a`` and its first peak (before ``b``)."""
+    stop = min(b, a + max_frames)
+    p = a
+    while p + 1 < stop and h[p + 1] >= h[p]:
+        p += 1
+    if p == a:
+        return a
+    lo = max(0, a - 1)
+    d = np.diff(h[lo:p + 1])
+    return lo + 1 + int(np.argmax(d))
+
+
+def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NoteParams(),
+                  scale: float | None = None, background: np.ndarray | None = None) -> list[Note]:
+    """Note events from activations.
+
+    Parameters
+    ----------
+    H : np.ndarray
+        ``(88, T)`` non-negative activations, row k = MIDI pitch ``21 + k``.
+    frame_rate : float
+        Frames per second of H.
+    params : NoteParams
+        Extraction settings.
+    scale : float, optional
+        Reference level; :func:`activation_scale` of H when None.
+    background : np.ndarray, optional
+        ``(88,)`` background activation per key (see ``NoteParams.background_ratio``).
+
+    Returns
+    -------
+    list of Note
+        Sorted by onset, then pitch.
+    """
+    H = np.asarray(H, dtype=np.float64)
+    scale = activation_scale(H) if scale is None else float(scale)
+    if scale <= 0 or not np.isfinite(scale):
+        return []
+    on = params.threshold * scale
+    off = on * params.offset_ratio
+    gap = int(round(params.merge_gap * frame_rate))
+    min_len = max(1, int(round(params.min_duration * frame_rate)))
+    min_ioi = max(1, int(round(params.min_ioi * frame_rate)))
+    notes: list[Note] = []
+    rise = max(1, int(round(0.5 * frame_rate)))
+    for k in range(H.shape[0]):
+        h = H[k]
+        on_k = on if background is None else max(on, params.background_ratio * float(background[k]))
+        segs = [(s, e) for s, e in _segments(h > off) if h[s:e].max() >= on_k]
+        merged: list[list[int]] = []
+        for s, e in segs:
+            if merged and s - merged[-1][1] <= gap:
+                merged[-1][1] = e
+            else:
+                merged.append([s, e])
+        for s, e in merged:
+            starts = _split_reonsets(h, s, e, on_k, params.reonset_ratio, min_ioi, gap + 1) + [e]
+            for a, b in zip(starts[:-1], starts[1:]):
+                if params.refine_onsets:
+                    a = _steepest_rise(h, a, b, rise)
+                if b - a < min_len or h[a:b].max() < on_k:
+                    continue
+                peak = float(h[a:b].max()) / scale
+                vel = int(np.clip(round(127 * min(1.0, peak) ** 0.5), 1, 127))
+                notes.append(Note(LOWEST_PITCH + k, a / frame_rate, b / frame_rate, vel))
+    notes.sort(key=lambda n: (n.onset, n.pitch))
+    return notes
+
+
+def to_pretty_midi(notes: list[Note], program: int = 0) -> pretty_midi.PrettyMIDI:
+    """A one-track PrettyMIDI object holding ``notes`` (General MIDI ``program``)."""
+    pm = pretty_midi.PrettyMIDI()
+    inst = pretty_midi.Instrument(program=program, name="unmf")
+    inst.notes = [pretty_midi.Note(velocity=int(n.velocity), pitch=int(n.pitch), start=float(n.onset),
+                                   end=float(n.offset)) for n in notes]
+    pm.instruments.append(inst)
+    return pm
+
+
+def midi_program(path: str | Path) -> int | None:
+    """GM program of the first non-drum instrument of a MIDI file (None if it has none or cannot be read)."""
+    import pretty_midi
+
+    try:
+        pm = pretty_midi.PrettyMIDI(str(path))
+    except Exception:  # noqa: BLE001 - any unreadable file simply has no known program
+        return None
+    return next((int(i.program) for i in pm.instruments if not i.is_drum), None)
+
+
+def write_midi(notes: list[Note], path: str | Path, overwrite: bool = True, program: int = 0) -> None:
+    """Write notes as a standard MIDI file, atomically."""
+    from ..io.atomic import write_bytes_atomic
+
+    buf = io.BytesIO()
+    to_pretty_midi(notes, program).write(buf)
+    write_bytes_atomic(path, buf.getvalue(), overwrite)
+
+
+def write_csv(notes: list[Note], path: str | Path, overwrite: bool = True) -> None:
+    """Write notes as CSV (onset, offset, pitch, note name, velocity), atomically."""
+    from ..io.atomic import write_bytes_atomic
+
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["onset_s", "offset_s", "pitch", "name", "velocity"])
+    for n in notes:
+        w.writerow([f"{n.onset:.4f}", f"{n.offset:.4f}", n.pitch, pretty_midi.note_number_to_name(n.pitch), n.velocity])
+    write_bytes_atomic(path, out.getvalue().encode(), overwrite)
+
+
+def read_midi(path: str | Path) -> list[Note]:
+    """Notes of every non-drum track of a MIDI file (any pitch), sorted by onset.
+
+    Raises
+    ------
+    MidiError
+        The file is missing or not a readable MIDI file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MidiError(f"{path}: no such MIDI file")
+    try:
+        pm = pretty_midi.PrettyMIDI(str(path))
+    except Exception as exc:  # mido/pretty_midi raise many types on corrupt files
+        raise MidiError(f"{path.name}: not a readable MIDI file ({str(exc)[:120]})") from None
+    notes = [Note(int(n.pitch), float(n.start), float(n.end), int(n.velocity))
+             for inst in pm.instruments if not inst.is_drum for n in inst.notes if n.end > n.start]
+    notes.sort(key=lambda n: (n.onset, n.pitch))
+    return notes
+
+
+def piano_roll(notes: list[Note], n_frames: int, frame_rate: float) -> np.ndarray:
+    """Boolean ``(88, n_frames)`` roll on the frame grid; pitches outside A0..C8 are left out."""
+    roll = np.zeros((N_KEYS, n_frames), dtype=bool)
+    for n in notes:
+        k = n.pitch - LOWEST_PITCH
+        if 0 <= k < N_KEYS:
+            a = int(round(n.onset * frame_rate))
+            b = max(a + 1, int(round(n.offset * frame_rate)))
+            roll[k, max(0, a):min(n_frames, b)] = True
+    return roll

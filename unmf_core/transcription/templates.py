@@ -1,0 +1,216 @@
+"""Spectral templates W (one CQT column per piano key, A0..C8).
+
+Templates are built from a folder of single-note recordings named after their
+key (``A0.wav`` … ``C8.wav``, sharps as ``#``): per file, the CQT frame of
+highest energy (sum of raw magnitudes) becomes the key's column. Keys with no
+recording are filled by shifting the nearest recorded template along the
+log-frequency axis. :func:`harmonic_templates` gives a synthetic set.
+
+File format (``.npz``, loaded without pickle): ``W`` float32 ``(n_bins, 88)``
+with unit-L2 columns, ``keys`` (88 names), ``cqt`` (JSON of the CQT parameters
+of the frequency axis), ``source`` (a description), ``version`` (1).
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..frontend.audio import load_audio
+from ..frontend.cqt import N_KEYS, CQTParams, compute_cqt, key_names
+from ..errors import AudioError, TemplateError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Templates:
+    """A template matrix with its provenance.
+
+    Attributes
+    ----------
+    W : np.ndarray
+        float32 ``(n_bins, 88)``, unit-L2 columns.
+    cqt : CQTParams
+        The CQT whose frequency axis W lives on.
+    source : str
+        Where the templates came from.
+    filled : list of str
+        Keys that had no recording and were filled by shifting a neighbour.
+    """
+
+    W: np.ndarray
+    cqt: CQTParams = field(default_factory=CQTParams)
+    source: str = ""
+    filled: list[str] = field(default_factory=list)
+
+    def save(self, path: str | Path, overwrite: bool = True) -> None:
+        """Write the templates as ``.npz`` (atomically)."""
+        from ..io.atomic import write_bytes_atomic
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, W=self.W.astype(np.float32), keys=np.array(key_names()),
+                            cqt=np.array(json.dumps(self.cqt.to_dict())), source=np.array(self.source),
+                            filled=np.array(json.dumps(self.filled)), version=np.array(FORMAT_VERSION))
+        write_bytes_atomic(path, buf.getvalue(), overwrite)
+
+    def compatible_with(self, params: CQTParams) -> bool:
+        """Whether W's frequency axis matches ``params`` (rate and hop do not matter)."""
+        a, b = self.cqt, params
+        return (a.fmin, a.bins_per_octave, a.n_bins, a.filter_scale) == (b.fmin, b.bins_per_octave,
+                                                                          b.n_bins, b.filter_scale)
+
+
+def normalise_columns(W: np.ndarray) -> np.ndarray:
+    """Scale every column to unit L2 norm (all-zero columns stay zero)."""
+    n = np.linalg.norm(W, axis=0, keepdims=True)
+    return (W / np.where(n > 0, n, 1.0)).astype(np.float32)
+
+
+def key_index(name: str) -> int | None:
+    """Index 0..87 of a key name like ``A#4``, ``Bb3`` or ``C8``; None if not a piano key."""
+    import librosa
+
+    try:
+        midi = int(round(librosa.note_to_midi(name.replace("s", "#") if len(name) > 1 and name[1] == "s" else name)))
+    except (librosa.ParameterError, ValueError, IndexError):
+        return None
+    k = midi - 21
+    return k if 0 <= k < N_KEYS else None
+
+
+def _shift(col: np.ndarray, bins: int) -> np.ndarray:
+    out = np.zeros_like(col)
+    if bins >= 0:
+        out[bins:] = col[: len(col) - bins]
+    else:
+        out[:bins] = col[-bins:]
+    return out
+
+
+def peak_frame(C: np.ndarray) -> np.ndarray:
+    """The column of C with the largest sum of raw magnitudes."""
+    return C[:, int(np.argmax(C.sum(axis=0)))]
+
+
+def build_from_folder(folder: str | Path, params: CQTParams = CQTParams(), device: str = "cpu",
+                      progress=None) -> Templates:
+    """Build templates from single-note recordings named after their keys.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder of ``<key>.wav|.flac|.ogg`` files (``A0`` … ``C8``, ``#`` or ``b``).
+    params : CQTParams
+        CQT to use.
+    device : str
+        Torch device for the CQT.
+    progress : callable, optional
+        ``progress(done, total)`` after each file.
+
+    Returns
+    -------
+    Templates
+
+    Raises
+    ------
+    TemplateError
+        The folder is missing or holds no usable recording.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise TemplateError(f"{folder}: not a folder of single-note recordings")
+    files = {}
+    for f in sorted(folder.iterdir()):
+        if f.suffix.lower() in AUDIO_SUFFIXES:
+            k = key_index(f.stem)
+            if k is not None:
+                files[k] = f
+    if not files:
+        raise TemplateError(f"{folder}: no recordings named after piano keys (like A4.wav or C#5.wav)")
+    W = np.zeros((params.n_bins, N_KEYS), dtype=np.float32)
+    for i, (k, f) in enumerate(sorted(files.items())):
+        try:
+            audio = load_audio(f, params.sr)
+        except AudioError as exc:
+            raise TemplateError(f"template recording {exc}") from None
+        C = compute_cqt(audio.samples, params, device).cpu().numpy()
+        W[:, k] = peak_frame(C)
+        if progress is not None:
+            progress(i + 1, len(files))
+    have = np.array(sorted(files))
+    filled = []
+    names = key_names()
+    for k in range(N_KEYS):
+        if k not in files:
+            src = int(have[np.argmin(np.abs(have - k))])
+            W[:, k] = _shift(W[:, src], (k - src) * params.bins_per_semitone)
+            filled.append(names[k])
+    return Templates(normalise_columns(W), params, f"recordings in {folder}", filled)
+
+
+def harmonic_templates(params: CQTParams = CQTParams(), n_partials: int = 20, decay: float = 1.0,
+                       inharmonicity: float = 0.0) -> Templates:
+    """Synthetic templates: partials ``h·f0`` with amplitude ``h^-decay``.
+
+    Each partial is a Gaussian bump of one third of a semitone on the CQT axis.
+    Useful for tests and as a neutral fallback.
+    """
+    freqs = params.frequencies()
+    logf = np.log2(freqs)
+    width = 1.0 / (params.bins_per_octave)
+    W = np.zeros((params.n_bins, N_KEYS), dtype=np.float64)
+    for k in range(N_KEYS):
+        f0 = 27.5 * 2 ** (k / 12)
+        for h in range(1, n_partials + 1):
+            fh = h * f0 * np.sqrt(1 + inharmonicity * h * h)
+            if fh > freqs[-1] * 1.02:
+                break
+            W[:, k] += h ** -decay * np.exp(-0.5 * ((logf - np.log2(fh)) / width) ** 2)
+    return Templates(normalise_columns(W), params, f"harmonic model ({n_partials} partials, decay {decay})")
+
+
+def load_templates(path: str | Path, params: CQTParams | None = None, device: str = "cpu") -> Templates:
+    """Load a templates ``.npz`` file or build templates from a folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.npz`` file written by :meth:`Templates.save`, or a folder of recordings.
+    params : CQTParams, optional
+        The CQT the templates will be used with; a file on another frequency
+        axis is refused. Folders are analysed with these parameters.
+    device : str
+        Torch device for building from a folder.
+
+    Raises
+    ------
+    TemplateError
+        Missing, unreadable, malformed or incompatible.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return build_from_folder(path, params or CQTParams(), device)
+    if not path.exists():
+        raise TemplateError(f"{path}: no such templates file or folder")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            W = np.asarray(z["W"], dtype=np.float32)
+            cqt = CQTParams.from_dict(json.loads(str(z["cqt"])))
+            source = str(z["source"]) if "source" in z else ""
+            filled = json.loads(str(z["filled"])) if "filled" in z else []
+    except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError) as exc:
+        raise TemplateError(f"{path.name}: not a templates file ({str(exc)[:120]})") from None
+    if W.ndim != 2 or W.shape != (cqt.n_bins, N_KEYS):
+        raise TemplateError(f"{path.name}: W has shape {W.shape}, expected ({cqt.n_bins}, {N_KEYS})")
+    if not np.all(np.isfinite(W)) or np.any(W < 0):
+        raise TemplateError(f"{path.name}: W holds negative or non-finite values")
+    t = Templates(W, cqt, source, filled)
+    if params is not None and not t.compatible_with(params):
+        raise TemplateError(f"{path.name}: templates were made for another CQT frequency axis "
+                            f"({cqt.n_bins} bins, {cqt.bins_per_octave}/octave from {cqt.fmin} Hz)")
+    return t
