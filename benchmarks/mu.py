@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from sklearn.decomposition import non_negative_factorization
 
-from unmf_core.nmf.kernels import beta_divergence, initialize, mu
+from unmf_core.nmf.chunking import initialize, mu
+from unmf_core.nmf.kernels import beta_divergence
 from unmf_core.nmf import chunking
 from unmf_core.transcription.engine import Engine, Options
 

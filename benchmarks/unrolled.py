@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from unmf_core.nmf.kernels import initialize, update_H, update_W
+from unmf_core.nmf.chunking import initialize
+from unmf_core.nmf.kernels import update_H, update_W
 from unmf_core.nmf import chunking
 from unmf_core.transcription.engine import Engine, Options
 from unmf_core.nmf.unrolled import UnrolledConfig, UnrolledMU, _normalise

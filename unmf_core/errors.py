@@ -37,6 +37,12 @@ class CheckpointError(UnmfError):
     exit_code = 4
 
 
+class OptionError(UnmfError, ValueError):
+    """An option out of range for what runs it (e.g. more layers than the model has); a usage error."""
+
+    exit_code = 2
+
+
 class OutputError(UnmfError):
     """An output file cannot be written (exists, read-only, disk full)."""
 
@@ -64,5 +70,5 @@ class Cancelled(UnmfError):
 EXIT_CODES = {
     cls.__name__: cls.exit_code
     for cls in (UnmfError, AudioError, MidiError, TemplateError, CheckpointError,
-                OutputError, DeviceError, DataError, Cancelled)
+                OptionError, OutputError, DeviceError, DataError, Cancelled)
 }

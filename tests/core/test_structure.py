@@ -112,3 +112,17 @@ def test_subpackages_are_named_for_what_they_hold():
     assert {"frontend", "nmf", "transcription", "training", "io", "cli"} <= top
     flat = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "errors", "resources", "calibration"}
     assert not flat, f"modules outside a subpackage: {sorted(flat)}"
+
+
+def test_only_the_engine_sets_its_templates():
+    """Templates change through ``Engine.set_templates``; no module assigns another object's ``_W``."""
+    offenders = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, (ast.AugAssign, ast.AnnAssign)) else []
+            for t in targets:
+                if isinstance(t, ast.Attribute) and t.attr == "_W" and not (
+                        isinstance(t.value, ast.Name) and t.value.id == "self"):
+                    offenders.append(f"{name}:{node.lineno}")
+    assert not offenders

@@ -71,18 +71,18 @@ def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return soxr.resample(samples.astype(np.float32), orig_sr, target_sr, quality="HQ").astype(np.float32)
 
 
-def check_signal(samples: np.ndarray, name: str = "signal") -> None:
-    """Raise :class:`AudioError` if a signal is empty, non-finite or silent."""
+def check_signal(samples: np.ndarray, name: str = "signal", allow_silence: bool = False) -> None:
+    """Raise :class:`AudioError` if a signal is empty, non-finite or (unless ``allow_silence``) silent."""
     if samples.size == 0:
         raise AudioError(f"{name}: the file holds no audio samples")
     if not np.all(np.isfinite(samples)):
         bad = int(np.count_nonzero(~np.isfinite(samples)))
         raise AudioError(f"{name}: the audio holds {bad} non-finite samples (NaN or infinity)")
-    if float(np.max(np.abs(samples))) < SILENCE_PEAK:
+    if float(np.max(np.abs(samples))) < SILENCE_PEAK and not allow_silence:
         raise AudioError(f"{name}: the audio is silent (no sample above {SILENCE_PEAK:g})")
 
 
-def load_audio(path: str | Path, sr: int | None = None, check: bool = True) -> Audio:
+def load_audio(path: str | Path, sr: int | None = None, check: bool = True, allow_silence: bool = False) -> Audio:
     """Read an audio file as mono float32, resampled to ``sr``.
 
     Parameters
@@ -94,6 +94,8 @@ def load_audio(path: str | Path, sr: int | None = None, check: bool = True) -> A
     check : bool
         Reject empty, too short, silent and non-finite signals, and remove
         any DC offset (the mean).
+    allow_silence : bool
+        Accept a silent signal (it gives no notes) instead of refusing it.
 
     Returns
     -------
@@ -118,6 +120,12 @@ def load_audio(path: str | Path, sr: int | None = None, check: bool = True) -> A
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError) as exc:
         reason = str(exc).replace(f"Error opening {str(path)!r}: ", "").replace(f"Error opening '{path}': ", "")
         raise AudioError(f"{name}: not a readable audio file ({_short(Exception(reason))})") from None
+    return _to_mono(data, int(file_sr), sr, name, check, path=str(path), allow_silence=allow_silence)
+
+
+def _to_mono(data: np.ndarray, file_sr: int, sr: int | None, name: str, check: bool,
+             path: str | None = None, allow_silence: bool = False) -> Audio:
+    """``(n, channels)`` float32 samples → validated mono :class:`Audio` at ``sr`` (files and arrays alike)."""
     channels = data.shape[1]
     if data.shape[0] == 0:
         raise AudioError(f"{name}: the file holds no audio samples")
@@ -126,13 +134,64 @@ def load_audio(path: str | Path, sr: int | None = None, check: bool = True) -> A
                          f"at least {1000 * MIN_DURATION:.0f} ms is needed)")
     mono = data.mean(axis=1) if channels > 1 else data[:, 0]
     if check:
-        check_signal(mono, name)
+        check_signal(mono, name, allow_silence)
         mono = mono - np.float32(mono.mean())
-        if float(np.max(np.abs(mono))) < SILENCE_PEAK:
+        if float(np.max(np.abs(mono))) < SILENCE_PEAK and not allow_silence:
             raise AudioError(f"{name}: the audio is silent (a constant level, no sound)")
     target = int(sr) if sr else int(file_sr)
     mono = resample(mono, int(file_sr), target)
-    return Audio(samples=mono, sr=target, path=str(path), orig_sr=int(file_sr), channels=channels)
+    return Audio(samples=mono, sr=target, path=path, orig_sr=int(file_sr), channels=channels)
+
+
+def as_audio(samples: np.ndarray, sr: int, target_sr: int | None = None, name: str = "audio array",
+             allow_silence: bool = False) -> Audio:
+    """Validate a signal given as an array exactly as :func:`load_audio` validates a file.
+
+    Parameters
+    ----------
+    samples : np.ndarray
+        ``(n,)`` mono, or ``(n, channels)`` / ``(channels, n)`` (the shorter
+        axis is the channels); float, or integer PCM scaled to [-1, 1) as a
+        WAV reader scales it (int16 / 32768, uint8 centred on 128…).
+    sr : int
+        Sample rate of ``samples`` in Hz.
+    target_sr : int, optional
+        Resample to this rate (default: keep ``sr``).
+    name : str
+        Name used in error messages.
+    allow_silence : bool
+        Accept a silent signal (it gives no notes) instead of refusing it.
+
+    Returns
+    -------
+    Audio
+        Mono float32 at ``target_sr``, channels mixed, DC removed.
+
+    Raises
+    ------
+    AudioError
+        Not 1-D/2-D numbers, no sample rate, empty, too short, NaN/inf or (unless
+        ``allow_silence``) silent.
+    """
+    if sr is None or not np.isfinite(sr) or int(sr) <= 0:
+        raise AudioError(f"{name}: a sample rate (sr) in Hz is needed with an array, got {sr!r}")
+    a = np.asarray(samples)
+    if a.ndim not in (1, 2):
+        raise AudioError(f"{name}: expected a 1-D (mono) or 2-D (multichannel) array, got shape {a.shape}")
+    if a.dtype.kind in "iu":
+        info = np.iinfo(a.dtype)
+        scale = 2.0 ** (8 * a.dtype.itemsize - 1)
+        offset = 0.0 if info.min < 0 else scale  # unsigned PCM (8-bit WAV) is centred on half its range
+        a = ((a.astype(np.float64) - offset) / scale).astype(np.float32)
+    elif a.dtype.kind == "f":
+        a = a.astype(np.float32)
+    else:
+        raise AudioError(f"{name}: expected numbers (float or integer PCM), got dtype {a.dtype}")
+    if a.ndim == 1:
+        a = a[:, None]
+    elif a.shape[0] < a.shape[1]:
+        a = a.T  # (channels, n) → (n, channels)
+    return _to_mono(np.ascontiguousarray(a), int(sr), target_sr, name, True, allow_silence=allow_silence)
 
 
 #: Usual sample rates, to suggest the one a mislabelled file was recorded at.

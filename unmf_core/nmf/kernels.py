@@ -1,6 +1,7 @@
-"""β-divergence NMF by multiplicative updates (MU).
+"""β-divergence NMF by multiplicative updates (MU): the update formulas.
 
-One implementation of the MU step serves both plain MU and every layer of the
+The runs built from them (initialisation, MU iterations, the unrolled layers,
+whole or in time chunks) are in :mod:`unmf_core.nmf.chunking`. One implementation of the MU step serves both plain MU and every layer of the
 unrolled network: :func:`update_H` and :func:`update_W` take an optional
 element-wise acceleration factor, which plain MU leaves out (factor 1).
 
@@ -10,8 +11,7 @@ non-increasing for every real β; for β in [1, 2] γ = 1 (the classical update)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from dataclasses import dataclass
 
 import torch
 
@@ -171,38 +171,6 @@ def random_H(M: torch.Tensor, n_keys: int, seed: int = 0) -> torch.Tensor:
     return torch.rand(shape, generator=gen, dtype=M.dtype).to(M.device) + 0.01
 
 
-def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 1.0,
-               seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Initial (W, H): W rescaled so that ‖WH‖₁ = ‖M‖₁, H from a few MU steps.
-
-    Parameters
-    ----------
-    M : torch.Tensor
-        ``(..., F, T)`` data.
-    W : torch.Tensor
-        ``(F, K)`` templates.
-    n_iter : int
-        MU steps on H from the seeded random start.
-    beta : float
-        β of the divergence.
-    seed : int
-        Seed of the random start.
-
-    Returns
-    -------
-    (W, H) : tuple of torch.Tensor
-    """
-    H = random_H(M, W.shape[-1], seed)
-    dims = (-2, -1)
-    scale = M.sum(dim=dims, keepdim=True) / (W @ H).sum(dim=dims, keepdim=True).clamp_min(EPS)
-    H = H * scale
-    for _ in range(n_iter):
-        H = update_H(M, W, H, beta)
-    total = (W @ H).sum(dim=dims, keepdim=True).clamp_min(EPS)
-    s = M.sum(dim=dims, keepdim=True) / total
-    return W * s, H
-
-
 def background_activation(M: torch.Tensor, W: torch.Tensor, beta: float = 1.0, percentile: float = 25.0,
                           smooth: int = 15, freq_median: int = 25, n_iter: int = 50) -> torch.Tensor:
     """Activations ``(K,)`` that the recording's steady broadband background alone gets.
@@ -249,82 +217,3 @@ class Step:
     W: torch.Tensor
     H: torch.Tensor
     divergence: float = float("nan")
-
-
-@dataclass
-class MUResult:
-    """Outcome of :func:`mu`: final factors and the divergence per iteration."""
-
-    W: torch.Tensor
-    H: torch.Tensor
-    divergences: list[float] = field(default_factory=list)
-    iterations: int = 0
-    cancelled: bool = False
-
-
-def iterate_mu(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, n_iter: int, beta: float = 1.0,
-               update_w: bool = False, lambda_H: float = 0.0, lambda_W: float = 0.0,
-               track_divergence: bool = True) -> Iterator[Step]:
-    """Yield a :class:`Step` after every MU iteration (a generator; stop it to cancel).
-
-    Parameters
-    ----------
-    M, W, H : torch.Tensor
-        Data and starting factors.
-    n_iter : int
-        Number of iterations.
-    beta : float
-        β of the divergence.
-    update_w : bool
-        Also update W (after H) in every iteration.
-    lambda_H, lambda_W : float
-        Penalties added to the denominators.
-    track_divergence : bool
-        Compute D_β(M | WH) for every step.
-    """
-    with torch.no_grad():
-        for i in range(1, n_iter + 1):
-            H = update_H(M, W, H, beta, lambda_H=lambda_H)
-            if update_w:
-                W = update_W(M, W, H, beta, lambda_W=lambda_W)
-            div = float(beta_divergence(M, W @ H, beta)) if track_divergence else float("nan")
-            yield Step(i, W, H, div)
-
-
-def mu(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, n_iter: int = 100, beta: float = 1.0,
-       update_w: bool = False, callback: Callable[[int, torch.Tensor, torch.Tensor, float], object] | None = None,
-       track_divergence: bool | None = None, **kw) -> MUResult:
-    """Plain MU for ``n_iter`` iterations.
-
-    Parameters
-    ----------
-    M, W, H : torch.Tensor
-        Data ``(F, T)``, templates ``(F, K)`` and starting activations ``(K, T)``.
-    n_iter : int
-        Iterations.
-    beta : float
-        β of the divergence (1 = KL).
-    update_w : bool
-        Update W too (else W stays fixed).
-    callback : callable, optional
-        ``callback(iteration, W, H, divergence)`` after each iteration; returning
-        ``False`` cancels (the result then has ``cancelled=True``).
-    track_divergence : bool, optional
-        Record the divergence per iteration (default: only with a callback).
-    **kw
-        ``lambda_H``, ``lambda_W`` as in :func:`iterate_mu`.
-
-    Returns
-    -------
-    MUResult
-    """
-    track = callback is not None if track_divergence is None else track_divergence
-    res = MUResult(W, H)
-    for step in iterate_mu(M, W, H, n_iter, beta, update_w, track_divergence=track, **kw):
-        res.W, res.H, res.iterations = step.W, step.H, step.index
-        if track:
-            res.divergences.append(step.divergence)
-        if callback is not None and callback(step.index, step.W, step.H, step.divergence) is False:
-            res.cancelled = True
-            break
-    return res

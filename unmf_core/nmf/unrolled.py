@@ -23,7 +23,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from .kernels import Step, beta_divergence, update_H, update_W
+from . import chunking
+from .kernels import Step
 
 _OFFSET = math.log(math.e - 1.0)
 #: Frames per time tile and values per block when :class:`AccelCNN` runs a large input in blocks.
@@ -174,7 +175,13 @@ def _normalise(x: torch.Tensor, how: str, dims: tuple[int, ...]) -> torch.Tensor
 
 
 class UnrolledLayer(nn.Module):
-    """One layer: an accelerated MU update of H (and of W when asked)."""
+    """One layer: an accelerated MU update of H (and of W when asked).
+
+    Its learned parts are A_W, A_H and the step size ω; the update itself is
+    :func:`unmf_core.nmf.chunking.apply_layer` (one implementation, whole or in
+    time chunks). The ``beta`` buffer only keeps the seed's state-dict layout;
+    the update uses ``cfg.beta``.
+    """
 
     def __init__(self, cfg: UnrolledConfig, Aw: AccelCNN | None = None, Ah: AccelCNN | None = None):
         super().__init__()
@@ -216,12 +223,8 @@ class UnrolledLayer(nn.Module):
 
     def forward(self, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor,
                 with_w: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Apply the layer; W is updated only if ``with_w``."""
-        beta = float(self.beta)
-        if with_w:
-            W = update_W(M, W, H, beta, accel=self.accel_W(W), lambda_W=self.cfg.lambda_w)
-        H = update_H(M, W, H, beta, accel=self.accel_H(H), lambda_H=self.cfg.lambda_h, clip=self.cfg.clip_h,
-                     step=self.step_size())
+        """Apply the layer (:func:`unmf_core.nmf.chunking.apply_layer`); W is updated only if ``with_w``."""
+        W, H, _ = chunking.apply_layer(self, M, W, H, with_w)
         return W, H
 
 
@@ -250,11 +253,11 @@ class UnrolledMU(nn.Module):
 
     def iter_layers(self, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor,
                     track_divergence: bool = False) -> Iterator[Step]:
-        """Yield a :class:`~unmf_core.nmf.kernels.Step` after each layer (stop iterating to cancel)."""
-        for i, layer in enumerate(self.layers):
-            W, H = layer(M, W, H, self.updates_w(i))
-            div = float(beta_divergence(M, W @ H, self.cfg.beta).detach()) if track_divergence else float("nan")
-            yield Step(i + 1, W, H, div)
+        """Yield a :class:`~unmf_core.nmf.kernels.Step` after each layer (stop iterating to cancel).
+
+        The whole recording as one chunk of :func:`unmf_core.nmf.chunking.iter_layers`.
+        """
+        return chunking.iter_layers(self, M, W, H, track_divergence)
 
     def forward(self, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor,
                 return_all: bool = False):

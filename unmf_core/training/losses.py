@@ -33,7 +33,8 @@ import math
 import torch
 from torch import nn
 
-from ..nmf.kernels import beta_divergence, initialize
+from ..nmf.chunking import initialize
+from ..nmf.kernels import beta_divergence
 from ..transcription.notes import NoteParams
 from ..nmf.unrolled import UnrolledMU
 

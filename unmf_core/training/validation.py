@@ -48,7 +48,6 @@ def onset_f_by_threshold(model: UnrolledMU, examples: list[Example], W: np.ndarr
         ``(len(thresholds),)`` mean onset-F.
     """
     from ..transcription.metrics import note_scores
-    from ..transcription.notes import extract_notes
     from ..transcription.engine import Engine, Options
     from ..transcription.templates import Templates
 
@@ -57,20 +56,20 @@ def onset_f_by_threshold(model: UnrolledMU, examples: list[Example], W: np.ndarr
     engine = Engine(templates=Templates(np.asarray(W, np.float32), cqt, "training"), model=model, cqt=cqt,
                     device=device)
     opts = Options(track_divergence=False)
+    generic = engine.templates
     scores = []
     for ex in examples:
         M = torch.from_numpy(ex.M).to(engine.device)
         own = ex.template if sets is not None and ex.template is not None and ex.template < len(sets) else None
-        for Wk in (engine._W,) if own in (None, 0) else (engine._W, torch.from_numpy(sets[own]).to(engine.device)):
-            engine._W = Wk
+        for templates in (generic,) if own in (None, 0) else (generic, Templates(sets[own], cqt, f"set {own}")):
+            engine.set_templates(templates)
             last = None
             for last in engine.steps(M, opts):
                 pass
-            bg = engine.background(M, last.W, opts)
-            H = last.H.cpu().numpy()
-            scores.append([note_scores(ex.notes, extract_notes(H, cqt.frame_rate, replace(notes, threshold=t),
-                                                               background=bg))["onset_f"] for t in thresholds])
-        engine._W = torch.from_numpy(np.asarray(W, np.float32)).to(engine.device)
+            result = engine.finish(M, last, opts)
+            scores.append([note_scores(ex.notes, result.renotes(replace(notes, threshold=t)))["onset_f"]
+                           for t in thresholds])
+        engine.set_templates(generic)
     model.train(was_training)
     return np.mean(np.asarray(scores, dtype=float).reshape(-1, len(thresholds)), axis=0)
 

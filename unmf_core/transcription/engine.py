@@ -7,35 +7,38 @@ cancel between them; :meth:`Engine.transcribe` runs it to the end.
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
-from ..frontend.audio import Audio, load_audio
-from ..io.checkpoints import Checkpoint, load_checkpoint
-from ..frontend.cqt import CQTParams
-from ..errors import Cancelled, DeviceError, TemplateError
-from .fallback import fallback_spectrogram, fallback_steps
+from ..errors import AudioError, Cancelled, DeviceError, TemplateError
+from ..frontend.audio import Audio, as_audio, load_audio, resample
 from ..frontend.blocks import block_cqt, check_cancel
+from ..frontend.cqt import CQTParams
+from ..io.checkpoints import Checkpoint, load_checkpoint
 from ..nmf import chunking
-from ..nmf.chunking import DEFAULT_CHUNK_SECONDS
-from ..nmf.kernels import Step, background_activation, beta_divergence, initialize, iterate_mu
-from .notes import Note, NoteParams, extract_notes
-from .templates import Templates, harmonic_templates, load_templates
+from ..nmf.kernels import Step, background_activation
 from ..nmf.unrolled import UnrolledConfig, UnrolledMU
+from . import fallback
+from .methods import METHODS, MU, Unrolled, method_for  # noqa: F401 (METHODS re-exported)
+from .notes import NoteParams, extract_notes
+from .options import Options
+from .result import Transcription
+from .templates import Templates, harmonic_templates, load_templates
+
+log = logging.getLogger("unmf")
 
 RESOURCES = Path(os.environ.get("UNMF_RESOURCES", Path(__file__).resolve().parents[2] / "resources"))
 DEFAULT_TEMPLATES = RESOURCES / "templates" / "default.npz"
 DEFAULT_MODEL = RESOURCES / "models" / "default.pt"
 DEMO_AUDIO = RESOURCES / "demo" / "demo.flac"
 DEMO_MIDI = RESOURCES / "demo" / "demo.mid"
-
-METHODS = ("unrolled", "mu")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -55,96 +58,6 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise DeviceError(f"unknown device {name!r} (use auto, cpu or cuda)") from None
-
-
-@dataclass
-class Options:
-    """What to run on a file.
-
-    Attributes
-    ----------
-    method : str
-        ``"unrolled"`` (default) or ``"mu"``.
-    iterations : int
-        MU iterations.
-    layers : int or None
-        Unrolled layers to run (None: all of the model's).
-    beta : float
-        β of plain MU (the unrolled model uses its own).
-    update_w : bool
-        Plain MU also updates W.
-    init_iters : int
-        MU steps from the seeded random start that initialise H.
-    seed : int
-        Seed of the random start (same for both methods: same initialisation).
-    notes : NoteParams or None
-        Note extraction settings; None (default): the model's calibrated
-        settings for unrolled runs when its checkpoint has them (a fine-tuned
-        model), else :class:`~unmf_core.transcription.notes.NoteParams`'s defaults. See
-        :meth:`Engine.notes_for`.
-    track_divergence : bool
-        Compute D(M | WH) at every step.
-    chunk_seconds : float or None
-        Recordings longer than this are factorised in time chunks of this
-        length (:mod:`unmf_core.nmf.chunking`): the same result, with memory
-        bounded by the chunk instead of the length. Lower it to save memory;
-        None or 0 never chunks.
-    cancel : callable, optional
-        Checked between chunks of long runs (:func:`unmf_core.frontend.blocks.check_cancel`);
-        when it returns True the run raises :class:`~unmf_core.errors.Cancelled`
-        within one chunk instead of at the next step.
-    """
-
-    method: str = "unrolled"
-    iterations: int = 100
-    layers: int | None = None
-    beta: float = 1.0
-    update_w: bool = False
-    init_iters: int = 5
-    seed: int = 0
-    notes: NoteParams | None = None
-    track_divergence: bool = True
-    chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS
-    cancel: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
-
-
-@dataclass
-class Transcription:
-    """Result of one run, in plain numpy data.
-
-    Attributes
-    ----------
-    notes : list of Note
-    H, W : np.ndarray
-        Final activations ``(88, T)`` and templates ``(n_bins, 88)``.
-    divergences : list of float
-        D(M | WH) after the initialisation and after each step.
-    frame_rate : float
-    duration : float
-        Audio length in seconds.
-    params : dict
-        Everything needed to reproduce the run (CQT, method, steps, model…);
-        ``params["fallback"]`` lists the out-of-memory fallbacks taken, if any.
-    timings : dict
-        Seconds spent in each stage.
-    background : np.ndarray or None
-        ``(88,)`` activation of the recording's stationary background (see
-        :func:`unmf_core.nmf.kernels.background_activation`), used by note extraction.
-    """
-
-    notes: list[Note]
-    H: np.ndarray
-    W: np.ndarray
-    divergences: list[float]
-    frame_rate: float
-    duration: float
-    params: dict
-    timings: dict
-    background: np.ndarray | None = None
-
-    def renotes(self, params: NoteParams) -> list[Note]:
-        """Re-extract notes from the stored H with other settings (no new factorisation)."""
-        return extract_notes(self.H, self.frame_rate, params, background=self.background)
 
 
 def model_notes(model: str | Path | None = None) -> NoteParams:
@@ -224,6 +137,23 @@ class Engine:
             raise TemplateError("templates and CQT parameters disagree on the frequency axis")
         return t
 
+    def set_templates(self, templates) -> None:
+        """Use other templates from now on (a :class:`Templates`, a templates file or a folder of notes).
+
+        Raises
+        ------
+        TemplateError
+            They do not fit the engine's CQT (frequency axis) or are not 88 non-negative, finite columns.
+        """
+        t = self._resolve_templates(templates)
+        W = np.asarray(t.W)
+        if W.ndim != 2 or W.shape != (self.cqt.n_bins, self.templates.W.shape[1]) or not np.isfinite(W).all() \
+                or (W < 0).any():
+            raise TemplateError(f"templates {t.source!r} do not fit: shape {W.shape}, expected "
+                                f"{(self.cqt.n_bins, self.templates.W.shape[1])} finite non-negative values")
+        self.templates = t
+        self._W = torch.from_numpy(np.ascontiguousarray(W, dtype=np.float32)).to(self.device)
+
     def describe(self) -> dict:
         """What is in use: model, templates, CQT and device (for the UI and for results)."""
         ck = self.checkpoint
@@ -231,32 +161,66 @@ class Engine:
                 "threshold": (self.calibrated_notes or NoteParams()).threshold,
                 "templates": self.templates.source, "cqt": self.cqt.to_dict(), "device": str(self.device)}
 
-    def load(self, source: str | Path | Audio) -> Audio:
-        """Read a file at the working rate (an :class:`Audio` is resampled if needed)."""
+    def load(self, source: str | Path | Audio | np.ndarray, sr: int | None = None,
+             allow_silence: bool = False) -> Audio:
+        """Read a recording at the working rate, validated (:func:`~unmf_core.frontend.audio.as_audio`).
+
+        Parameters
+        ----------
+        source : str, Path, Audio or np.ndarray
+            A file; an :class:`Audio` (resampled if needed); or samples
+            ``(n,)``, ``(n, channels)`` or ``(channels, n)``, float or integer
+            PCM, checked exactly as a file's (channels mixed, integers scaled,
+            NaN/inf refused, resampled).
+        sr : int, optional
+            Sample rate of an array (required for arrays, refused otherwise).
+        allow_silence : bool
+            Accept a silent recording (it gives no notes) instead of refusing it.
+
+        Raises
+        ------
+        AudioError
+            The recording is unreadable, empty, too short, not finite or silent.
+        """
+        if isinstance(source, np.ndarray):
+            return as_audio(source, sr, self.cqt.sr, allow_silence=allow_silence)
+        if sr is not None:
+            raise AudioError(f"sr={sr!r} is only for arrays (a file or Audio carries its own rate)")
         if isinstance(source, Audio):
             if source.sr == self.cqt.sr:
                 return source
-            from ..frontend.audio import resample
-
             return replace(source, samples=resample(source.samples, source.sr, self.cqt.sr), sr=self.cqt.sr)
-        return load_audio(source, self.cqt.sr)
+        return load_audio(source, self.cqt.sr, allow_silence=allow_silence)
 
     def spectrogram(self, audio: Audio, cancel: Callable[[], bool] | None = None) -> torch.Tensor:
         """Magnitude CQT ``(n_bins, T)`` on the engine's device (on the CPU if it runs out of memory)."""
-        return fallback_spectrogram(self, audio, cancel)
+        def compute(device: torch.device) -> torch.Tensor:
+            if device == self.device:
+                return self.plain_spectrogram(audio, cancel)
+            return block_cqt(audio.samples, self.cqt, device, cancel=cancel)
+
+        return fallback.compute_with_cpu_fallback(compute, self.device, "computing the spectrogram", self._notice,
+                                                  on_cpu=self._move_to_cpu)
 
     def plain_spectrogram(self, audio: Audio, cancel: Callable[[], bool] | None = None) -> torch.Tensor:
         """:meth:`spectrogram` without the out-of-memory fallback (long signals go in blocks)."""
         return block_cqt(audio.samples, self.cqt, self.device, cancel=cancel)
 
+    def method(self, opts: Options) -> MU | Unrolled:
+        """The method ``opts`` asks for, with its β and step count (:func:`~.methods.method_for`).
+
+        Raises
+        ------
+        OptionError
+            Unknown method or a setting out of range (e.g. more layers than the model has).
+        """
+        return method_for(opts, self.model)
+
     def initial(self, M: torch.Tensor, opts: Options) -> tuple[torch.Tensor, torch.Tensor]:
         """Initial (W, H) for M; identical for both methods given ``opts.seed``."""
-        beta = self.model.cfg.beta if opts.method == "unrolled" else opts.beta
-        chunk = self.chunk_frames(M, opts)
         with torch.no_grad():
-            if chunk:
-                return chunking.initialize(M, self._W, opts.init_iters, beta, opts.seed, chunk, opts.cancel)
-            return initialize(M, self._W, opts.init_iters, beta, opts.seed)
+            return chunking.initialize(M, self._W, opts.init_iters, self.method(opts).beta, opts.seed,
+                                       self.chunk_frames(M, opts), opts.cancel)
 
     def chunk_frames(self, M: torch.Tensor, opts: Options) -> int | None:
         """Frames per time chunk for M under ``opts``, or None when M is short enough to run whole.
@@ -274,47 +238,41 @@ class Engine:
 
         Stop iterating to cancel: nothing runs between two yields. If the
         device runs out of memory, the run goes on in smaller chunks, then on
-        the CPU (:mod:`unmf_core.transcription.fallback`; see :attr:`notices`).
+        the CPU (:func:`unmf_core.transcription.fallback.with_fallback`; see :attr:`notices`).
+
+        Raises
+        ------
+        OptionError
+            At once (before any step) for options out of range.
         """
-        return fallback_steps(self, M, opts)
+        self.method(opts)  # refuse bad options now, not at the first step
+        state = {"M": M}
+
+        def make_steps(chunk_seconds: float | None, device: torch.device) -> Iterator[Step]:
+            if device != self.device:  # the fallback moved the run (to the CPU)
+                self.to(device)
+                state["M"] = state["M"].to(device)
+            return self.plain_steps(state["M"], replace(opts, chunk_seconds=chunk_seconds))
+
+        plan = fallback.chunk_plan(M.shape[-1], self.cqt.frame_rate, opts.chunk_seconds)
+        return fallback.with_fallback(make_steps, opts.chunk_seconds, plan, self.device, self._notice)
 
     def plain_steps(self, M: torch.Tensor, opts: Options) -> Iterator[Step]:
         """:meth:`steps` without the out-of-memory fallback."""
-        if opts.method not in METHODS:
-            raise ValueError(f"unknown method {opts.method!r} (use {' or '.join(METHODS)})")
+        method = self.method(opts)
         W, H = self.initial(M, opts)
         chunk = self.chunk_frames(M, opts)
-        if opts.method == "mu":
-            beta = opts.beta
-            if chunk:
-                it = chunking.iterate_mu(M, W, H, opts.iterations, beta, opts.update_w,
-                                         track_divergence=opts.track_divergence, chunk=chunk, cancel=opts.cancel)
-            else:
-                it = iterate_mu(M, W, H, opts.iterations, beta, opts.update_w,
-                                track_divergence=opts.track_divergence)
-        else:
-            beta = self.model.cfg.beta
-            it = self._layers(M, W, H, opts)
-        if not opts.track_divergence:
-            d0 = float("nan")
-        elif chunk:
-            d0 = chunking.divergence(M, W, H, beta, chunk)
-        else:
-            d0 = float(beta_divergence(M, W @ H, beta))
+        d0 = chunking.divergence(M, W, H, method.beta, chunk) if opts.track_divergence else float("nan")
         yield Step(0, W, H, d0)
-        yield from it
+        yield from method.run(M, W, H, chunk, opts.track_divergence, opts.cancel)
 
-    def _layers(self, M, W, H, opts: Options) -> Iterator[Step]:
-        n = self.model.cfg.n_layers if opts.layers is None else min(opts.layers, self.model.cfg.n_layers)
-        chunk = self.chunk_frames(M, opts)
-        if chunk:
-            yield from chunking.iter_layers(self.model, M, W, H, opts.track_divergence, chunk, n, opts.cancel)
-            return
-        with torch.no_grad():
-            for step in self.model.iter_layers(M, W, H, opts.track_divergence):
-                if step.index > n:
-                    break
-                yield step
+    def _notice(self, message: str) -> None:
+        self.notices.append(message)
+        log.warning(message)
+
+    def _move_to_cpu(self) -> None:
+        self._notice(f"out of memory on {self.device}: continuing on the CPU (slower)")
+        self.to("cpu")
 
     @property
     def calibrated_notes(self) -> NoteParams | None:
@@ -341,23 +299,46 @@ class Engine:
             return self.calibrated_notes
         return NoteParams()
 
-    def params(self, opts: Options) -> dict:
-        """The parameters that define a run (recorded with every result)."""
+    def params(self, opts: Options, steps: int | None = None) -> dict:
+        """The parameters that define a run (recorded with every result).
+
+        ``steps``: the steps that ran (default: all the method's).
+        """
+        method = self.method(opts)
         d = self.describe()
-        d.update(method=opts.method, beta=opts.beta if opts.method == "mu" else self.model.cfg.beta,
-                 steps=opts.iterations if opts.method == "mu" else (opts.layers or self.model.cfg.n_layers),
-                 update_w=opts.update_w, init_iters=opts.init_iters, seed=opts.seed,
-                 notes=self.notes_for(opts).to_dict())
+        d.update(method.describe())
+        if steps is not None:
+            d["steps"] = steps
+        d.update(init_iters=opts.init_iters, seed=opts.seed, notes=self.notes_for(opts).to_dict())
         return d
 
-    def transcribe(self, source: str | Path | Audio, opts: Options | None = None,
-                   callback: Callable[[Step], object] | None = None) -> Transcription:
-        """Transcribe a file.
+    def background(self, M: torch.Tensor, W: torch.Tensor, opts: Options) -> np.ndarray:
+        """Per-key background activation ``(K,)`` of M on W (for note extraction), with the method's β."""
+        return background_activation(M.to(W.device), W, self.method(opts).beta).cpu().numpy()
+
+    def finish(self, M: torch.Tensor, step: Step, opts: Options) -> Transcription:
+        """The :class:`Transcription` of one step: background, notes and parameters (the one H → notes path).
+
+        Every front end goes through it: :meth:`transcribe` for the last step,
+        the app for the step on screen. ``divergences`` and ``timings`` are left
+        empty (:meth:`transcribe` fills them); ``params["steps"]`` is
+        ``step.index``, the steps that really ran.
+        """
+        H = step.H.detach().cpu().numpy()
+        bg = self.background(M, step.W, opts)
+        notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg)
+        return Transcription(notes, H, step.W.detach().cpu().numpy(), [], self.cqt.frame_rate,
+                             M.shape[-1] * self.cqt.hop / self.cqt.sr, self.params(opts, step.index), {}, bg)
+
+    def transcribe(self, source: str | Path | Audio | np.ndarray, opts: Options | None = None,
+                   callback: Callable[[Step], object] | None = None, *, sr: int | None = None,
+                   allow_silence: bool = False) -> Transcription:
+        """Transcribe a recording: :meth:`steps` to the end, then :meth:`finish` on the last.
 
         Parameters
         ----------
-        source : str, Path or Audio
-            The recording.
+        source : str, Path, Audio or np.ndarray
+            The recording (see :meth:`load`; ``sr`` and ``allow_silence`` go there).
         opts : Options, optional
             What to run (defaults: unrolled model, default note settings).
         callback : callable, optional
@@ -369,9 +350,10 @@ class Engine:
         Transcription
         """
         opts = opts or Options()
+        self.method(opts)
         n_notices = len(self.notices)
         t0 = time.perf_counter()
-        audio = self.load(source)
+        audio = self.load(source, sr, allow_silence)
         t1 = time.perf_counter()
         M = self.spectrogram(audio, opts.cancel)
         t2 = time.perf_counter()
@@ -384,18 +366,10 @@ class Engine:
                 raise Cancelled("transcription cancelled")
             check_cancel(opts.cancel)
         t3 = time.perf_counter()
-        H = last.H.detach().cpu().numpy()
-        bg = self.background(M.to(last.W.device), last.W, opts)
-        notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg)
+        result = self.finish(M, last, opts)
         t4 = time.perf_counter()
-        params = self.params(opts)
         if len(self.notices) > n_notices:
-            params["fallback"] = self.notices[n_notices:]
-        return Transcription(notes, H, last.W.detach().cpu().numpy(), divs, self.cqt.frame_rate, audio.duration,
-                             params, {"load": t1 - t0, "cqt": t2 - t1, "factorise": t3 - t2,
-                                                 "notes": t4 - t3, "total": t4 - t0}, bg)
-
-    def background(self, M: torch.Tensor, W: torch.Tensor, opts: Options) -> np.ndarray:
-        """Per-key background activation of M on W (for note extraction)."""
-        beta = opts.beta if opts.method == "mu" else self.model.cfg.beta
-        return background_activation(M, W, beta).cpu().numpy()
+            result.params["fallback"] = self.notices[n_notices:]
+        return replace(result, divergences=divs, duration=audio.duration,
+                       timings={"load": t1 - t0, "cqt": t2 - t1, "factorise": t3 - t2, "notes": t4 - t3,
+                                "total": t4 - t0})

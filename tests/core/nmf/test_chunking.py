@@ -10,7 +10,7 @@ import torch
 
 from unmf_core.nmf import chunking
 from unmf_core.frontend.audio import Audio, load_audio
-from unmf_core.nmf.kernels import initialize, iterate_mu
+from unmf_core.nmf.chunking import initialize, iterate_mu
 from unmf_core.transcription.engine import DEMO_AUDIO, Engine, Options
 from unmf_core.nmf.unrolled import UnrolledConfig, UnrolledMU
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from unmf_core.nmf.kernels import beta_divergence, initialize, iterate_mu, mu, update_H, update_W
+from unmf_core.nmf.chunking import initialize, iterate_mu, mu
+from unmf_core.nmf.kernels import beta_divergence, update_H, update_W
 
 
 def _data(seed=0, F=40, K=6, T=50):

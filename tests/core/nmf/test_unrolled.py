@@ -5,7 +5,8 @@ import torch
 
 from unmf_core.io.checkpoints import load_checkpoint, save_checkpoint
 from unmf_core.frontend.cqt import CQTParams
-from unmf_core.nmf.kernels import initialize, update_H, update_W
+from unmf_core.nmf.chunking import initialize
+from unmf_core.nmf.kernels import update_H, update_W
 from unmf_core.nmf.unrolled import AccelCNN, UnrolledConfig, UnrolledMU
 
 

@@ -276,3 +276,34 @@ def test_cli_unexpected_error_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("UNMF_DEBUG", "1")
     with pytest.raises(ZeroDivisionError):
         main(["transcribe", str(wav), "-o", str(tmp_path / "o2.mid")])
+
+
+# ---- the fallback on its own: a factory of step iterators, no engine -----------------------------
+
+def test_with_fallback_wraps_any_step_factory():
+    """Chunks shrink, then the CPU takes over; each step is delivered once; notices go to the callback."""
+    calls, notices = [], []
+
+    def make_steps(chunk_seconds, device):
+        calls.append((chunk_seconds, device.type))
+        for i in range(4):
+            if device.type != "cpu" and i == 2:
+                raise _oom()
+            yield i
+
+    got = list(fallback.with_fallback(make_steps, 10.0, [2.5, 0.6], torch.device("cuda"), notices.append))
+    assert got == [0, 1, 2, 3]
+    assert calls == [(10.0, "cuda"), (2.5, "cuda"), (0.6, "cuda"), (10.0, "cpu")]
+    assert notices == ["out of memory on cuda: retrying in chunks of 2.5 s",
+                       "out of memory on cuda: retrying in chunks of 0.6 s",
+                       "out of memory on cuda even in small chunks: continuing on the CPU (slower)"]
+
+
+def test_fallback_module_knows_nothing_of_the_engine():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(fallback))
+    imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not any("engine" in m or "options" in m for m in imported), imported

@@ -1,0 +1,59 @@
+"""What to run on a recording: :class:`Options` (method, steps, seed, note settings, chunking)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..nmf.chunking import DEFAULT_CHUNK_SECONDS
+from .notes import NoteParams
+
+
+@dataclass
+class Options:
+    """What to run on a file.
+
+    Attributes
+    ----------
+    method : str
+        ``"unrolled"`` (default) or ``"mu"``.
+    iterations : int
+        MU iterations.
+    layers : int or None
+        Unrolled layers to run (None: all of the model's).
+    beta : float
+        β of plain MU (the unrolled model uses its own).
+    update_w : bool
+        Plain MU also updates W.
+    init_iters : int
+        MU steps from the seeded random start that initialise H.
+    seed : int
+        Seed of the random start (same for both methods: same initialisation).
+    notes : NoteParams or None
+        Note extraction settings; None (default): the model's calibrated
+        settings for unrolled runs when its checkpoint has them (a fine-tuned
+        model), else :class:`~unmf_core.transcription.notes.NoteParams`'s defaults. See
+        :meth:`Engine.notes_for`.
+    track_divergence : bool
+        Compute D(M | WH) at every step.
+    chunk_seconds : float or None
+        Recordings longer than this are factorised in time chunks of this
+        length (:mod:`unmf_core.nmf.chunking`): the same result, with memory
+        bounded by the chunk instead of the length. Lower it to save memory;
+        None or 0 never chunks.
+    cancel : callable, optional
+        Checked between chunks of long runs (:func:`unmf_core.frontend.blocks.check_cancel`);
+        when it returns True the run raises :class:`~unmf_core.errors.Cancelled`
+        within one chunk instead of at the next step.
+    """
+
+    method: str = "unrolled"
+    iterations: int = 100
+    layers: int | None = None
+    beta: float = 1.0
+    update_w: bool = False
+    init_iters: int = 5
+    seed: int = 0
+    notes: NoteParams | None = None
+    track_divergence: bool = True
+    chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS
+    cancel: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
