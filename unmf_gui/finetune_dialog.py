@@ -2,7 +2,7 @@
 
 The dialog is modeless (the user keeps working in the main window). A
 :class:`FineTuneWorker` in its own ``QThread`` runs
-:func:`unmf_core.cli.train.fine_tune` and relays its progress reports; the
+:func:`unmf_core.training.finetune.fine_tune` and relays its progress reports; the
 dialog shows a progress bar, live curves of the training loss and of the
 validation onset-F, cancels on request (the last written checkpoint stays
 valid) and, when done, offers to use the new model and to compare it with the
@@ -48,7 +48,7 @@ class FineTuneWorker(QObject):
     @Slot()
     def run(self) -> None:
         """Fine-tune; emits ``finished(TrainResult)`` or ``failed(message)``."""
-        from unmf_core.cli.train import fine_tune
+        from unmf_core.training.finetune import fine_tune
 
         data, out, base, templates = self.args
         try:
