@@ -72,7 +72,7 @@ def test_chunked_unrolled_with_w_updates_equals_whole():
     with torch.no_grad():
         whole = list(model.iter_layers(M, W, H, track_divergence=True))
         plain = list(iterate_mu(M, W, H, 1))[0].H
-    chunked = list(chunking.iter_layers(model, M, W, H, track_divergence=True, chunk=CHUNK))
+        chunked = list(chunking.iter_layers(model, M, W, H, track_divergence=True, chunk=CHUNK))
     assert not _close(whole[0].H, plain, 1e-2)  # A_H is far from 1: the halo matters
     for a, b in zip(whole, chunked):
         assert _close(b.W, a.W) and _close(b.H, a.H)
@@ -87,7 +87,8 @@ def test_without_halo_chunk_borders_differ(monkeypatch):
         whole = model(M, W, H)[1]
     for layer in model.layers:
         monkeypatch.setattr(layer, "receptive_halo", lambda: 0)
-    cut = list(chunking.iter_layers(model, M, W, H, chunk=250))[-1].H
+    with torch.no_grad():
+        cut = list(chunking.iter_layers(model, M, W, H, chunk=250))[-1].H
     assert not _close(cut, whole)
     assert _close(cut[:, 10:240], whole[:, 10:240])
 
