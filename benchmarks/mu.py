@@ -4,7 +4,7 @@ scikit-learn factorises ``X ≈ W H`` with ``X`` of shape (samples, features);
 we give it ``X = Mᵀ``, its W = our ``Hᵀ`` and its H = our ``Wᵀ``. With
 ``update_H=False`` it then updates only our H with our W fixed; with
 ``update_H=True`` it updates our H then our W in each iteration, the order of
-:func:`unmf_core.nmf.kernels.iterate_mu`. ``tol=0`` so it never stops early nor
+:func:`unmf_core.nmf.chunking.iterate_mu`. ``tol=0`` so it never stops early nor
 computes its divergence; neither side tracks the divergence while timed.
 With ``update_H=False`` scikit-learn ignores a given start for the factor it
 updates and starts from the constant ``sqrt(mean(X) / K)``; our H starts from

@@ -28,6 +28,11 @@ MOVES = {
     "cli": "cli", "train_cli": "cli.train",
 }
 PACKAGES = {"frontend", "nmf", "transcription", "training", "io", "cli"}
+#: names that moved to another module than their old module's (new module, name) → new module
+NAME_MOVES = {
+    **{("unmf_core.nmf.kernels", n): "unmf_core.nmf.chunking" for n in ("initialize", "iterate_mu", "mu", "MUResult")},
+    **{("unmf_core.cli.train", n): "unmf_core.training.finetune" for n in ("fine_tune", "split_validation")},
+}
 
 
 def new_modules() -> set[str]:
@@ -104,6 +109,8 @@ def rewrite_line(line: str, pkg: str | None) -> str:
             short = absolute[len("unmf_core."):]
             force = split is None and short in MOVES and MOVES[short] not in (short, "cli")
             out = map_abs(absolute, force=force)
+            if split is not None and any((out, i.split()[0]) in NAME_MOVES for i in split[0]):
+                return _grouped(indent, pkg, relative, split, lambda item: NAME_MOVES.get((out, item.split()[0]), out))
             src = relativise(pkg, out) if relative else out
             return f"{indent}from {src} import {names}"
         short = absolute[len("unmf_core."):]
@@ -120,7 +127,8 @@ def rewrite_line(line: str, pkg: str | None) -> str:
                 alias = item.split(" as ")[1].strip() if " as " in item else name
                 groups.setdefault(parent, []).append(leaf if alias == leaf else f"{leaf} as {alias}")
             elif short in MOVES and MOVES[short] != short:
-                groups.setdefault(map_abs(absolute, force=True), []).append(item)
+                target = map_abs(absolute, force=True)
+                groups.setdefault(NAME_MOVES.get((target, name), target), []).append(item)
             else:
                 groups.setdefault(absolute, []).append(item)
         lines = [f"{indent}from {relativise(pkg, p) if relative else p} import {', '.join(v)}"
@@ -132,13 +140,26 @@ def rewrite_line(line: str, pkg: str | None) -> str:
     return DOTTED.sub(lambda d: _dotted(d.group(1)), line)
 
 
+def _grouped(indent: str, pkg: str | None, relative: bool, split, module_of) -> str:
+    """One ``from X import …`` line per target module of the imported names."""
+    items, comment = split
+    groups: dict[str, list[str]] = {}
+    for item in items:
+        groups.setdefault(module_of(item), []).append(item)
+    lines = [f"{indent}from {relativise(pkg, m) if relative else m} import {', '.join(sorted(v))}"
+             for m, v in sorted(groups.items())]
+    return "\n".join(lines[:-1] + [lines[-1] + comment])
+
+
 def _dotted(rest: str) -> str:
     parts = rest.split(".")
     if parts[0] == "cli" or parts[0] not in MOVES:
         return "unmf_core." + rest
     if parts[0] in PACKAGES and len(parts) > 1 and f"unmf_core.{parts[0]}.{parts[1]}" in MODULES:
         return "unmf_core." + rest  # already the new layout
-    return map_abs("unmf_core." + rest, force=True)
+    out = map_abs("unmf_core." + rest, force=True)
+    parent, _, leaf = out.rpartition(".")
+    return f"{NAME_MOVES[(parent, leaf)]}.{leaf}" if (parent, leaf) in NAME_MOVES else out
 
 
 PACKAGES_ABS = {f"unmf_core.{p}" for p in PACKAGES}

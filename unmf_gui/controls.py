@@ -138,7 +138,8 @@ class RunToolbar(QToolBar):
         if not torch.cuda.is_available():
             self.device_box.model().item(2).setEnabled(False)
         self.device_box.setCurrentText(device if device in ("auto", "cpu", "cuda") else "auto")
-        self.layers_box = QSpinBox(minimum=1, maximum=100, value=10, prefix="layers ")
+        # maximum: the model's layer count once its engine is ready; at the maximum a run uses all layers
+        self.layers_box = QSpinBox(minimum=1, maximum=10, value=10, prefix="layers ")
         self.iterations_box = QSpinBox(minimum=1, maximum=100000, value=iterations, prefix="MU iterations ")
         self.run_button = QPushButton("Run")
         self.run_button.setToolTip("Run the factorisation on the open file (Ctrl+R)")

@@ -186,7 +186,9 @@ class MainWindow(QMainWindow):
 
     def options(self, method: str) -> Options:
         """Options for a run of ``method`` from the toolbar's settings."""
-        return Options(method=method, iterations=self.iterations_box.value(), layers=self.layers_box.value(),
+        box = self.layers_box  # at its maximum: all the model's layers (the model may change before it runs)
+        layers = None if box.value() == box.maximum() else box.value()
+        return Options(method=method, iterations=self.iterations_box.value(), layers=layers,
                        notes=self.vm.note_params, seed=0, track_divergence=True)
 
     def open_file(self, path: str | Path) -> None:

@@ -87,11 +87,8 @@ class RunRequest:
 
 
 def total_steps(engine: Engine, opts: Options) -> int:
-    """Number of steps (after the initial state) a run of ``opts`` will yield."""
-    if opts.method == "mu":
-        return opts.iterations
-    n = engine.model.cfg.n_layers
-    return n if opts.layers is None else min(opts.layers, n)
+    """Number of steps (after the initial state) a run of ``opts`` will yield (the method decides)."""
+    return engine.method(opts).steps
 
 
 def keep_every(n_steps: int, n_frames: int, n_methods: int = 1) -> int:

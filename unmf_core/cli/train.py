@@ -116,8 +116,6 @@ def _check_out(args, protected: tuple = ()) -> None:
 
 
 def cmd_train(args) -> int:
-    import numpy as np
-
     from ..frontend.cqt import CQTParams
     from ..training.datasets import CQTCache, find_pairs
     from ..training.finetune import _examples

@@ -1,9 +1,10 @@
 """β-divergence NMF by multiplicative updates (MU): the update formulas.
 
-The runs built from them (initialisation, MU iterations, the unrolled layers,
-whole or in time chunks) are in :mod:`unmf_core.nmf.chunking`. One implementation of the MU step serves both plain MU and every layer of the
+One implementation of the MU step serves both plain MU and every layer of the
 unrolled network: :func:`update_H` and :func:`update_W` take an optional
-element-wise acceleration factor, which plain MU leaves out (factor 1).
+element-wise acceleration factor, which plain MU leaves out (factor 1). The
+runs built from them (initialisation, MU iterations, the unrolled layers,
+whole or in time chunks) are in :mod:`unmf_core.nmf.chunking`.
 
 For β outside [1, 2] the update ratio is raised to the majorisation-minimisation
 exponent γ(β) of Févotte & Idier (2011), which makes the divergence provably

@@ -268,7 +268,7 @@ class UnrolledMU(nn.Module):
         M : torch.Tensor
             ``(..., F, T)`` data.
         W, H : torch.Tensor
-            Initial factors (see :func:`unmf_core.nmf.kernels.initialize`).
+            Initial factors (see :func:`unmf_core.nmf.chunking.initialize`).
         return_all : bool
             Also return the lists of every layer's H and W (for a loss on every layer).
 

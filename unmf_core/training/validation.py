@@ -24,7 +24,7 @@ CALIBRATION_THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.03, 0.1501
 def evaluate_onset_f(model: UnrolledMU, examples: list[Example], W: np.ndarray, cqt: CQTParams,
                      device: str = "cpu", sets: list[np.ndarray] | None = None,
                      notes: NoteParams | None = None) -> float:
-    """Mean note onset-F of the model on whole files, exactly as :class:`~unmf_core.transcription.engine.Engine` transcribes.
+    """Mean note onset-F of the model on whole files, exactly as the engine transcribes them.
 
     With ``sets`` (all template sets), an example whose own instrument's set
     is known (``Example.template``) also counts once with that set, so the

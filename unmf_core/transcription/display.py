@@ -40,7 +40,7 @@ def to_db(X: np.ndarray, ref: float | None = None, floor_db: float = FLOOR_DB) -
 
 
 def activation_db(H: np.ndarray, floor_db: float = -50.0) -> np.ndarray:
-    """Activations in dB relative to :func:`~unmf_core.transcription.notes.activation_scale` (the note threshold's scale)."""
+    """Activations in dB relative to :func:`~unmf_core.transcription.notes.activation_scale` (the threshold's scale)."""
     return to_db(H, activation_scale(np.asarray(H)), floor_db)
 
 

@@ -5,7 +5,8 @@ import soundfile as sf
 from tests.conftest import synth_notes
 from unmf_core.frontend.cqt import CQTParams
 from unmf_core.errors import TemplateError
-from unmf_core.transcription.templates import Templates, build_from_folder, harmonic_templates, key_index, load_templates
+from unmf_core.transcription.templates import (Templates, build_from_folder, harmonic_templates, key_index,
+                                              load_templates)
 
 
 def test_key_names_parse():
