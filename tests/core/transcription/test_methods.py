@@ -101,3 +101,16 @@ def test_set_templates_swaps_and_validates(engine, audio):
     with pytest.raises(TemplateError):
         engine.set_templates(Templates(np.full((288, 88), np.nan, np.float32), engine.cqt, "nan"))
     assert engine.templates is other  # a refused swap changes nothing
+
+
+def test_cli_refuses_more_layers_than_the_model_has_with_exit_2(tmp_path, capsys):
+    import soundfile as sf
+
+    from unmf_core.cli import main
+
+    wav = tmp_path / "x.wav"
+    sf.write(str(wav), synth_notes(PIECE, duration=2.0), 22050)
+    assert main(["transcribe", str(wav), "-o", str(tmp_path / "o.mid"), "--layers", "1000"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "layers = 1000" in err[0] and "the model has" in err[0]
+    assert not (tmp_path / "o.mid").exists()
