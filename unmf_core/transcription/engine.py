@@ -3,7 +3,10 @@
 :class:`Engine` holds the templates, the model and the device and runs one
 file at a time. :meth:`Engine.steps` is a generator that yields the state after
 every MU iteration or unrolled layer, so a front end can draw each one and
-cancel between them; :meth:`Engine.transcribe` runs it to the end.
+cancel between them; :meth:`Engine.finish` turns any step into a
+:class:`Transcription` (background, notes, parameters: the one H → notes path);
+:meth:`Engine.transcribe` is ``steps`` to the end, then ``finish``. What runs
+between the two (β, step count) is the method object of :mod:`.methods`.
 """
 from __future__ import annotations
 
