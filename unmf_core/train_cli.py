@@ -128,7 +128,7 @@ def cmd_train(args) -> int:
     from .datasets import CQTCache, find_pairs
     from .errors import DataError
     from .notes import midi_program
-    from .pipeline import DEFAULT_TEMPLATES
+    from .resources import default_templates
     from .templates import load_templates
     from .training import train
     from .unrolled import UnrolledConfig, UnrolledMU
@@ -152,7 +152,7 @@ def cmd_train(args) -> int:
     print("analysing training data…", flush=True)
     train_ex = _examples(data, cache)
     val_ex = _examples(val, cache) if val else train_ex
-    base = load_templates(args.templates or DEFAULT_TEMPLATES, cqt)
+    base = load_templates(args.templates or default_templates(), cqt)
     sets = [base.W]
     if args.template_programs:
         from .synthdata import make_templates
@@ -195,7 +195,7 @@ def fine_tune(data: str | Path, out: str | Path, base: str | Path | None = None,
     out : str or Path
         New checkpoint (never the base model nor the bundled default).
     base : str or Path, optional
-        Starting checkpoint (default: the bundled model, else an untrained one).
+        Starting checkpoint (default: the bundled model).
     templates : str, Path or Templates, optional
         Templates (default: the base model's, else the bundled ones).
     val_data : str or Path, optional
@@ -222,7 +222,8 @@ def fine_tune(data: str | Path, out: str | Path, base: str | Path | None = None,
     """
     from .datasets import CQTCache
     from .errors import OutputError
-    from .pipeline import DEFAULT_MODEL, Engine
+    from .pipeline import Engine
+    from .resources import DEFAULT_MODEL
     from .training import TrainConfig, train
 
     out = Path(out)

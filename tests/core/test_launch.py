@@ -1,0 +1,45 @@
+"""The app launcher (``unmf-gui``, ``python3 main.py``): a Qt that cannot start is caught before it aborts."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from tests.conftest import synth_notes
+from unmf_core.notes import read_midi
+from unmf_gui.launch import debian_package, qt_platform_problem
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("soname, package", [
+    ("libxcb-cursor.so.0", "libxcb-cursor0"), ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0"),
+    ("libGL.so.1", "libgl1"), ("libEGL.so.1", "libegl1"), ("libxcb-render-util.so.0", "libxcb-render-util0"),
+    ("libdbus-1.so.3", "libdbus-1-3"), ("libGLdispatch.so.0", "libglvnd0")])
+def test_debian_package_of_a_library(soname, package):
+    assert debian_package(soname) == package
+
+
+def test_probe_passes_where_qt_can_start(monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert qt_platform_problem() is None
+
+
+def test_probe_explains_a_display_it_cannot_open(monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    monkeypatch.setenv("DISPLAY", ":7319")  # no X server there
+    problem = qt_platform_problem()
+    assert problem is not None and ":7319" in problem
+
+
+def test_a_qt_that_cannot_start_falls_back_to_the_command_line(tmp_path):
+    """Without the probe Qt aborts the process (exit 134); with it the file is transcribed."""
+    sf.write(tmp_path / "short.wav", synth_notes([(60, 0.2, 0.8), (67, 0.9, 1.5)]), 22050)
+    env = {**os.environ, "QT_QPA_PLATFORM": "no-such-platform"}
+    out = subprocess.run([sys.executable, str(ROOT / "main.py"), "short.wav"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "cannot start" in out.stdout and "'no-such-platform'" in out.stdout and "short.mid" in out.stdout
+    assert {n.pitch for n in read_midi(tmp_path / "short.mid")} >= {60, 67}
