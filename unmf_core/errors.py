@@ -59,10 +59,3 @@ class Cancelled(UnmfError):
     """The user cancelled the work."""
 
     exit_code = 130
-
-
-EXIT_CODES = {
-    cls.__name__: cls.exit_code
-    for cls in (UnmfError, AudioError, MidiError, TemplateError, CheckpointError,
-                OutputError, DeviceError, DataError, Cancelled)
-}

@@ -331,7 +331,7 @@ class Engine:
         return ck.notes
 
     def notes_for(self, opts: Options) -> NoteParams:
-        """The note settings a run uses: ``opts.notes``, else :attr:`calibrated_notes` (unrolled runs), else defaults."""
+        """The note settings of a run: ``opts.notes``, else :attr:`calibrated_notes` (unrolled runs), else defaults."""
         if opts.notes is not None:
             return opts.notes
         if opts.method == "unrolled" and self.calibrated_notes is not None:
@@ -381,6 +381,7 @@ class Engine:
                 raise Cancelled("transcription cancelled")
             check_cancel(opts.cancel)
         t3 = time.perf_counter()
+        assert last is not None  # steps() always yields the initial state
         H = last.H.detach().cpu().numpy()
         bg = self.background(M.to(last.W.device), last.W, opts)
         notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg)

@@ -122,8 +122,6 @@ def _examples(folder, cache):
 
 
 def cmd_train(args) -> int:
-    import numpy as np
-
     from .cqt import CQTParams
     from .datasets import CQTCache, find_pairs
     from .errors import DataError
@@ -135,6 +133,7 @@ def cmd_train(args) -> int:
 
     _check_out(args)
     cqt = CQTParams()
+    val: Path | None
     if args.make_data:
         from .synthdata import make_dataset
 
@@ -161,6 +160,7 @@ def cmd_train(args) -> int:
             sets.append(make_templates(cqt, prog).W)
     if args.make_data:  # rendered pieces: pair each with its own instrument's templates (program 0 = the bundled set)
         index = {0: 0, **{p: i + 1 for i, p in enumerate(args.template_programs or [])}}
+        assert val is not None  # --make-data always has a validation folder
         for ex, (_, mid) in zip(train_ex + val_ex, find_pairs(data) + find_pairs(val)):
             ex.template = index.get(midi_program(mid))
     model = UnrolledMU(UnrolledConfig(n_layers=args.layers, hidden=args.hidden, w_every=args.w_every,

@@ -247,7 +247,9 @@ def train(model: UnrolledMU, train_examples: list[Example], val_examples: list[E
     Ws = [torch.from_numpy(np.asarray(w, np.float32)).to(device) for w in templates]
     crop = max(8, int(round(cfg.crop_seconds * cqt.frame_rate)))
     ds = PairDataset(train_examples, cqt.frame_rate, crop, cfg.crops_per_file, len(Ws), cfg.seed)
-    sampler = torch.utils.data.DistributedSampler(ds, world, rank, shuffle=True, seed=cfg.seed) if world > 1 else None
+    sampler: torch.utils.data.DistributedSampler | None = None
+    if world > 1:
+        sampler = torch.utils.data.DistributedSampler(ds, world, rank, shuffle=True, seed=cfg.seed)
     loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch, shuffle=sampler is None, sampler=sampler,
                                          drop_last=len(ds) >= cfg.batch * world,
                                          generator=torch.Generator().manual_seed(cfg.seed))

@@ -113,7 +113,8 @@ class AccelCNN(nn.Module):
         self.bn2 = nn.BatchNorm1d(hidden) if batchnorm else nn.Identity()
         if head == "centered":
             nn.init.zeros_(self.conv3.weight)
-            nn.init.zeros_(self.conv3.bias)
+            if self.conv3.bias is not None:
+                nn.init.zeros_(self.conv3.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Factors for every row of ``x`` (shape ``(N, L)``).
@@ -175,6 +176,8 @@ def _normalise(x: torch.Tensor, how: str, dims: tuple[int, ...]) -> torch.Tensor
 
 class UnrolledLayer(nn.Module):
     """One layer: an accelerated MU update of H (and of W when asked)."""
+
+    beta: torch.Tensor  # a buffer
 
     def __init__(self, cfg: UnrolledConfig, Aw: AccelCNN | None = None, Ah: AccelCNN | None = None):
         super().__init__()

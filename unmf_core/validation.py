@@ -61,11 +61,15 @@ def onset_f_by_threshold(model: UnrolledMU, examples: list[Example], W: np.ndarr
     for ex in examples:
         M = torch.from_numpy(ex.M).to(engine.device)
         own = ex.template if sets is not None and ex.template is not None and ex.template < len(sets) else None
-        for Wk in (engine._W,) if own in (None, 0) else (engine._W, torch.from_numpy(sets[own]).to(engine.device)):
+        candidates = [engine._W]
+        if sets is not None and own is not None and own != 0:
+            candidates.append(torch.from_numpy(sets[own]).to(engine.device))
+        for Wk in candidates:
             engine._W = Wk
             last = None
             for last in engine.steps(M, opts):
                 pass
+            assert last is not None  # steps() always yields the initial state
             bg = engine.background(M, last.W, opts)
             H = last.H.cpu().numpy()
             scores.append([note_scores(ex.notes, extract_notes(H, cqt.frame_rate, replace(notes, threshold=t),
