@@ -178,7 +178,8 @@ def _batch_status(failed: list[UnmfError], total: int) -> int:
     """Exit code of a batch: 0, or the first failure's code after a one-line summary."""
     if not failed:
         return 0
-    print(f"unmf: {len(failed)} of {total} files failed (see above)", file=sys.stderr)
+    if total > 1:
+        print(f"unmf: {len(failed)} of {total} files failed (see above)", file=sys.stderr)
     return failed[0].exit_code
 
 

@@ -144,8 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     """Open the app, or fall back to the command line when no display or no working Qt is available."""
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
-        from unmf_gui.app import parse_args
-
+        try:
+            from unmf_gui.app import parse_args
+        except ImportError as exc:
+            print(f"unmf-gui [FILE] [--method unrolled|mu] [--device auto|cpu|cuda] [--reference MIDI] "
+                  f"(the desktop app cannot start here: {exc})")
+            return 0
         parse_args(argv)
     if not has_display():
         return headless(argv, "no display found (DISPLAY/WAYLAND_DISPLAY unset)")

@@ -1,5 +1,4 @@
 """The app launcher (``unmf-gui``, ``python3 main.py``): a Qt that cannot start is caught before it aborts."""
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +8,7 @@ import soundfile as sf
 
 from tests.conftest import synth_notes
 from unmf_core.notes import read_midi
+from unmf_gui import launch
 from unmf_gui.launch import debian_package, qt_platform_problem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +34,33 @@ def test_probe_explains_a_display_it_cannot_open(monkeypatch):
     assert problem is not None and ":7319" in problem
 
 
-def test_a_qt_that_cannot_start_falls_back_to_the_command_line(tmp_path):
-    """Without the probe Qt aborts the process (exit 134); with it the file is transcribed."""
+@pytest.fixture
+def short_recording(tmp_path, monkeypatch):
     sf.write(tmp_path / "short.wav", synth_notes([(60, 0.2, 0.8), (67, 0.9, 1.5)]), 22050)
-    env = {**os.environ, "QT_QPA_PLATFORM": "no-such-platform"}
-    out = subprocess.run([sys.executable, str(ROOT / "main.py"), "short.wav"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "cannot start" in out.stdout and "'no-such-platform'" in out.stdout and "short.mid" in out.stdout
-    assert {n.pitch for n in read_midi(tmp_path / "short.mid")} >= {60, 67}
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_a_qt_that_cannot_start_falls_back_to_the_command_line(short_recording, monkeypatch, capsys):
+    """Without the probe Qt aborts the process (exit 134); with it the file is transcribed."""
+    monkeypatch.setenv("QT_QPA_PLATFORM", "no-such-platform")
+    assert launch.main(["short.wav"]) == 0
+    out = capsys.readouterr().out
+    assert "cannot start" in out and "'no-such-platform'" in out and "short.mid" in out
+    assert {n.pitch for n in read_midi(short_recording / "short.mid")} >= {60, 67}
+
+
+def test_without_a_display_the_launcher_transcribes_and_never_overwrites(short_recording, monkeypatch, capsys):
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    for expected in ("short.mid", "short-1.mid"):
+        assert launch.main(["short.wav"]) == 0
+        out = capsys.readouterr().out
+        assert "no display" in out and expected in out
+    assert (short_recording / "short.mid").read_bytes() == (short_recording / "short-1.mid").read_bytes()
+
+
+def test_main_py_is_the_launcher():
+    out = subprocess.run([sys.executable, str(ROOT / "main.py"), "--help"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and "unmf-gui" in out.stdout

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from unmf_core import resources
+from unmf_core.cli import main
 from unmf_core.errors import CheckpointError, TemplateError
 from unmf_core.pipeline import Engine
 from unmf_core.templates import harmonic_templates
@@ -53,11 +54,16 @@ def test_untrained_model_and_synthetic_templates_only_when_asked_for(no_bundle):
     assert eng.templates.source.startswith("harmonic")
 
 
-def test_cli_without_the_bundle_fails_with_one_line(tmp_path):
-    env = {**os.environ, "UNMF_RESOURCES": str(tmp_path / "empty")}
-    out = subprocess.run([sys.executable, "-m", "unmf_core.cli", "transcribe", str(resources.DEMO_AUDIO), "-o",
-                          str(tmp_path / "x.mid")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 4, out.stderr
-    err = out.stderr.strip()
+def test_cli_without_the_bundle_fails_with_one_line(no_bundle, tmp_path, capsys):
+    out = tmp_path / "x.mid"
+    assert main(["transcribe", str(resources.DEMO_AUDIO), "-o", str(out)]) == 4
+    err = capsys.readouterr().err.strip()
     assert err.startswith("unmf: error:") and "bundled model is missing" in err and "\n" not in err
-    assert not (tmp_path / "x.mid").exists()
+    assert not out.exists()
+
+
+def test_unmf_resources_replaces_the_folder(tmp_path):
+    env = {**os.environ, "UNMF_RESOURCES": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", "from unmf_core import resources; print(resources.DEFAULT_MODEL)"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == str(tmp_path / "models" / "default.pt")
