@@ -34,6 +34,20 @@ def test_probe_explains_a_display_it_cannot_open(monkeypatch):
     assert problem is not None and ":7319" in problem
 
 
+def test_probe_names_the_missing_libraries_and_their_packages(monkeypatch):
+    """What a machine without libxcb-cursor0 sees (ldd's answer stubbed; the probe itself really fails here)."""
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    monkeypatch.setenv("DISPLAY", ":7319")
+    monkeypatch.setattr(launch, "missing_libraries", lambda platform: ["libxcb-cursor.so.0", "libGL.so.1"])
+    problem = qt_platform_problem()
+    assert problem is not None and "libxcb-cursor.so.0" in problem
+    assert "sudo apt-get install libgl1 libxcb-cursor0" in problem
+
+
+def test_no_library_of_the_real_xcb_plugin_is_missing_here():
+    assert launch.missing_libraries("xcb") == []
+
+
 @pytest.fixture
 def short_recording(tmp_path, monkeypatch):
     sf.write(tmp_path / "short.wav", synth_notes([(60, 0.2, 0.8), (67, 0.9, 1.5)]), 22050)
