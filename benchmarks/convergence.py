@@ -40,7 +40,8 @@ def _trace(engine, M, ref, opts, checkpoints):
                "divergence": float(beta_divergence(M, step.W @ step.H, beta))}
         if step.index in checkpoints:
             H = step.H.cpu().numpy()
-            notes = extract_notes(H, engine.cqt.frame_rate, engine.notes_for(opts), background=engine.background(M, step.W, opts))
+            notes = extract_notes(H, engine.cqt.frame_rate, engine.notes_for(opts),
+                                  background=engine.background(M, step.W, opts))
             row["onset_f"] = note_scores(ref, notes)["onset_f"]
         out.append(row)
         t = time.perf_counter()
@@ -77,7 +78,8 @@ def run(max_iter: int = 500) -> dict:
     mu10 = [next(r for r in f["mu"] if r["step"] == min(n_layers, max_iter)) for f in files]
     summary["mu_same_steps_as_layers"] = {
         "steps": min(n_layers, max_iter),
-        "mean_rel_divergence": float(np.mean([r["divergence"] / f["mu"][0]["divergence"] for r, f in zip(mu10, files)])),
+        "mean_rel_divergence": float(np.mean([r["divergence"] / f["mu"][0]["divergence"]
+                                              for r, f in zip(mu10, files)])),
         "mean_onset_f": float(np.mean([r.get("onset_f", np.nan) for r in mu10]))}
     return {"model": engine.describe()["model"], "model_kind": engine.describe()["model_kind"],
             "files": files, "summary": summary}

@@ -29,7 +29,8 @@ def run(durations, reps: int) -> dict:
         a, b = a[:, :n], b[:, :n]
         peak = float(np.abs(b).max())
         big = b > 1e-3 * peak
-        corr = [np.corrcoef(a[:, j], b[:, j])[0, 1] for j in range(0, n, max(1, n // 200)) if b[:, j].max() > 1e-3 * peak]
+        corr = [np.corrcoef(a[:, j], b[:, j])[0, 1] for j in range(0, n, max(1, n // 200))
+                if b[:, j].max() > 1e-3 * peak]
         rows.append({"seconds": sec, "ours_s": t["ours"], "librosa_s": t["librosa"],
                      "speedup": t["librosa"] / t["ours"],
                      "max_abs_err_rel_to_peak": float(np.abs(a - b).max()) / peak,

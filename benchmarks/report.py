@@ -41,7 +41,8 @@ def markdown(res: dict) -> str:
             ["audio s", "updates", "ours ms/it", "ours chunked ms/it", "sklearn ms/it", "speed-up",
              "speed-up chunked", "D ours", "D sklearn", "rel. diff"],
             [[r["seconds"], "W+H" if r["update_w"] else "H (W fixed)", 1e3 * r["ours_s_per_iter"],
-              1e3 * r["chunked_s_per_iter"], 1e3 * r["sklearn_s_per_iter"], r["speedup"], r["chunked_speedup"], r["divergence_ours"], r["divergence_sklearn"],
+              1e3 * r["chunked_s_per_iter"], 1e3 * r["sklearn_s_per_iter"], r["speedup"], r["chunked_speedup"],
+              r["divergence_ours"], r["divergence_sklearn"],
               f'{r["divergence_rel_diff"]:.1e}'] for r in res["mu"]["rows"]])]
     if "unrolled" in res:
         out += ["### 3. Unrolled layer: batched CNN vs per-key loop (random default-size model)", _table(

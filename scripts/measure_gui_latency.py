@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeat", type=int, default=3, help="runs to time (default 3)")
     args = p.parse_args(argv)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    QApplication.instance() or QApplication(sys.argv[:1])  # must exist before any widget
     from unmf_gui.main_window import MainWindow
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                 signal.disconnect(slot)
             run = win.vm.run
             print(f"run {i + 1}: {win.vm.duration:.1f} s audio, {args.method}, {run.total} steps: loaded+CQT "
-                  f"{marks.get('loaded', float('nan')):.2f} s, first layer shown {marks.get('first', float('nan')):.2f} s, "
+                  f"{marks.get('loaded', float('nan')):.2f} s, "
+                  f"first layer shown {marks.get('first', float('nan')):.2f} s, "
                   f"whole run {total:.2f} s (factorisation alone {run.wall_time:.2f} s)")
         win.close()
     return 0

@@ -65,10 +65,3 @@ class Cancelled(UnmfError):
     """The user cancelled the work."""
 
     exit_code = 130
-
-
-EXIT_CODES = {
-    cls.__name__: cls.exit_code
-    for cls in (UnmfError, AudioError, MidiError, TemplateError, CheckpointError,
-                OptionError, OutputError, DeviceError, DataError, Cancelled)
-}

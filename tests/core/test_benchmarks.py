@@ -13,6 +13,7 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 
 
+@pytest.mark.slow  # ~20 s; the benchmarks' own check (python3 -m benchmarks --quick)
 def test_quick_benchmark_writes_results(tmp_path, monkeypatch):
     from benchmarks.__main__ import main
 

@@ -11,37 +11,83 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
+import re
 import sys
 from pathlib import Path
 
-from ..errors import UnmfError
+from .. import __version__
+from ..errors import Cancelled, OptionError, UnmfError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``unmf transcribe: error: …``, exit 2); its sub-parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+def _number(kind, name: str, low: float | None = None, strict: bool = False):
+    """An argparse ``type``: a finite ``kind`` (int or float), at least ``low`` (above it when ``strict``)."""
+    bound = "" if low is None else f" {'above' if strict else 'at least'} {low:g}"
+    article = "an" if kind is int else "a"
+    what = f"{article} {'integer' if kind is int else 'finite number'}{bound}"
+
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(v) or (low is not None and (v <= low if strict else v < low)):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return v
+
+    parse.__name__ = name  # argparse names the type in its message
+    return parse
+
+
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def _device(text: str) -> str:
+    if not _DEVICE.fullmatch(text.strip().lower()):
+        raise argparse.ArgumentTypeError(f"{text!r}: use auto, cpu, cuda or cuda:N")
+    return text.strip().lower()
 
 
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--method", choices=["unrolled", "mu"], default="unrolled",
                    help="unrolled MU (default) or plain MU")
-    g.add_argument("--iterations", type=int, default=100, help="plain MU iterations (default 100)")
-    g.add_argument("--layers", type=int, default=None, help="unrolled layers to run (default: all of the model's)")
-    g.add_argument("--beta", type=float, default=1.0, help="β of plain MU (default 1 = KL)")
+    g.add_argument("--iterations", type=_number(int, "iterations", 1), default=100,
+                   help="plain MU iterations (default 100)")
+    g.add_argument("--layers", type=_number(int, "layers", 1), default=None,
+                   help="unrolled layers to run (default: all of the model's)")
+    g.add_argument("--beta", type=_number(float, "beta"), default=1.0, help="β of plain MU (default 1 = KL)")
     g.add_argument("--templates", metavar="FILE_OR_FOLDER",
                    help="templates .npz or a folder of single-note recordings (default: bundled)")
     g.add_argument("--model", metavar="CKPT", help="unrolled model checkpoint (default: bundled)")
-    g.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    g.add_argument("--device", type=_device, default="auto", help="auto (default), cpu, cuda or cuda:N")
     g.add_argument("--seed-cqt", action="store_true", help="use the seed's CQT setting (44.1 kHz, hop 128)")
     n = p.add_argument_group("notes")
     from ..transcription.notes import NoteParams
 
     d = NoteParams()
-    n.add_argument("--threshold", type=float, help=f"onset threshold, relative (default: the model's calibrated "
-                   f"threshold if it has one, else {d.threshold})")
-    n.add_argument("--offset-ratio", type=float, help=f"offset/onset threshold ratio (default {d.offset_ratio})")
-    n.add_argument("--min-duration", type=float, help=f"shortest note, s (default {d.min_duration})")
-    n.add_argument("--merge-gap", type=float, help=f"close gaps shorter than this, s (default {d.merge_gap})")
-    n.add_argument("--reonset-ratio", type=float, help=f"rise that re-strikes a held key (default {d.reonset_ratio})")
+    n.add_argument("--threshold", type=_number(float, "threshold", 0, strict=True),
+                   help=f"onset threshold, relative (default: the model's calibrated threshold if it has one, "
+                   f"else {d.threshold})")
+    n.add_argument("--offset-ratio", type=_number(float, "offset-ratio", 0, strict=True),
+                   help=f"offset/onset threshold ratio (default {d.offset_ratio})")
+    n.add_argument("--min-duration", type=_number(float, "min-duration", 0),
+                   help=f"shortest note, s (default {d.min_duration})")
+    n.add_argument("--merge-gap", type=_number(float, "merge-gap", 0),
+                   help=f"close gaps shorter than this, s (default {d.merge_gap})")
+    n.add_argument("--reonset-ratio", type=_number(float, "reonset-ratio", 1, strict=True),
+                   help=f"rise that re-strikes a held key (default {d.reonset_ratio})")
 
 
 def _engine(args):
@@ -49,7 +95,11 @@ def _engine(args):
     from ..transcription.engine import Engine
 
     cqt = CQTParams.seed() if args.seed_cqt else None
-    return Engine(templates=args.templates, model=args.model, cqt=cqt, device=args.device)
+    engine = Engine(templates=args.templates, model=args.model, cqt=cqt, device=args.device)
+    n = engine.model.cfg.n_layers
+    if args.method == "unrolled" and args.layers is not None and args.layers > n:
+        raise OptionError(f"--layers {args.layers}: the model has {n} layers")
+    return engine
 
 
 def _options(args, engine):
@@ -83,6 +133,8 @@ def cmd_transcribe(args) -> int:
 
     inputs = [Path(a) for a in args.audio]
     out = Path(args.output)
+    if len(inputs) == 1 and out.suffix and not out.is_dir() and out.suffix.lower() not in MIDI_SUFFIXES:
+        raise OptionError(f"-o {out}: the output is MIDI; name it .mid (or give a folder)")
     if len(inputs) > 1 or out.is_dir() or not out.suffix:
         if out.exists() and not out.is_dir():
             raise OutputError(f"{out}: several inputs need an output folder")
@@ -94,12 +146,35 @@ def cmd_transcribe(args) -> int:
         check_writable(t, args.overwrite)
     engine = _engine(args)
     opts = _options(args, engine)
+    failed: list[UnmfError] = []
     for src, dst in zip(inputs, targets):
-        res = _run_one(engine, src, opts)
-        write_midi(res.notes, dst, overwrite=args.overwrite)
+        try:
+            res = _run_one(engine, src, opts)
+            write_midi(res.notes, dst, overwrite=args.overwrite)
+        except (Cancelled, OptionError):
+            raise
+        except UnmfError as exc:
+            if len(inputs) == 1:
+                raise
+            _report(exc)
+            failed.append(exc)
+            continue
         print(f"{src.name}: {len(res.notes)} notes, {res.duration:.1f} s of audio in {res.timings['total']:.2f} s "
               f"-> {dst}")
-    return 0
+    return _batch_status(failed, len(inputs))
+
+
+def _report(exc: BaseException) -> None:
+    print(f"unmf: error: {_one_line(exc)}", file=sys.stderr)
+
+
+def _batch_status(failed: list[UnmfError], total: int) -> int:
+    """Exit code of a batch: 0, or the first failure's code after a one-line summary."""
+    if not failed:
+        return 0
+    if total > 1:
+        print(f"unmf: {len(failed)} of {total} files failed (see above)", file=sys.stderr)
+    return failed[0].exit_code
 
 
 def _pairs(audio_dir: Path, midi_dir: Path, stems: list[str] | None):
@@ -139,9 +214,17 @@ def cmd_evaluate(args) -> int:
     rows, warnings = [], []
     keys = ["onset_f", "onset_precision", "onset_recall", "offset_f", "frame_f"]
     print(f"{'file':<24}" + "".join(f"{k:>16}" for k in keys) + f"{'time_s':>10}")
+    failed: list[UnmfError] = []
     for a, m in pairs:
-        res = _run_one(engine, a, opts)
-        ref = read_midi(m)
+        try:
+            res = _run_one(engine, a, opts)
+            ref = read_midi(m)
+        except (Cancelled, OptionError):
+            raise
+        except UnmfError as exc:
+            _report(exc)
+            failed.append(exc)
+            continue
         warning = rate_mismatch(a.name, res.duration, max((n.offset for n in ref), default=0.0),
                                 sf.info(str(a)).samplerate)
         if warning:
@@ -150,12 +233,15 @@ def cmd_evaluate(args) -> int:
         s = all_scores(ref, res.notes, res.H.shape[1], res.frame_rate)
         rows.append({"file": a.name, "n_ref": len(ref), "n_est": len(res.notes), **s, "seconds": res.timings["total"]})
         print(f"{a.name:<24}" + "".join(f"{s[k]:>16.3f}" for k in keys) + f"{res.timings['total']:>10.2f}")
+    if not rows:
+        return _batch_status(failed, len(pairs))
     means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k not in ("file",)}
     print(f"{'mean':<24}" + "".join(f"{means[k]:>16.3f}" for k in keys) + f"{means['seconds']:>10.2f}")
-    report = {"params": engine.params(opts), "files": rows, "mean": means, "warnings": warnings}
+    report = {"params": engine.params(opts), "files": rows, "mean": means, "warnings": warnings,
+              "failed": [_one_line(e) for e in failed]}
     write_bytes_atomic(args.json, json.dumps(report, indent=2).encode(), overwrite=True)
-    print(f"wrote {args.json}")
-    return 0
+    print(f"wrote {args.json}" + (f" ({len(rows)} of {len(pairs)} files)" if failed else ""))
+    return _batch_status(failed, len(pairs))
 
 
 def cmd_templates(args) -> int:
@@ -174,7 +260,8 @@ def cmd_templates(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``unmf`` (sub-commands register here)."""
-    p = argparse.ArgumentParser(prog="unmf", description="Piano transcription by NMF and unrolled NMF.")
+    p = _Parser(prog="unmf", description="Piano transcription by NMF and unrolled NMF.")
+    p.add_argument("--version", action="version", version=f"unmf {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("transcribe", help="transcribe recordings to MIDI")
@@ -221,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UnmfError as exc:
-        print(f"unmf: error: {_one_line(exc)}", file=sys.stderr)
+        _report(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         print("unmf: cancelled", file=sys.stderr)

@@ -121,13 +121,14 @@ def cmd_train(args) -> int:
     from ..training.finetune import _examples
     from ..errors import DataError
     from ..transcription.notes import midi_program
-    from ..transcription.engine import DEFAULT_TEMPLATES
+    from ..resources import default_templates
     from ..transcription.templates import load_templates
     from ..training.trainer import train
     from ..nmf.unrolled import UnrolledConfig, UnrolledMU
 
     _check_out(args)
     cqt = CQTParams()
+    val: Path | None
     if args.make_data:
         from ..training.synthdata import make_dataset
 
@@ -145,7 +146,7 @@ def cmd_train(args) -> int:
     print("analysing training data…", flush=True)
     train_ex = _examples(data, cache)
     val_ex = _examples(val, cache) if val else train_ex
-    base = load_templates(args.templates or DEFAULT_TEMPLATES, cqt)
+    base = load_templates(args.templates or default_templates(), cqt)
     sets = [base.W]
     if args.template_programs:
         from ..training.synthdata import make_templates
@@ -154,6 +155,7 @@ def cmd_train(args) -> int:
             sets.append(make_templates(cqt, prog).W)
     if args.make_data:  # rendered pieces: pair each with its own instrument's templates (program 0 = the bundled set)
         index = {0: 0, **{p: i + 1 for i, p in enumerate(args.template_programs or [])}}
+        assert val is not None  # --make-data always has a validation folder
         for ex, (_, mid) in zip(train_ex + val_ex, find_pairs(data) + find_pairs(val)):
             ex.template = index.get(midi_program(mid))
     model = UnrolledMU(UnrolledConfig(n_layers=args.layers, hidden=args.hidden, w_every=args.w_every,

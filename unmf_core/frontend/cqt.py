@@ -78,10 +78,6 @@ class CQTParams:
         """Centre frequency of each bin in Hz."""
         return self.fmin * 2.0 ** (np.arange(self.n_bins) / self.bins_per_octave)
 
-    def frame_times(self, n_frames: int) -> np.ndarray:
-        """Time in seconds of each frame centre."""
-        return np.arange(n_frames) / self.frame_rate
-
 
 def _relative_bandwidth(bins_per_octave: int) -> float:
     r = 2.0 ** (2.0 / bins_per_octave)
@@ -107,6 +103,9 @@ class CQT(torch.nn.Module):
     with ``frames = 1 + n // hop``, matching librosa's centred frames.
     """
 
+    halfband: torch.Tensor  # buffers
+    inv_sqrt_len: torch.Tensor
+
     def __init__(self, params: CQTParams = CQTParams()):
         super().__init__()
         self.params = params
@@ -128,7 +127,7 @@ class CQT(torch.nn.Module):
             lo = max(0, hi - p.bins_per_octave)
             basis, blen = librosa.filters.wavelet(
                 freqs=freqs[lo:hi], sr=my_sr, window="hann", filter_scale=p.filter_scale,
-                pad_fft=True, norm=1, alpha=alpha[lo:hi])
+                pad_fft=True, norm=1, alpha=alpha[lo:hi])  # type: ignore[arg-type]  # one alpha per filter
             n_fft = basis.shape[1]
             basis = basis * (blen[:, None] / float(n_fft))
             fft_basis = np.fft.fft(basis, n=n_fft, axis=1)[:, : n_fft // 2 + 1]

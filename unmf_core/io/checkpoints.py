@@ -124,7 +124,8 @@ def load_checkpoint(path: str | Path, cqt: CQTParams | None = None) -> Checkpoin
         return _load_unmf(obj, name, str(path), cqt)
     sd = obj.get("model_state_dict", obj)
     if not isinstance(sd, dict) or not any(str(k).startswith("layers.") for k in sd):
-        raise CheckpointError(f"{name}: no unrolled-model parameters found (expected keys like layers.0.Ah.conv1.weight)")
+        raise CheckpointError(f"{name}: no unrolled-model parameters found "
+                              f"(expected keys like layers.0.Ah.conv1.weight)")
     _check_finite(sd, name)
     try:
         model = UnrolledMU.from_seed_state_dict(sd)
@@ -143,9 +144,11 @@ def _load_unmf(obj: dict, name: str, path: str, cqt: CQTParams | None) -> Checkp
     except (TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{name}: malformed configuration ({_first(exc)})") from None
     _check_config(cfg, ck_cqt, name)
-    if cqt is not None and (ck_cqt.fmin, ck_cqt.bins_per_octave, ck_cqt.n_bins) != (cqt.fmin, cqt.bins_per_octave, cqt.n_bins):
+    axis = (ck_cqt.fmin, ck_cqt.bins_per_octave, ck_cqt.n_bins)
+    if cqt is not None and axis != (cqt.fmin, cqt.bins_per_octave, cqt.n_bins):
         raise CheckpointError(f"{name}: made for another CQT ({ck_cqt.n_bins} bins, {ck_cqt.bins_per_octave}/octave "
-                              f"from {ck_cqt.fmin} Hz) than the one in use ({cqt.n_bins}, {cqt.bins_per_octave}, {cqt.fmin})")
+                              f"from {ck_cqt.fmin} Hz) than the one in use "
+                              f"({cqt.n_bins}, {cqt.bins_per_octave}, {cqt.fmin})")
     sd = obj["state_dict"]
     if not isinstance(sd, dict) or not all(torch.is_tensor(v) for v in sd.values()):
         raise CheckpointError(f"{name}: state_dict is not a set of named tensors")

@@ -32,7 +32,7 @@ Results equal the one-chunk ones up to float rounding (summation order);
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterator, cast
 
 import torch
 
@@ -108,10 +108,10 @@ def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 
     H = random_H(M, W.shape[-1], seed)
     dims = (-2, -1)
     parts = spans(M.shape[-1], chunk)
-    m_sum = sum(M[..., a:b].sum(dim=dims, keepdim=True) for _, a, b, _ in parts)
-    wh_sum = sum((W @ H[..., a:b]).sum(dim=dims, keepdim=True) for _, a, b, _ in parts)
+    m_sum = cast(torch.Tensor, sum(M[..., a:b].sum(dim=dims, keepdim=True) for _, a, b, _ in parts))
+    wh_sum = cast(torch.Tensor, sum((W @ H[..., a:b]).sum(dim=dims, keepdim=True) for _, a, b, _ in parts))
     H = H * (m_sum / wh_sum.clamp_min(EPS))
-    total = 0.0
+    total = torch.zeros_like(m_sum)
     for _, a, b, _ in parts:
         check_cancel(cancel)
         h = H[..., a:b]
@@ -176,8 +176,9 @@ def iterate_mu(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, n_iter: int, b
                 H = _put(H, a, b, h, len(parts))
                 if update_w:
                     n, d = w_stats(M[..., a:b], W, h, beta)
-                    num, den = (n, d) if num is None else (num + n, den + d)
+                    num, den = (n, d) if num is None or den is None else (num + n, den + d)
             if update_w:
+                assert num is not None and den is not None  # parts is never empty
                 W = apply_W(W, num, den, beta, lambda_W=lambda_W)
             div = divergence(M, W, H, beta, chunk) if track_divergence else float("nan")
             yield Step(i, W, H, div)

@@ -114,7 +114,8 @@ class AccelCNN(nn.Module):
         self.bn2 = nn.BatchNorm1d(hidden) if batchnorm else nn.Identity()
         if head == "centered":
             nn.init.zeros_(self.conv3.weight)
-            nn.init.zeros_(self.conv3.bias)
+            if self.conv3.bias is not None:
+                nn.init.zeros_(self.conv3.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Factors for every row of ``x`` (shape ``(N, L)``).
@@ -182,6 +183,8 @@ class UnrolledLayer(nn.Module):
     time chunks). The ``beta`` buffer only keeps the seed's state-dict layout;
     the update uses ``cfg.beta``.
     """
+
+    beta: torch.Tensor  # a buffer
 
     def __init__(self, cfg: UnrolledConfig, Aw: AccelCNN | None = None, Ah: AccelCNN | None = None):
         super().__init__()

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import OutputError
-from ..transcription.engine import DEFAULT_MODEL, Engine
+from ..resources import DEFAULT_MODEL
+from ..transcription.engine import Engine
 from .config import Progress, TrainConfig, TrainResult
 from .datasets import CQTCache, find_pairs, load_examples
 from .trainer import train

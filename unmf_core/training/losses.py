@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 from torch import nn
@@ -36,7 +37,7 @@ from torch import nn
 from ..nmf.chunking import initialize
 from ..nmf.kernels import beta_divergence
 from ..transcription.notes import NoteParams
-from ..nmf.unrolled import UnrolledMU
+from ..nmf.unrolled import UnrolledLayer, UnrolledMU
 
 LOSSES = ("onset", "threshold", "mse")
 LAYER_WEIGHTS = ("final", "linear", "uniform")
@@ -119,7 +120,7 @@ def batch_loss(model: nn.Module, M: torch.Tensor, W: torch.Tensor, roll: torch.T
         else:
             fit = divergence_ratio(M, WL, Hs[-1], W0, H0, core.cfg.beta)
         loss = loss + cfg.divergence_weight * fit
-    return loss
+    return cast(torch.Tensor, loss)
 
 
 def warmup_loss(model: UnrolledMU, M: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
@@ -127,6 +128,7 @@ def warmup_loss(model: UnrolledMU, M: torch.Tensor, W: torch.Tensor) -> torch.Te
     W, H = _start(model, M, W)
     total = M.new_zeros(())
     for i, layer in enumerate(model.layers):
+        assert isinstance(layer, UnrolledLayer)
         if model.updates_w(i):
             total = total + ((layer.accel_W(W) - 1) ** 2).mean()
         total = total + ((layer.accel_H(H) - 1) ** 2).mean()
@@ -136,4 +138,4 @@ def warmup_loss(model: UnrolledMU, M: torch.Tensor, W: torch.Tensor) -> torch.Te
 
 
 def _core(model: nn.Module) -> UnrolledMU:
-    return model.module if hasattr(model, "module") else model
+    return cast(UnrolledMU, model.module if hasattr(model, "module") else model)

@@ -194,8 +194,8 @@ def make_templates(params: CQTParams = CQTParams(), program: int = 0, spacing: f
     from .render import render_midi
     from ..transcription.templates import build_from_folder
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
         notes = [Note(21 + k, k * spacing + 0.1, k * spacing + 0.1 + length, velocity) for k in range(88)]
         write_midi(notes, tmp / "keys.mid", program=program)
         y = render_midi(tmp / "keys.mid", params.sr)

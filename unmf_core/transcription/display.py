@@ -50,7 +50,7 @@ def reconstruction(W: np.ndarray, H: np.ndarray) -> np.ndarray:
     Multiplied by torch: numpy's threaded BLAS can take tens of milliseconds for
     this small product when torch's threads are busy in another thread.
     """
-    W = torch.from_numpy(np.ascontiguousarray(W, dtype=np.float32))
-    H = torch.from_numpy(np.ascontiguousarray(H, dtype=np.float32))
+    Wt = torch.from_numpy(np.ascontiguousarray(W, dtype=np.float32))
+    Ht = torch.from_numpy(np.ascontiguousarray(H, dtype=np.float32))
     with torch.no_grad():
-        return (W @ H).numpy()
+        return (Wt @ Ht).numpy()

@@ -11,7 +11,6 @@ between the two (β, step count) is the method object of :mod:`.methods`.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,21 +26,18 @@ from ..frontend.cqt import CQTParams
 from ..io.checkpoints import Checkpoint, load_checkpoint
 from ..nmf import chunking
 from ..nmf.kernels import Step, background_activation
-from ..nmf.unrolled import UnrolledConfig, UnrolledMU
+from ..nmf.unrolled import UnrolledMU
 from . import fallback
 from .methods import METHODS, MU, Unrolled, method_for  # noqa: F401 (METHODS re-exported)
 from .notes import NoteParams, extract_notes
 from .options import Options
 from .result import Transcription
-from .templates import Templates, harmonic_templates, load_templates
+from .templates import Templates, load_templates
+from ..resources import (DEFAULT_MODEL, DEFAULT_TEMPLATES, DEMO_AUDIO, DEMO_MIDI,  # noqa: F401 (re-exported)
+                         default_model, default_templates)
 
 log = logging.getLogger("unmf")
 
-RESOURCES = Path(os.environ.get("UNMF_RESOURCES", Path(__file__).resolve().parents[2] / "resources"))
-DEFAULT_TEMPLATES = RESOURCES / "templates" / "default.npz"
-DEFAULT_MODEL = RESOURCES / "models" / "default.pt"
-DEMO_AUDIO = RESOURCES / "demo" / "demo.flac"
-DEMO_MIDI = RESOURCES / "demo" / "demo.mid"
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -68,15 +64,12 @@ def model_notes(model: str | Path | None = None) -> NoteParams:
 
     They hold with the templates the model was calibrated with (see
     :attr:`Engine.calibrated_notes`). An unreadable checkpoint also gives the
-    defaults (running it reports the problem).
+    defaults (running it reports the problem, e.g. a missing bundled model).
     """
     from ..errors import CheckpointError
 
-    path = model if model is not None else (DEFAULT_MODEL if DEFAULT_MODEL.is_file() else None)
-    if path is None:
-        return NoteParams()
     try:
-        return load_checkpoint(path).notes or NoteParams()
+        return load_checkpoint(model if model is not None else default_model()).notes or NoteParams()
     except CheckpointError:
         return NoteParams()
 
@@ -88,27 +81,33 @@ class Engine:
     ----------
     templates : Templates, str or Path, optional
         Templates, a templates file or a folder of single-note recordings.
-        Default: the model's own templates, else ``resources/templates/default.npz``,
-        else a harmonic model.
+        Default: the model's own templates, else the bundled
+        ``resources/templates/default.npz``. Synthetic templates only when asked
+        for: ``templates=harmonic_templates(cqt)``.
     model : Checkpoint, UnrolledMU, str or Path, optional
-        The unrolled model. Default: ``resources/models/default.pt`` when present,
-        else an untrained model (identical to plain MU).
+        The unrolled model. Default: the bundled ``resources/models/default.pt``.
+        An untrained model (identical to plain MU) only when asked for:
+        ``model=UnrolledMU(UnrolledConfig())``.
     cqt : CQTParams, optional
         CQT parameters. Default: the model's, else :class:`CQTParams`'s defaults.
     device : str
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
+
+    Raises
+    ------
+    CheckpointError, TemplateError
+        A model or templates file cannot be loaded, or the bundled one is
+        missing (see :mod:`unmf_core.resources`).
     """
 
     def __init__(self, templates=None, model=None, cqt: CQTParams | None = None, device: str = "auto"):
         self.device = resolve_device(device)
-        if model is None and DEFAULT_MODEL.is_file():
-            model = DEFAULT_MODEL
+        if model is None:
+            model = default_model()
         if isinstance(model, (str, Path)):
             model = load_checkpoint(model, cqt)
         if isinstance(model, UnrolledMU):
             model = Checkpoint(model, None, None, "", {}, "", "unmf")
-        if model is None:
-            model = Checkpoint(UnrolledMU(UnrolledConfig()).eval(), None, None, "", {}, "", "untrained")
         self.checkpoint: Checkpoint = model
         self.cqt = cqt or model.cqt or CQTParams()
         self.templates = self._resolve_templates(templates)
@@ -132,10 +131,8 @@ class Engine:
         elif self.checkpoint.templates is not None:
             t = Templates(self.checkpoint.templates, self.checkpoint.cqt or self.cqt,
                           self.checkpoint.templates_source or "model's templates")
-        elif DEFAULT_TEMPLATES.is_file():
-            t = load_templates(DEFAULT_TEMPLATES, self.cqt)
         else:
-            t = harmonic_templates(self.cqt)
+            t = load_templates(default_templates(), self.cqt)
         if not t.compatible_with(self.cqt):
             raise TemplateError("templates and CQT parameters disagree on the frequency axis")
         return t
@@ -295,7 +292,7 @@ class Engine:
         return ck.notes
 
     def notes_for(self, opts: Options) -> NoteParams:
-        """The note settings a run uses: ``opts.notes``, else :attr:`calibrated_notes` (unrolled runs), else defaults."""
+        """The note settings of a run: ``opts.notes``, else :attr:`calibrated_notes` (unrolled runs), else defaults."""
         if opts.notes is not None:
             return opts.notes
         if opts.method == "unrolled" and self.calibrated_notes is not None:

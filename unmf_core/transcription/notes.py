@@ -53,6 +53,14 @@ class NoteParams:
         A note must also peak this many times above the key's background
         activation (what the recording's stationary background alone gives; see
         :func:`unmf_core.nmf.kernels.background_activation`), so steady noise gives no notes.
+    min_peak : float
+        An absolute floor: a note must also peak at this activation or more. The
+        other thresholds are relative to the recording's own level, so on a
+        (near-)silent recording they would pick notes out of its noise floor.
+        With unit-norm templates and the CQT's scaling a sinusoid of amplitude
+        ``a`` peaks at H ≈ 4a (C8) to 14a (A0, A4), so 1e-3 is a tone at about
+        -72 to -83 dBFS; white noise at -90 dBFS or 16-bit dither peaks near
+        2e-4, and the quietest notes of the project's recordings near 0.4.
     refine_onsets : bool
         Move each onset to the steepest rise of its activation: low keys' long CQT
         windows smear an attack over up to half a second, and the threshold
@@ -67,6 +75,7 @@ class NoteParams:
     min_ioi: float = 0.1
     background_ratio: float = 15.0
     refine_onsets: bool = True
+    min_peak: float = 1e-3
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-ready)."""
@@ -162,7 +171,9 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
     rise = max(1, int(round(0.5 * frame_rate)))
     for k in range(H.shape[0]):
         h = H[k]
-        on_k = on if background is None else max(on, params.background_ratio * float(background[k]))
+        on_k = max(on, params.min_peak)
+        if background is not None:
+            on_k = max(on_k, params.background_ratio * float(background[k]))
         segs = [(s, e) for s, e in _segments(h > off) if h[s:e].max() >= on_k]
         merged: list[list[int]] = []
         for s, e in segs:

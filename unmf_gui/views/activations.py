@@ -12,8 +12,8 @@ class PianoRollView(TimeImage):
     """H in dB relative to its activation scale, estimated notes (cyan) and reference notes (green, dashed)."""
 
     def __init__(self, vm: ViewModel, parent=None):
-        super().__init__("Activations H (dB) · notes: cyan = transcribed, dashed green = reference", rows_per_key=1, levels=H_LEVELS,
-                         parent=parent)
+        super().__init__("Activations H (dB) · notes: cyan = transcribed, dashed green = reference", rows_per_key=1,
+                         levels=H_LEVELS, parent=parent)
         self.vm = vm
         vm.fileChanged.connect(lambda: self.set_image(None, 1.0))
         vm.layerChanged.connect(self._layer)

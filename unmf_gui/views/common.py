@@ -18,7 +18,8 @@ PLAYHEAD_PEN = pg.mkPen((255, 255, 255, 220), width=1.5)
 def key_ticks(rows_per_key: float = 1.0, centre: float = 0.5) -> list[list[tuple[float, str]]]:
     """pyqtgraph ticks for a key axis: every C labelled as major ticks, every key as minor ticks."""
     names = key_names()
-    major = [(k * rows_per_key + centre, names[k]) for k in range(N_KEYS) if names[k].startswith("C") and "#" not in names[k]]
+    major = [(k * rows_per_key + centre, names[k]) for k in range(N_KEYS)
+             if names[k].startswith("C") and "#" not in names[k]]
     minor = [(k * rows_per_key + centre, names[k]) for k in range(N_KEYS)]
     return [major, minor]
 

@@ -110,7 +110,8 @@ class CompareView(DeferWhileHidden, QWidget):
                 self.labels[key].setText(f"{column.label}: not run yet")
                 continue
             what = "layer" if column.method == "unrolled" else "iteration"
-            time = f"wall time {run.wall_time:.2f} s" if run.finished else f"running… {run.div_steps[-1] if run.div_steps else 0}/{run.total}"
+            done = run.div_steps[-1] if run.div_steps else 0
+            time = f"wall time {run.wall_time:.2f} s" if run.finished else f"running… {done}/{run.total}"
             div = run.divergences[step] if step < len(run.divergences) else float("nan")
             scores = describe_scores(vm.scores_for(notes))
             self.labels[key].setText(f"{column.label}: {what} {step} of {run.total} · {time} · D = {div:.4g} · "

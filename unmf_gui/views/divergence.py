@@ -91,16 +91,6 @@ class DivergenceView(DeferWhileHidden, pg.PlotWidget):
                                          symbolBrush=pen.color())
         self.curves[key].setData(list(steps), [max(v, 1e-12) for v in values])
 
-    def clear_curves(self) -> None:
-        """Remove every curve."""
-        for c in self.curves.values():
-            self.removeItem(c)
-        self.curves.clear()
-        self._names.clear()
-        legend = self.getPlotItem().legend
-        if legend is not None:
-            legend.clear()
-
     def set_marker(self, step: int) -> None:
         """Mark the selected step."""
         self.marker.setValue(step)

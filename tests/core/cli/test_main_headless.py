@@ -4,11 +4,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from unmf_core.transcription.notes import read_midi
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
+@pytest.mark.slow  # ~25 s: two processes transcribe the demo; tests/core/test_launch.py checks the same in-process
 def test_without_a_display_main_transcribes_the_demo_and_never_overwrites(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     for expected in ("demo.mid", "demo-1.mid"):

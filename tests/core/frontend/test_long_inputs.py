@@ -115,8 +115,11 @@ def _cancel_latency(job, wait_s: float, settle_s: float = 0.0, join_s: float = 3
     return result["t"] - t0
 
 
+@pytest.mark.slow
 def test_cancel_latency_on_a_minute(tmp_path):
-    """A cancel from another thread ends a one-minute run within a second (chunks of 5 s)."""
+    """A cancel from another thread ends a one-minute run within a second (chunks of 5 s).
+
+    Slow set: a wall-clock limit; the fast tests above check the same by counting cancel checks."""
     eng = Engine(templates=harmonic_templates(), device="cpu")
     audio = Audio(_signal(60.0), 22050)
 

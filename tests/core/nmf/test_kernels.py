@@ -8,7 +8,8 @@ from unmf_core.nmf.kernels import beta_divergence, update_H, update_W
 
 def _data(seed=0, F=40, K=6, T=50):
     g = torch.Generator().manual_seed(seed)
-    return torch.rand(F, T, generator=g) + 0.01, torch.rand(F, K, generator=g) + 0.01, torch.rand(K, T, generator=g) + 0.01
+    return (torch.rand(F, T, generator=g) + 0.01, torch.rand(F, K, generator=g) + 0.01,
+            torch.rand(K, T, generator=g) + 0.01)
 
 
 @pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 1.5, 2.0, 3.0])

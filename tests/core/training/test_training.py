@@ -234,6 +234,7 @@ def _ddp_worker(rank, world, port, examples, out_dir):
     torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow  # ~30 s: two processes each import torch
 def test_two_process_data_parallel_step(examples, tmp_path):
     import torch.multiprocessing as mp
 

@@ -215,12 +215,13 @@ def test_cli_cuda_without_gpu_is_exit_6(tmp_path, capsys):
     assert not (tmp_path / "o.mid").exists()
 
 
-def test_cli_unknown_device_is_exit_6(tmp_path, capsys):
+def test_cli_unknown_device_is_a_bad_argument(tmp_path, capsys):
     wav = tmp_path / "x.wav"
     sf.write(str(wav), synth_notes([(60, 0.1, 0.5)]), 22050)
-    assert main(["transcribe", str(wav), "-o", str(tmp_path / "o.mid"), "--device", "tpu9"]) == 6
+    with pytest.raises(SystemExit) as e:
+        main(["transcribe", str(wav), "-o", str(tmp_path / "o.mid"), "--device", "tpu9"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "unknown device 'tpu9'" in err[0]
+    assert e.value.code == 2 and len(err) == 1 and "'tpu9': use auto, cpu, cuda or cuda:N" in err[0]
 
 
 def test_cli_reports_the_fallback_and_succeeds(tmp_path, capsys, monkeypatch):

@@ -93,3 +93,13 @@ def test_metric_sanity_on_seed_variants(shared_data):
     assert note_scores(gt, gt)["onset_f"] == 1.0
     for v in ("GT_var1.mid", "GT_var2.mid", "GT_var3.mid"):
         assert note_scores(gt, read_midi(d / v))["offset_f"] < 1.0
+
+
+def test_absolute_floor_drops_notes_of_a_near_silent_recording():
+    """The relative thresholds are scale-free; the floor (``min_peak``) is not, so noise-level "notes" go."""
+    H = np.zeros((88, 200))
+    H[40, 50:120] = np.exp(-np.arange(70) / 40.0)
+    loud = extract_notes(H, 86.0)
+    assert [n.pitch for n in loud] == [61]
+    assert extract_notes(H * 1e-4, 86.0) == []
+    assert [n.pitch for n in extract_notes(H * 1e-4, 86.0, NoteParams(min_peak=0.0))] == [61]
