@@ -132,13 +132,14 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setVisible(False)
-        self.message_label = QLabel()
+        self.message_label = WordElidedLabel()
+        self.message_label.setVisible(False)
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
-        self._message_timer.timeout.connect(self.message_label.clear)
-        sb.addPermanentWidget(self.engine_label, 1)
+        self._message_timer.timeout.connect(lambda: self.notify(""))
+        sb.addPermanentWidget(self.engine_label, 2)
         sb.addPermanentWidget(self.metrics_label)
-        sb.addPermanentWidget(self.message_label)
+        sb.addPermanentWidget(self.message_label, 1)
         sb.addPermanentWidget(self.play_status)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.cancel_button)
@@ -335,7 +336,7 @@ class MainWindow(QMainWindow):
     def _run_ended(self) -> None:
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
-        self.message_label.clear()
+        self.notify("")
         self.layer_bar.set_running(False)
         self.compare_view.set_running(False)
 
@@ -360,12 +361,12 @@ class MainWindow(QMainWindow):
     def _update_engine_label(self) -> None:
         if self.engine is None:
             s = self.spec
-            self.engine_label.set_full_text(f"model: {s.model or 'default'} · templates: {s.templates or 'default'} · "
-                                            f"device: {s.device} (loads with the next run)")
+            self.engine_label.set_full_text(f"device: {s.device} · model: {s.model or 'default'} · templates: "
+                                            f"{s.templates or 'default'} (loaded with the next run)")
             return
-        d = self.engine.describe()
-        self.engine_label.set_full_text(f"model: {Path(d['model']).name} ({d['layers']} layers) · templates: "
-                                        f"{d['templates']} · device: {d['device']}")
+        d = self.engine.describe()  # the longest part last: the label drops whole words from its end
+        self.engine_label.set_full_text(f"device: {d['device']} · model: {Path(d['model']).name} ({d['layers']} "
+                                        f"layers) · templates: {d['templates']}")
 
     # ---- notes, reference, metrics ---------------------------------------------------
     def load_reference(self, path: str | Path) -> bool:
@@ -481,9 +482,10 @@ class MainWindow(QMainWindow):
 
     # ---- messages, errors, drag and drop, closing ----------------------------------------
     def notify(self, text: str, ms: int = 0) -> None:
-        """Show a short message in the status bar (cleared after ``ms`` when given)."""
-        self.message_label.setText(text)
-        if ms:
+        """Show a short message in the status bar (cleared after ``ms`` when given; "" clears it)."""
+        self.message_label.set_full_text(text)
+        self.message_label.setVisible(bool(text))
+        if ms and text:
             self._message_timer.start(ms)
         else:
             self._message_timer.stop()

@@ -14,6 +14,8 @@ COLORMAP = "inferno"
 NOTE_PEN = pg.mkPen((80, 230, 255), width=1.5)
 REF_PEN = pg.mkPen((120, 255, 120, 200), width=1.2, style=pg.QtCore.Qt.DashLine)
 PLAYHEAD_PEN = pg.mkPen((255, 255, 255, 220), width=1.5)
+#: Smallest size of a plot (small screens, e.g. 1366×768 at 2× scaling, must fit the whole window).
+MIN_PLOT_SIZE = (60, 40)
 #: Empty-state hints of the plots: before a recording is open, and before its run has delivered a step.
 OPEN_HINT = "Open a recording (Ctrl+O)\nor drop one on the window"
 RUN_HINT = "No result yet: it appears as the run goes\n(Run: Ctrl+R)"
@@ -77,7 +79,8 @@ class EmptyHint:
     hint_hides: tuple = ()
 
     def init_hint(self, text: str = OPEN_HINT) -> None:
-        """Create the hint label over the plot and start empty."""
+        """Create the hint label over the plot, allow small plots, and start empty."""
+        self.setMinimumSize(*MIN_PLOT_SIZE)
         self.hint = QLabel(text, self.viewport())
         self.hint.setAlignment(Qt.AlignCenter)
         self.hint.setWordWrap(True)

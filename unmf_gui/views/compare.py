@@ -53,7 +53,6 @@ class CompareView(DeferWhileHidden, QWidget):
         self.rolls: dict[str, TimeImage] = {}
         self.labels: dict[str, QLabel] = {}
         self.divergence = DivergenceView(vm, compare=True, title="Divergence of both against the step")
-        self.divergence.setMinimumHeight(230)
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setObjectName("compare-slider")
         self.slider.valueChanged.connect(vm.set_compare_step)
