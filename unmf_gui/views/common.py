@@ -83,9 +83,9 @@ class EmptyHint:
         self.setMinimumSize(*MIN_PLOT_SIZE)
         self.hint = QLabel(text, self.viewport())
         self.hint.setAlignment(Qt.AlignCenter)
-        self.hint.setWordWrap(True)
         self.hint.setAttribute(Qt.WA_TransparentForMouseEvents)
-        self.hint.setStyleSheet("color: #a0a0a0; font-size: 12pt; background: transparent;")
+        self.hint.setStyleSheet("color: #a0a0a0; font-size: 11pt; background: transparent;")
+        self._hint_text = text
         self.set_empty(text)
 
     def set_empty(self, text: str | None) -> None:
@@ -96,14 +96,25 @@ class EmptyHint:
         for item in self.hint_hides:
             item.setVisible(text is None)
         if text is not None:
-            self.hint.setText(text)
-            self.hint.setGeometry(self.viewport().rect())
+            self._hint_text = text
+            self._place_hint()
         self.hint.setVisible(text is not None)
+
+    def _place_hint(self) -> None:
+        """Centre the hint below the plot's title; only its first line when the plot is too small for all."""
+        title = self.getPlotItem().titleLabel
+        top = int(title.boundingRect().height()) if title.isVisible() else 0
+        rect = self.viewport().rect().adjusted(0, top, 0, 0)
+        self.hint.setGeometry(rect)
+        lines, fm = self._hint_text.split("\n"), self.hint.fontMetrics()
+        fits = len(lines) * fm.lineSpacing() <= rect.height() and all(fm.horizontalAdvance(t) <= rect.width()
+                                                                      for t in lines)
+        self.hint.setText(self._hint_text if fits else lines[0])
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
         if getattr(self, "hint", None) is not None:
-            self.hint.setGeometry(self.viewport().rect())
+            self._place_hint()
 
 
 class TimeImage(EmptyHint, DeferWhileHidden, pg.PlotWidget):
