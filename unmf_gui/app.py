@@ -13,7 +13,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line arguments of the app."""
     p = argparse.ArgumentParser(prog="unmf-gui", description="unmf desktop app: watch (unrolled) NMF transcribe a "
                                 "piano recording layer by layer. Without FILE the bundled demo is opened.")
-    p.add_argument("file", nargs="?", help="recording to open (WAV, FLAC, OGG)")
+    p.add_argument("file", nargs="?", help="recording to open (WAV, FLAC, OGG, MP3, ...)")
     p.add_argument("--method", choices=["unrolled", "mu"], default="unrolled", help="method of the first run")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="compute device")
     p.add_argument("--reference", metavar="MIDI", help="reference MIDI to score against")

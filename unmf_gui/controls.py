@@ -19,20 +19,20 @@ class LayerBar(QWidget):
     def __init__(self, vm: ViewModel, parent=None):
         super().__init__(parent)
         self.vm = vm
+        self.running = False
         self.prev_button = QToolButton(text="◀")
-        self.prev_button.setToolTip("Previous layer (Left)")
         self.next_button = QToolButton(text="▶")
-        self.next_button.setToolTip("Next layer (Right)")
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setObjectName("layer-slider")
         self.slider.setFocusPolicy(Qt.NoFocus)
         self.label = QLabel("no run")
         self.label.setMinimumWidth(190)
-        self.play_button = QPushButton("Play through layers")
+        self.play_button = QPushButton()
         self.play_button.setCheckable(True)
+        self.title = QLabel()
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 0, 4, 0)
-        lay.addWidget(QLabel("Layer:"))
+        lay.addWidget(self.title)
         lay.addWidget(self.prev_button)
         lay.addWidget(self.slider, 1)
         lay.addWidget(self.next_button)
@@ -45,13 +45,25 @@ class LayerBar(QWidget):
         self.next_button.clicked.connect(lambda: vm.step_layer(1))
         self.slider.valueChanged.connect(lambda v: vm.select_layer(v, user=True))
         self.play_button.toggled.connect(self._toggle_play)
-        vm.layerChanged.connect(self._sync)
-        vm.runUpdated.connect(self._sync)
-        vm.runStarted.connect(self._sync)
-        vm.fileChanged.connect(self._sync)
+        vm.layerChanged.connect(self.refresh)
+        vm.runUpdated.connect(self.refresh)
+        vm.runStarted.connect(self.refresh)
+        vm.fileChanged.connect(self.refresh)
+        self.refresh()
 
-    def _sync(self, *_args) -> None:
+    def set_running(self, running: bool) -> None:
+        """A run is in progress (the label says so until its first step arrives)."""
+        self.running = running
+        self.refresh()
+
+    def refresh(self, *_args) -> None:
+        """Redraw the slider and the labels (named after the primary method's steps)."""
         vm = self.vm
+        what = "layer" if vm.method == "unrolled" else "iteration"
+        self.title.setText(f"{what.capitalize()}:")
+        self.prev_button.setToolTip(f"Previous {what} (Left)")
+        self.next_button.setToolTip(f"Next {what} (Right)")
+        self.play_button.setText(f"Play through {what}s")
         n = vm.n_layers()
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, n - 1))
@@ -59,9 +71,8 @@ class LayerBar(QWidget):
         self.slider.blockSignals(False)
         run = vm.run
         if run is None or not run.steps:
-            self.label.setText("no run")
+            self.label.setText("running…" if self.running else "no run")
             return
-        what = "layer" if vm.method == "unrolled" else "iteration"
         step = vm.current_step()
         div = run.divergences[step] if step < len(run.divergences) else float("nan")
         self.label.setText(f"{what} {step} / {run.total}   D = {div:.4g}")

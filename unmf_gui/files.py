@@ -15,19 +15,38 @@ from unmf_gui.finetune_dialog import open_dialog as open_finetune_dialog
 from unmf_gui.model_compare import ModelCompare
 from unmf_gui.workers import EngineSpec
 
-AUDIO_FILTER = "Audio (*.wav *.flac *.ogg);;All files (*)"
 MIDI_FILTER = "MIDI (*.mid *.midi)"
 RECENT_KEY = "recent_files"
 MAX_RECENT = 8
 
 
+#: File-name patterns of the audio formats libsndfile (the loader) may read, by its format name.
+SOUNDFILE_PATTERNS = {"WAV": "*.wav", "FLAC": "*.flac", "OGG": "*.ogg *.oga *.opus", "MP3": "*.mp3",
+                      "AIFF": "*.aif *.aiff *.aifc", "AU": "*.au *.snd", "CAF": "*.caf", "W64": "*.w64",
+                      "RF64": "*.rf64"}
+
+
+def audio_filter() -> str:
+    """The open dialog's filter: every format the installed libsndfile reads, then all files."""
+    import soundfile as sf
+
+    formats = sf.available_formats()
+    patterns = " ".join(p for name, p in SOUNDFILE_PATTERNS.items() if name in formats)
+    return f"Audio ({patterns});;All files (*)"
+
+
 def find_reference(audio_path: str | Path) -> Path | None:
-    """A MIDI file next to the recording with the same stem (``.mid`` or ``.midi``), if any."""
+    """The recording's reference MIDI (same stem, ``.mid`` / ``.midi``), if any.
+
+    Looked for next to the recording, then in a ``midi`` folder beside its folder
+    (``audio/x.wav`` with ``midi/x.mid``, the layout ``unmf evaluate`` reads).
+    """
     p = Path(audio_path)
-    for suffix in (".mid", ".midi", ".MID"):
-        candidate = p.with_suffix(suffix)
-        if candidate.is_file():
-            return candidate
+    for folder in (p.parent, p.parent.parent / "midi"):
+        for suffix in (".mid", ".midi", ".MID"):
+            candidate = folder / f"{p.stem}{suffix}"
+            if candidate.is_file():
+                return candidate
     return None
 
 
@@ -56,6 +75,11 @@ class FileActions(QObject):
         self._act(model, "Load &checkpoint…", None, self.checkpoint_dialog)
         self._act(model, "Load &templates file…", None, self.templates_dialog)
         self._act(model, "Build templates from a &folder of single notes…", None, self.templates_folder_dialog)
+        self.save_templates_action = self._act(model, "&Save templates…", None, self.save_templates)
+        self.save_templates_action.setEnabled(False)
+        self.save_templates_action.setToolTip("the templates in use (built from a folder, loaded, or the model's)")
+        window.controller.engineReady.connect(lambda _engine: self.save_templates_action.setEnabled(True))
+        model.setToolTipsVisible(True)
         model.addSeparator()
         self._act(model, "&Fine-tune on my files…", None, lambda: open_finetune_dialog(window))
         self.model_compare = ModelCompare(window, self._act(model, "Compare &base vs fine-tuned", None,
@@ -106,7 +130,7 @@ class FileActions(QObject):
 
     def open_dialog(self) -> None:
         """File ▸ Open."""
-        path, _ = QFileDialog.getOpenFileName(self.w, "Open a recording", self._start_dir(), AUDIO_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.w, "Open a recording", self._start_dir(), audio_filter())
         if path:
             self.w.open_file(path)
 
@@ -134,6 +158,31 @@ class FileActions(QObject):
         path = QFileDialog.getExistingDirectory(self.w, "Folder of single-note recordings", self._start_dir())
         if path:
             self._spec(templates=path)
+
+    def save_templates(self, path: str | Path | None = None) -> bool:
+        """Model ▸ Save templates: write the templates in use as ``.npz``; returns success.
+
+        Without ``path`` a save dialog asks (it confirms before replacing a file,
+        so the file chosen there is overwritten); a given ``path`` is never
+        overwritten. The write is atomic.
+        """
+        engine = self.w.engine
+        if engine is None:
+            self.w.notify("Open a recording first: the templates are loaded or built with its run", 6000)
+            return False
+        overwrite = path is None
+        if path is None:
+            start = str(Path(self._start_dir()) / "templates.npz")
+            path, _ = QFileDialog.getSaveFileName(self.w, "Save templates", start, "Templates (*.npz)")
+            if not path:
+                return False
+        try:
+            engine.templates.save(path, overwrite=overwrite)
+        except UnmfError as exc:
+            self.w.show_error(str(exc))
+            return False
+        self.w.notify(f"Wrote {Path(path).name}", 4000)
+        return True
 
     def _spec(self, **changes) -> None:
         s = self.w.spec

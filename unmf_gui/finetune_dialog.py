@@ -143,7 +143,7 @@ class FineTuneDialog(QDialog):
 
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton("Close")  # "Cancel" while a job runs
         self.cancel_button.clicked.connect(self.cancel)
         self.use_button = QPushButton("Use the new model")
         self.use_button.setEnabled(False)
@@ -221,6 +221,7 @@ class FineTuneDialog(QDialog):
         self._worker.finished.connect(self._finished)
         self._worker.failed.connect(self._failed)
         self._thread.start()
+        self.cancel_button.setText("Cancel")
         return True
 
     def cancel(self) -> None:
@@ -298,6 +299,7 @@ class FineTuneDialog(QDialog):
             self._thread.wait()
         self._thread, self._worker = None, None
         self.start_button.setEnabled(True)
+        self.cancel_button.setText("Close")
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         if self._worker is not None:

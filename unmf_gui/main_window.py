@@ -5,10 +5,12 @@ It forwards user intent to the :class:`~unmf_gui.workers.RunController` and the
 """
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path
 
+from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter, QTabWidget,
                                QVBoxLayout, QWidget)
 
@@ -19,6 +21,7 @@ from unmf_core.transcription.synth import mix, synthesize
 from unmf_gui.controls import LayerBar, RunToolbar
 from unmf_gui.files import FileActions
 from unmf_gui.playback import Player
+from unmf_gui.status import WordElidedLabel
 from unmf_gui.viewmodel import ViewModel
 from unmf_gui.views.activations import PianoRollView
 from unmf_gui.views.compare import CompareView, describe_scores
@@ -28,6 +31,8 @@ from unmf_gui.views.templates_view import TemplatesView
 from unmf_gui.workers import EngineSpec, RunController, RunRequest, warm_up
 
 MIDI_SUFFIXES = (".mid", ".midi")
+#: Preferred window size; smaller screens get their available geometry.
+PREFERRED_SIZE = (1500, 950)
 
 
 class MainWindow(QMainWindow):
@@ -53,7 +58,6 @@ class MainWindow(QMainWindow):
         super().__init__()
         warm_up()
         self.setWindowTitle("unmf — piano transcription by (unrolled) NMF")
-        self.resize(1500, 950)
         self.setAcceptDrops(True)
         self.settings = settings or QSettings("unmf", "unmf")
         self.vm = ViewModel(self)
@@ -65,6 +69,9 @@ class MainWindow(QMainWindow):
         self._pending_path: str | None = None
         self.reference_override: str | None = None
         self._error_box: QMessageBox | None = None
+        self._help_box: QMessageBox | None = None
+        self._methods: list[str] = []
+        self._previous: dict = {}  # complete results a re-run replaces, restored if it is cancelled or fails
         self._build_views()
         self._build_controls(method, device)
         self.vm.method = self.method
@@ -72,8 +79,11 @@ class MainWindow(QMainWindow):
         self._build_shortcuts()
         self._connect()
         self._update_engine_label()
+        self.layer_bar.refresh()
+        self.divergence.refresh()
         if not self.player.available:
-            self.play_status.setText(self.player.reason)
+            self._playback_unavailable()
+        self.fit_to_screen()
 
     # ---- construction ---------------------------------------------------------
     def _build_views(self) -> None:
@@ -114,7 +124,7 @@ class MainWindow(QMainWindow):
         self.iterations_box, self.run_button, self.notes_controls = bar.iterations_box, bar.run_button, bar.notes
         self.source_box, self.play_button = bar.source_box, bar.play_button
         sb = self.statusBar()
-        self.engine_label = QLabel()
+        self.engine_label = WordElidedLabel()
         self.metrics_label = QLabel()
         self.play_status = QLabel()
         self.progress = QProgressBar()
@@ -122,13 +132,14 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setVisible(False)
-        self.message_label = QLabel()
+        self.message_label = WordElidedLabel()
+        self.message_label.setVisible(False)
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
-        self._message_timer.timeout.connect(self.message_label.clear)
-        sb.addPermanentWidget(self.engine_label, 1)
+        self._message_timer.timeout.connect(lambda: self.notify(""))
+        sb.addPermanentWidget(self.engine_label, 2)
         sb.addPermanentWidget(self.metrics_label)
-        sb.addPermanentWidget(self.message_label)
+        sb.addPermanentWidget(self.message_label, 1)
         sb.addPermanentWidget(self.play_status)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.cancel_button)
@@ -139,13 +150,17 @@ class MainWindow(QMainWindow):
         self.cancel_action = self._action(run, "&Cancel", "Esc", self.cancel)
         self._action(run, "Run &both (compare)", "Ctrl+Shift+R", self.compare)
         play = self.menuBar().addMenu("&Play")
-        self._action(play, "Play / &pause", None, self.toggle_play)
+        play.setToolTipsVisible(True)  # a disabled Play says why
+        self.play_action = self._action(play, "Play / &pause", None, self.toggle_play)
         self._shortcuts = []
         for key, slot in (("Space", self.toggle_play), ("Left", lambda: self.vm.step_layer(-1)),
                           ("Right", lambda: self.vm.step_layer(1))):
             sc = QShortcut(QKeySequence(key), self)
             sc.activated.connect(slot)
             self._shortcuts.append(sc)
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", None, self.show_shortcuts)
+        self._action(help_menu, "&About unmf", None, self.show_about)
 
     def _action(self, menu, text, shortcut, slot) -> QAction:
         act = QAction(text, self)
@@ -230,6 +245,15 @@ class MainWindow(QMainWindow):
         return [self.method]
 
     def _start(self, request: RunRequest, methods: list[str]) -> None:
+        if isinstance(request.source, str):  # a new file replaces every result
+            self._previous = {}
+        else:  # keep the complete results this run replaces (and those a still-running re-run replaced)
+            previous = dict(self._previous) if self.controller.running else {}
+            for key in methods:
+                run = self.vm.runs.get(key)
+                if run is not None and run.finished:
+                    previous[key] = run
+            self._previous = {k: v for k, v in previous.items() if k in methods}
         self._methods = methods
         self._done_steps = 0
         if isinstance(request.source, str):
@@ -241,6 +265,8 @@ class MainWindow(QMainWindow):
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.cancel_button.setVisible(True)
+        self.layer_bar.set_running(True)
+        self.compare_view.set_running(True)
 
     def _engine_ready(self, engine) -> None:
         self.engine = engine
@@ -273,11 +299,15 @@ class MainWindow(QMainWindow):
 
     def _finished(self) -> None:
         self._run_ended()
+        self._previous = {}
+        if set(self.vm.comparison.keys) <= set(self._methods):  # a compare run: show both at their last step
+            self.vm.set_compare_step(self.vm.compare_max())
         self.notify("Transcription finished", 4000)
         self.run_finished.emit()
 
     def _failed(self, message: str) -> None:
         self._run_ended()
+        self._restore_previous()
         pending = self._pending_path
         if pending and (self.vm.path is None or Path(pending) != Path(self.vm.path)):
             self._pending_path = self.vm.path
@@ -288,16 +318,34 @@ class MainWindow(QMainWindow):
 
     def _cancelled(self) -> None:
         self._run_ended()
-        self.notify("Run cancelled", 4000)
+        restored = self._restore_previous()
+        self.notify("Run cancelled: the previous result is shown" if restored else "Run cancelled", 4000)
         self.run_cancelled.emit()
+
+    def _restore_previous(self) -> bool:
+        """Put back the complete results an unfinished re-run replaced; True when there were any."""
+        vm = self.vm
+        restore = {k: run for k, run in self._previous.items() if k not in vm.runs or not vm.runs[k].finished}
+        self._previous = {}
+        if not restore:
+            return False
+        vm.clear_runs(list(restore))  # drops the partial runs and their cached notes
+        for key, run in restore.items():
+            vm.runs[key] = run
+            vm.finish_method(key, run.wall_time)
+        return True
 
     def _run_ended(self) -> None:
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
-        self.message_label.clear()
+        self.notify("")
+        self.layer_bar.set_running(False)
+        self.compare_view.set_running(False)
 
     def _method_changed(self) -> None:
         self.vm.set_method(self.method)
+        self.layer_bar.refresh()
+        self.divergence.refresh()
         if self.vm.loaded is not None and self.method not in self.vm.runs:
             self.run()
 
@@ -315,12 +363,12 @@ class MainWindow(QMainWindow):
     def _update_engine_label(self) -> None:
         if self.engine is None:
             s = self.spec
-            self.engine_label.setText(f"model: {s.model or 'default'} · templates: {s.templates or 'default'} · "
-                                      f"device: {s.device} (loads with the next run)")
+            self.engine_label.set_full_text(f"device: {s.device} · model: {s.model or 'default'} · templates: "
+                                            f"{s.templates or 'default'} (loaded with the next run)")
             return
-        d = self.engine.describe()
-        self.engine_label.setText(f"model: {Path(d['model']).name} ({d['layers']} layers) · templates: "
-                                  f"{d['templates'][:60]} · device: {d['device']}")
+        d = self.engine.describe()  # the longest part last: the label drops whole words from its end
+        self.engine_label.set_full_text(f"device: {d['device']} · model: {Path(d['model']).name} ({d['layers']} "
+                                        f"layers) · templates: {d['templates']}")
 
     # ---- notes, reference, metrics ---------------------------------------------------
     def load_reference(self, path: str | Path) -> bool:
@@ -341,14 +389,21 @@ class MainWindow(QMainWindow):
         self.metrics_label.setText(describe_scores(scores))
 
     # ---- playback --------------------------------------------------------------------------
+    def _playback_unavailable(self) -> None:
+        """Disable Play, with the reason in its tooltip (once in the status bar, in full in its tooltip)."""
+        reason = self.player.reason or "playback unavailable"
+        for widget in (self.play_button, self.play_action):
+            widget.setEnabled(False)
+            widget.setToolTip(reason)
+        self.play_status.setText("playback unavailable")
+        self.play_status.setToolTip(reason)
+
     def toggle_play(self) -> None:
         """Play or pause the chosen source from the playhead."""
         if self.player.playing:
             self.player.pause()
             return
-        if not self.player.available:
-            self.play_status.setText(self.player.reason)
-            self.notify(self.player.reason, 4000)
+        if not self.player.available:  # Play is disabled and the status bar says why
             return
         if self.vm.loaded is None:
             return
@@ -357,7 +412,8 @@ class MainWindow(QMainWindow):
         if self.player.play():
             self.play_button.setText("Pause")
         else:
-            self.play_status.setText(self.player.reason)
+            self.play_status.setText("playback failed")
+            self.play_status.setToolTip(self.player.reason)
 
     def playback_signal(self, source: str):
         """Samples of ``"recording"``, ``"transcription"`` (synthesised notes) or ``"mix"``."""
@@ -371,11 +427,67 @@ class MainWindow(QMainWindow):
         if abs(self.player.position - seconds) > 0.05:
             self.player.seek(seconds)
 
+    # ---- window size, help -------------------------------------------------------------------
+    def fit_to_screen(self) -> None:
+        """Take the preferred size, or the screen's available geometry (less the frame) when that is smaller."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(*PREFERRED_SIZE)
+            return
+        avail = screen.availableGeometry()
+        frame_w, frame_h = 16, 48  # room for the window manager's frame and title bar before it is known
+        w = min(PREFERRED_SIZE[0], avail.width() - frame_w)
+        h = min(PREFERRED_SIZE[1], avail.height() - frame_h)
+        self.resize(w, h)
+        self.move(avail.x() + (avail.width() - w - frame_w) // 2, avail.y() + (avail.height() - h - frame_h) // 2)
+
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(key, what it does) for every keyboard shortcut of the window."""
+        rows = [(a.shortcut().toString(QKeySequence.NativeText), a.text().replace("&", "").rstrip("…"))
+                for a in self.actions() if not a.shortcut().isEmpty()]
+        rows += [("Space", "Play / pause"), ("Left", "Previous layer / iteration"),
+                 ("Right", "Next layer / iteration")]
+        return rows
+
+    def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard shortcuts."""
+        rows = "".join(f"<tr><td><b>{key}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for key, what in self.shortcuts())
+        self._show_help("Keyboard shortcuts", f"<table>{rows}</table><p>Click a time view to move the playhead; "
+                                              "drop a recording or a MIDI reference on the window.</p>")
+
+    def show_about(self) -> None:
+        """Help ▸ About: version, model, templates, licence."""
+        try:
+            meta = metadata("unmf")
+            version, licence = meta["Version"], meta.get("License-Expression") or meta.get("License") or "MIT"
+        except PackageNotFoundError:
+            version, licence = "(not installed)", "MIT"
+        if self.engine is not None:
+            d = self.engine.describe()
+            model, templates = f"{Path(d['model']).name} ({d['layers']} layers)", d["templates"]
+        else:
+            model = self.spec.model or "the bundled model (loads with the first run)"
+            templates = self.spec.templates or "the model's own (loads with the first run)"
+        import torch
+
+        self._show_help("About unmf", f"<h3>unmf {version}</h3><p>Piano transcription by NMF and unrolled NMF, "
+                                      f"shown layer by layer.</p><p><b>Model:</b> {model}<br><b>Templates:</b> "
+                                      f"{templates}</p><p><b>Licence:</b> {licence}</p><p>PySide6 {pyside_version}"
+                                      f" · torch {torch.__version__}</p>")
+
+    def _show_help(self, title: str, html: str) -> None:
+        box = QMessageBox(QMessageBox.Information, title, html, QMessageBox.Ok, self)
+        box.setTextFormat(Qt.RichText)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        self._help_box = box
+        box.open()
+
     # ---- messages, errors, drag and drop, closing ----------------------------------------
     def notify(self, text: str, ms: int = 0) -> None:
-        """Show a short message in the status bar (cleared after ``ms`` when given)."""
-        self.message_label.setText(text)
-        if ms:
+        """Show a short message in the status bar (cleared after ``ms`` when given; "" clears it)."""
+        self.message_label.set_full_text(text)
+        self.message_label.setVisible(bool(text))
+        if ms and text:
             self._message_timer.start(ms)
         else:
             self._message_timer.stop()

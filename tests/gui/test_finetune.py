@@ -121,7 +121,9 @@ def test_compare_view_shows_base_vs_fine_tuned_then_mu_vs_unrolled_again(qtbot, 
     vm, view, tabs = win.vm, win.compare_view, win.tabs
     assert tabs.currentWidget() is view and tabs.tabText(tabs.indexOf(view)) == "Compare base / fine-tuned"
     assert list(view.rolls) == ["base", "fine-tuned"] and set(vm.runs) >= {"base", "fine-tuned", "unrolled"}
-    assert view.labels["base"].text().startswith("base: base.pt (threshold 0.07): layer 0 of 3")
+    assert view.labels["base"].text().startswith("base: base.pt (threshold 0.07): layer 3 of 3")  # the last step
+    view.slider.setValue(0)
+    assert view.labels["fine-tuned"].text().startswith("fine-tuned: new.pt (threshold 0.3): layer 0 of 3")
     view.slider.setValue(3)
     assert view.labels["fine-tuned"].text().startswith("fine-tuned: new.pt (threshold 0.3): layer 3 of 3")
     titles = [view.rolls[k].getPlotItem().titleLabel.text for k in view.rolls]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from unmf_gui.viewmodel import ViewModel
-from unmf_gui.views.common import TimeImage
+from unmf_gui.views.common import RUN_HINT, TimeImage
 
 #: Colour range of H in dB below the activation scale (the note threshold's reference).
 H_LEVELS = (-40.0, -6.0)
@@ -15,12 +15,16 @@ class PianoRollView(TimeImage):
         super().__init__("Activations H (dB) · notes: cyan = transcribed, dashed green = reference", rows_per_key=1,
                          levels=H_LEVELS, parent=parent)
         self.vm = vm
-        vm.fileChanged.connect(lambda: self.set_image(None, 1.0))
+        vm.fileChanged.connect(self._file)
         vm.layerChanged.connect(self._layer)
         vm.notesChanged.connect(lambda: self.set_notes(vm.notes))
         vm.referenceChanged.connect(lambda: self.set_reference(vm.reference))
         vm.positionChanged.connect(self.set_position)
         self.seekRequested.connect(vm.set_position)
+
+    def _file(self) -> None:
+        self.hint_text = RUN_HINT
+        self.set_image(None, 1.0)
 
     def _layer(self, _pos: int = 0) -> None:
         if self.defer(self._layer):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtWidgets import QLabel
 
 from unmf_core.frontend.cqt import LOWEST_PITCH, N_KEYS, key_names
 
@@ -13,6 +14,11 @@ COLORMAP = "inferno"
 NOTE_PEN = pg.mkPen((80, 230, 255), width=1.5)
 REF_PEN = pg.mkPen((120, 255, 120, 200), width=1.2, style=pg.QtCore.Qt.DashLine)
 PLAYHEAD_PEN = pg.mkPen((255, 255, 255, 220), width=1.5)
+#: Smallest size of a plot (small screens, e.g. 1366×768 at 2× scaling, must fit the whole window).
+MIN_PLOT_SIZE = (60, 40)
+#: Empty-state hints of the plots: before a recording is open, and before its run has delivered a step.
+OPEN_HINT = "Open a recording (Ctrl+O)\nor drop one on the window"
+RUN_HINT = "No result yet: it appears as the run goes\n(Run: Ctrl+R)"
 
 
 def key_ticks(rows_per_key: float = 1.0, centre: float = 0.5) -> list[list[tuple[float, str]]]:
@@ -58,7 +64,61 @@ class DeferWhileHidden:
             redraw()
 
 
-class TimeImage(DeferWhileHidden, pg.PlotWidget):
+def empty_hint(vm) -> str:
+    """The hint of an empty plot of view-model ``vm``: open a recording, or wait for / start a run."""
+    return OPEN_HINT if vm.loaded is None else RUN_HINT
+
+
+class EmptyHint:
+    """Mixin for plot widgets: while there is nothing to show, hide the axes and show a centred hint.
+
+    Call :meth:`init_hint` once the plot is built, then :meth:`set_empty` with a text (empty) or None (data shown).
+    """
+
+    hint: QLabel
+    #: Items hidden along with the axes (playhead, step marker).
+    hint_hides: tuple = ()
+
+    def init_hint(self, text: str = OPEN_HINT) -> None:
+        """Create the hint label over the plot, allow small plots, and start empty."""
+        self.setMinimumSize(*MIN_PLOT_SIZE)
+        self.hint = QLabel(text, self.viewport())
+        self.hint.setAlignment(Qt.AlignCenter)
+        self.hint.setAttribute(Qt.WA_TransparentForMouseEvents)
+        self.hint.setStyleSheet("color: #a0a0a0; font-size: 11pt; background: transparent;")
+        self._hint_text = text
+        self.set_empty(text)
+
+    def set_empty(self, text: str | None) -> None:
+        """Show ``text`` instead of axes (None: show the axes and hide the hint)."""
+        plot = self.getPlotItem()
+        for name in ("left", "bottom"):
+            plot.showAxis(name, text is None)
+        for item in self.hint_hides:
+            item.setVisible(text is None)
+        if text is not None:
+            self._hint_text = text
+            self._place_hint()
+        self.hint.setVisible(text is not None)
+
+    def _place_hint(self) -> None:
+        """Centre the hint below the plot's title; only its first line when the plot is too small for all."""
+        title = self.getPlotItem().titleLabel
+        top = int(title.boundingRect().height()) if title.isVisible() else 0
+        rect = self.viewport().rect().adjusted(0, top, 0, 0)
+        self.hint.setGeometry(rect)
+        lines, fm = self._hint_text.split("\n"), self.hint.fontMetrics()
+        fits = len(lines) * fm.lineSpacing() <= rect.height() and all(fm.horizontalAdvance(t) <= rect.width()
+                                                                      for t in lines)
+        self.hint.setText(self._hint_text if fits else lines[0])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        if getattr(self, "hint", None) is not None:
+            self._place_hint()
+
+
+class TimeImage(EmptyHint, DeferWhileHidden, pg.PlotWidget):
     """An image over time (seconds on x) with note overlays, a playhead and click-to-seek.
 
     Parameters
@@ -92,17 +152,23 @@ class TimeImage(DeferWhileHidden, pg.PlotWidget):
         self.getAxis("left").setTicks(key_ticks(rows_per_key, centre))
         self.getAxis("left").setWidth(42)
         self.setLabel("bottom", "time", units="s")
+        self.getAxis("bottom").enableAutoSIPrefix(False)  # always seconds (never "ms" or "×0.001")
         self.getPlotItem().vb.setMouseEnabled(x=True, y=True)
         self.setMenuEnabled(False)
         self.scene().sigMouseClicked.connect(self._clicked)
         self._shape = None
+        self.hint_text = OPEN_HINT
+        self.hint_hides = (self.playhead,)
+        self.init_hint(OPEN_HINT)
 
     def set_image(self, data: np.ndarray | None, frame_rate: float) -> None:
-        """Show ``data`` (rows × frames) in place with the fixed levels."""
+        """Show ``data`` (rows × frames) in place with the fixed levels; None shows :attr:`hint_text`."""
         if data is None:
             self.image.clear()
             self._shape = None
+            self.set_empty(self.hint_text)
             return
+        self.set_empty(None)
         self.image.setImage(data, autoLevels=False, levels=self.levels)
         if self._shape != data.shape:
             self._shape = data.shape

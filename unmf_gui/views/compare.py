@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSl
 
 from unmf_gui.viewmodel import METHODS_COMPARISON, ViewModel
 from unmf_gui.views.activations import H_LEVELS
-from unmf_gui.views.common import DeferWhileHidden, TimeImage
+from unmf_gui.views.common import DeferWhileHidden, TimeImage, empty_hint
 from unmf_gui.views.divergence import DivergenceView
 
 METHODS = METHODS_COMPARISON.keys
@@ -36,6 +36,7 @@ class CompareView(DeferWhileHidden, QWidget):
     def __init__(self, vm: ViewModel, parent=None):
         super().__init__(parent)
         self.vm = vm
+        self.running = False
         grid = QGridLayout()
         self._columns: list[tuple[TimeImage, QLabel]] = []
         for col in range(2):
@@ -52,7 +53,6 @@ class CompareView(DeferWhileHidden, QWidget):
         self.rolls: dict[str, TimeImage] = {}
         self.labels: dict[str, QLabel] = {}
         self.divergence = DivergenceView(vm, compare=True, title="Divergence of both against the step")
-        self.divergence.setMinimumHeight(230)
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setObjectName("compare-slider")
         self.slider.valueChanged.connect(vm.set_compare_step)
@@ -89,6 +89,11 @@ class CompareView(DeferWhileHidden, QWidget):
         self.run_button.setText("Run both on this file" if default else "Run MU / unrolled MU on this file")
         self.refresh()
 
+    def set_running(self, running: bool) -> None:
+        """A run is in progress (columns not started yet say they wait instead of "not run yet")."""
+        self.running = running
+        self.refresh()
+
     def refresh(self) -> None:
         """Redraw both columns at the compare step (once shown, when hidden)."""
         if self.defer(self.refresh):
@@ -103,11 +108,12 @@ class CompareView(DeferWhileHidden, QWidget):
             key = column.key
             step, H_db, notes = vm.compare_snapshot(key)
             roll = self.rolls[key]
+            roll.hint_text = empty_hint(vm)
             roll.set_image(H_db, vm.frame_rate or 1.0)
             roll.set_notes(notes)
             run = vm.runs.get(key)
             if run is None:
-                self.labels[key].setText(f"{column.label}: not run yet")
+                self.labels[key].setText(f"{column.label}: " + ("waiting to run…" if self.running else "not run yet"))
                 continue
             what = "layer" if column.method == "unrolled" else "iteration"
             done = run.div_steps[-1] if run.div_steps else 0

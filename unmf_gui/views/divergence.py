@@ -6,12 +6,12 @@ from PySide6.QtCore import Signal
 
 from unmf_core.transcription.engine import METHODS
 from unmf_gui.viewmodel import METHOD_LABELS, ViewModel  # noqa: F401 (METHOD_LABELS re-exported)
-from unmf_gui.views.common import DeferWhileHidden
+from unmf_gui.views.common import DeferWhileHidden, EmptyHint, empty_hint
 
 METHOD_PENS = {"unrolled": pg.mkPen((255, 170, 40), width=2), "mu": pg.mkPen((90, 170, 255), width=2)}
 
 
-class DivergenceView(DeferWhileHidden, pg.PlotWidget):
+class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
     """Divergence curves of the methods' runs (or of the compared runs); clicking picks a step.
 
     Parameters
@@ -31,6 +31,7 @@ class DivergenceView(DeferWhileHidden, pg.PlotWidget):
         self.compare = compare
         self.setTitle(title, size="10pt")
         self.setLabel("bottom", "layer / iteration")
+        self.getAxis("bottom").enableAutoSIPrefix(False)
         self.setLabel("left", "D")
         self.setLogMode(y=True)
         self.showGrid(x=True, y=True, alpha=0.25)
@@ -41,24 +42,37 @@ class DivergenceView(DeferWhileHidden, pg.PlotWidget):
         self._names: dict[str, str] = {}
         self.marker = pg.InfiniteLine(0, angle=90, pen=pg.mkPen((255, 255, 255, 160), width=1))
         self.addItem(self.marker)
+        self.hint_hides = (self.marker,)
+        self._x_total: int | None = None
         self.scene().sigMouseClicked.connect(self._clicked)
-        vm.runStarted.connect(self._refresh)
-        vm.fileChanged.connect(self._refresh)
-        vm.runUpdated.connect(self._refresh)
+        vm.runStarted.connect(self.refresh)
+        vm.fileChanged.connect(self.refresh)
+        vm.runUpdated.connect(self.refresh)
         if compare:
-            vm.comparisonChanged.connect(self._refresh)
+            vm.comparisonChanged.connect(self.refresh)
             vm.compareChanged.connect(lambda: self.set_marker(vm.compare_step))
             self.stepClicked.connect(vm.set_compare_step)
         else:
             vm.layerChanged.connect(lambda _pos: self.set_marker(vm.current_step()))
             self.stepClicked.connect(self._pick_layer)
+        self.init_hint()
+        self.update_step_label()
+
+    def update_step_label(self) -> None:
+        """Name the x-axis after the steps shown: layers (unrolled MU), iterations (MU), or both (compare)."""
+        if self.compare:
+            text = "step k (layer / iteration)"
+        else:
+            text = "layer" if self.vm.method == "unrolled" else "iteration"
+        self.setLabel("bottom", text)
 
     def shown_keys(self) -> tuple[str, ...]:
         """Keys of the runs this plot shows (when stored)."""
         return self.vm.comparison.keys if self.compare else METHODS
 
-    def _refresh(self, *_args) -> None:
-        if self.defer(self._refresh):
+    def refresh(self, *_args) -> None:
+        """Redraw the curves, the x-axis range (the whole run) and its name; once shown, when hidden."""
+        if self.defer(self.refresh):
             return
         runs = self.vm.runs
         names = {k: self.vm.label_of(k) for k in self.shown_keys() if k in runs}
@@ -66,6 +80,20 @@ class DivergenceView(DeferWhileHidden, pg.PlotWidget):
             self._remove(key)
         for key in names:
             self.set_curve(key, runs[key].div_steps, runs[key].divergences)
+        self.update_step_label()
+        # the x-axis spans the whole run (all its steps, known when it starts), so a live run grows into it;
+        # the main view spans the primary method's run, the compare view the longer of its two
+        spanned = [self.vm.method] if not self.compare and self.vm.method in names else list(names)
+        total = max((max(runs[k].total, runs[k].div_steps[-1] if runs[k].div_steps else 0) for k in spanned),
+                    default=0)
+        if not any(runs[k].div_steps for k in names):
+            self._x_total = None
+            self.set_empty(empty_hint(self.vm))
+            return
+        self.set_empty(None)
+        if total != self._x_total:
+            self._x_total = total
+            self.setXRange(0, max(total, 1), padding=0.02)
 
     def _remove(self, key: str) -> None:
         curve = self.curves.pop(key)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from unmf_core.transcription.display import FLOOR_DB
 from unmf_gui.viewmodel import ViewModel
-from unmf_gui.views.common import TimeImage
+from unmf_gui.views.common import RUN_HINT, TimeImage
 
 
 class SpectrogramView(TimeImage):
@@ -27,6 +27,7 @@ class SpectrogramView(TimeImage):
         if self.source == "M":
             self.set_image(self.vm.M_db, self.vm.frame_rate)
         else:
+            self.hint_text = RUN_HINT
             self.set_image(None, 1.0)
 
     def _layer(self, _pos: int = 0) -> None:

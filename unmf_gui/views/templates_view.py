@@ -6,12 +6,12 @@ from PySide6.QtCore import QRectF
 
 from unmf_core.transcription.display import to_db
 from unmf_gui.viewmodel import ViewModel
-from unmf_gui.views.common import COLORMAP, DeferWhileHidden, key_ticks
+from unmf_gui.views.common import COLORMAP, RUN_HINT, DeferWhileHidden, EmptyHint, empty_hint, key_ticks
 
 W_LEVELS = (-60.0, 0.0)
 
 
-class TemplatesView(DeferWhileHidden, pg.PlotWidget):
+class TemplatesView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
     """Templates W: keys on x (names), CQT bins on y (labelled with the note at each C)."""
 
     def __init__(self, vm: ViewModel, parent=None):
@@ -25,10 +25,16 @@ class TemplatesView(DeferWhileHidden, pg.PlotWidget):
         self.getAxis("left").setTicks(key_ticks(3.0, 0.5))
         self.getAxis("left").setWidth(42)
         self.setLabel("bottom", "key")
+        self.getAxis("bottom").enableAutoSIPrefix(False)
         self.setMenuEnabled(False)
         vm.layerChanged.connect(self._layer)
-        vm.fileChanged.connect(self.image.clear)
+        vm.fileChanged.connect(self._file)
         self._shape = None
+        self.init_hint()
+
+    def _file(self) -> None:
+        self.image.clear()
+        self.set_empty(RUN_HINT)
 
     def _layer(self, _pos: int = 0) -> None:
         if self.defer(self._layer):
@@ -36,7 +42,9 @@ class TemplatesView(DeferWhileHidden, pg.PlotWidget):
         W = self.vm.current_W()
         if W is None:
             self.image.clear()
+            self.set_empty(empty_hint(self.vm))
             return
+        self.set_empty(None)
         self.image.setImage(to_db(W, float(W.max())), autoLevels=False, levels=W_LEVELS)
         if self._shape != W.shape:
             self._shape = W.shape
