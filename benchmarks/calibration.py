@@ -137,6 +137,25 @@ def evaluate(templates, pieces: Path) -> float:
     return float(np.mean(fs))
 
 
+def _shift_fill(cal):
+    """Reference: unrecorded keys as the nearest recorded key's template shifted (unmf before calibration)."""
+    from unmf_core.templates import Templates, normalise_columns
+
+    W = cal.templates.W.copy()
+    have = np.array(sorted(p - 21 for p in cal.recorded))
+    bps = cal.templates.cqt.bins_per_semitone
+    for k in range(W.shape[1]):
+        src = int(have[np.argmin(np.abs(have - k))])
+        d = (k - src) * bps
+        col = np.zeros(W.shape[0], dtype=W.dtype)
+        if d >= 0:
+            col[d:] = W[: W.shape[0] - d, src]
+        else:
+            col[:d] = W[-d:, src]
+        W[:, k] = col
+    return Templates(normalise_columns(W), cal.templates.cqt, "nearest recorded key shifted")
+
+
 def candidates(src: Path, work: Path):
     """(label, templates) of every calibration to compare, built from ``src``'s cached material."""
     from unmf_core.calibration import calibrate
@@ -144,6 +163,8 @@ def candidates(src: Path, work: Path):
     yield "bundled templates (no calibration)", None
     for label, pitches in SUBSETS.items():
         yield label, calibrate(subset_folder(src / "notes", pitches, work / f"sub{len(pitches)}")).templates
+    yield "8 notes, old fill: nearest recorded key shifted", _shift_fill(calibrate(
+        subset_folder(src / "notes", SUBSETS["8 notes (C1..C8)"], work / "sub8")))
     yield "scale recording C2..C6 (one file)", calibrate(src / "scale.wav").templates
     yield "30 s recording + MIDI", calibrate(src / "take.wav", midi=src / "take.mid").templates
     yield "88 notes (all keys recorded)", calibrate(src / "notes").templates

@@ -7,8 +7,8 @@ Three kinds of calibration material give templates for some keys:
   are detected on the CQT, each note's pitch is found by decomposing its
   spectrum on the bundled templates, and notes that overlap, sound as chords or
   have no clear pitch are skipped and listed;
-* a recording with its MIDI: W is learned by β-divergence NMF (the project's MU
-  kernel, :mod:`unmf_core.nmf`) with H restricted to the MIDI piano roll.
+* a recording with its MIDI: each key's template is the spectrum its notes add
+  at their attacks (the MIDI says where; notes struck with others are left out).
 
 Keys without a recording are then predicted from the recorded ones on the
 bundled templates' frame (:func:`adapt`): in harmonic-relative coordinates (CQT
@@ -319,13 +319,9 @@ def detect_notes(C: np.ndarray, base: np.ndarray, params: CQTParams) -> tuple[di
         if (nxt - o) / fr < MIN_NOTE_SECONDS:
             skipped.append(f"{t}: the next note follows within {MIN_NOTE_SECONDS:.2f} s (overlapping notes)")
             continue
-        # the detected onset frame can lag the attack: compare the peak with the quietest frame shortly before
-        lo = max(last_peak, o - int(0.2 * fr))
-        pre_f = lo + int(np.argmin(energy[lo:o + 1]))
-        win = np.arange(pre_f, min(nxt, o + int(0.4 * fr)))
-        peak = int(win[np.argmax(energy[win])])
+        # the detected onset frame can lag the attack: _attack compares with the quietest frame shortly before
+        v, peak = _attack(C, energy, o, last_peak, nxt, fr)
         last_peak = peak
-        v = np.clip(C[:, peak] - C[:, pre_f], 0.0, None)
         if v.sum() < 0.02 * loud:
             skipped.append(f"{t}: too quiet")
             continue
@@ -346,9 +342,28 @@ def detect_notes(C: np.ndarray, base: np.ndarray, params: CQTParams) -> tuple[di
     return {k: np.mean(vs, axis=0) for k, vs in found.items()}, skipped
 
 
-def learn_from_midi(C: np.ndarray, notes, base: np.ndarray, params: CQTParams, n_iter: int = 100,
-                    min_seconds: float = 0.3) -> tuple[dict[int, np.ndarray], list[str]]:
-    """Templates of the keys a MIDI file plays, learned by NMF with H restricted to its piano roll.
+def _attack(C: np.ndarray, energy: np.ndarray, onset: int, earliest: int, latest: int,
+            fr: float) -> tuple[np.ndarray, int]:
+    """The spectrum a note adds at its attack: the loudest frame after ``onset`` minus the quietest before.
+
+    ``earliest`` and ``latest`` bound the frames searched (the previous note's
+    peak, the next onset). Whatever already sounded (a previous note's decay,
+    other held notes) cancels out; what only the new note adds remains.
+    """
+    lo = max(earliest, onset - int(0.2 * fr), 0)
+    pre = lo + int(np.argmin(energy[lo:onset + 1]))
+    win = np.arange(pre, max(pre + 1, min(latest, onset + int(0.4 * fr), C.shape[1])))
+    peak = int(win[np.argmax(energy[win])])
+    return np.clip(C[:, peak] - C[:, pre], 0.0, None), peak
+
+
+def learn_from_midi(C: np.ndarray, notes, params: CQTParams,
+                    apart: float = 0.06) -> tuple[dict[int, np.ndarray], list[str]]:
+    """Templates of the keys a MIDI file plays, from the attacks of its notes in the recording.
+
+    Every note whose onset is at least ``apart`` seconds from any other note's
+    onset gives the spectrum it adds at its attack (:func:`_attack`: the held
+    notes around it cancel out); a key's template is the mean over its notes.
 
     Parameters
     ----------
@@ -356,56 +371,49 @@ def learn_from_midi(C: np.ndarray, notes, base: np.ndarray, params: CQTParams, n
         ``(n_bins, T)`` magnitude CQT of the recording.
     notes : list of Note
         The MIDI notes (aligned with the recording).
-    base : np.ndarray
-        ``(n_bins, 88)`` initial templates.
     params : CQTParams
         The CQT's parameters.
-    n_iter : int
-        MU iterations (W and H alternately, KL divergence).
-    min_seconds : float
-        Keys that sound for less than this in total are not learned.
+    apart : float
+        Onsets closer than this to another onset are not used (seconds).
 
     Returns
     -------
     notes : dict of int to np.ndarray
         Key index → learned template.
     skipped : list of str
-        Keys left out, with the reason.
+        Keys the MIDI plays that got no template, with the reason.
+
+    Notes
+    -----
+    Learning W by NMF with H restricted to the MIDI piano roll was measured
+    first and gave worse templates (cosine 0.81-0.85 to the 88 single notes of
+    the same instrument against 0.97 from the attacks, ``benchmarks/calibration.py``
+    material): in chords, partials shared by several keys go to the wrong one.
     """
-    import torch
-
-    from .nmf import update_H, update_W
-
     fr, T = params.frame_rate, C.shape[1]
-    mask = np.zeros((N_KEYS, T), dtype=np.float32)
-    dur = np.zeros(N_KEYS)
-    skipped = []
-    for n in notes:
-        k = n.pitch - LOWEST_PITCH
-        if not 0 <= k < N_KEYS:
-            continue
-        a, b = int(np.floor(n.onset * fr)) - 2, int(np.ceil((n.offset + 0.1) * fr))
-        if a >= T:
-            continue
-        mask[k, max(0, a):min(T, b)] = 1.0
-        dur[k] += n.offset - n.onset
-    if not mask.any():
+    inside = [n for n in notes if LOWEST_PITCH <= n.pitch < LOWEST_PITCH + N_KEYS and n.onset * fr < T - 2]
+    if not inside:
         raise TemplateError("the MIDI file has no notes inside the recording")
-    M = torch.from_numpy(C.astype(np.float32))
-    W = torch.from_numpy(base.astype(np.float32)).clone()
-    H = torch.from_numpy(mask) * float(C.mean() / max(base.mean(), 1e-9) / max(mask.sum(0).mean(), 1.0) + 1e-6)
-    for _ in range(n_iter):
-        H = update_H(M, W, H, beta=1.0)
-        W = update_W(M, W, H, beta=1.0)
-        W = W / W.norm(dim=0, keepdim=True).clamp_min(1e-12)
-    names = key_names()
-    cols = {}
-    for k in np.flatnonzero(dur > 0):
-        if dur[k] < min_seconds:
-            skipped.append(f"{names[k]}: plays only {dur[k]:.2f} s in the MIDI (at least {min_seconds:.1f} s needed)")
+    energy = C.sum(axis=0)
+    onsets = np.array(sorted(n.onset for n in inside))
+    found: dict[int, list[np.ndarray]] = {}
+    played = set()
+    for n in inside:
+        k = n.pitch - LOWEST_PITCH
+        played.add(k)
+        if np.count_nonzero(np.abs(onsets - n.onset) < apart) > 1:
             continue
-        cols[int(k)] = W[:, k].numpy().astype(np.float64)
-    return cols, skipped
+        o = int(round(n.onset * fr))
+        before = onsets[onsets < n.onset - apart]
+        after = onsets[onsets > n.onset + apart]
+        v, _ = _attack(C, energy, o, int(before[-1] * fr) + 1 if len(before) else 0,
+                       int(after[0] * fr) if len(after) else T, fr)
+        if v.sum() > 0:
+            found.setdefault(k, []).append(v / np.linalg.norm(v))
+    names = key_names()
+    skipped = [f"{names[k]}: no onset apart from other notes' (within {1000 * apart:.0f} ms) to learn from"
+               for k in sorted(played - set(found))]
+    return {k: np.mean(vs, axis=0) for k, vs in found.items()}, skipped
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -480,7 +488,7 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
             from .notes import read_midi
 
             method = "recording+midi"
-            cols, skipped = learn_from_midi(C, read_midi(midi), B, params)
+            cols, skipped = learn_from_midi(C, read_midi(midi), params)
             label = f"{label} with {midi}"
         else:
             method = "single-notes-recording"
