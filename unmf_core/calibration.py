@@ -33,7 +33,14 @@ import numpy as np
 from .audio import Audio, load_audio
 from .cqt import LOWEST_PITCH, N_KEYS, CQTParams, compute_cqt, key_names
 from .errors import AudioError, TemplateError
-from .templates import AUDIO_SUFFIXES, Templates, key_index, load_templates, normalise_columns, peak_frame
+from .templates import (
+    AUDIO_SUFFIXES,
+    Templates,
+    key_index,
+    load_templates,
+    normalise_columns,
+    peak_frame,
+)
 
 METHODS = ("notes-folder", "single-notes-recording", "recording+midi")
 #: Log-ratios are clipped to ± this (a factor of e^4 ≈ 55).
@@ -134,7 +141,6 @@ def log_ratios(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3, 
         the CQT axis, or where the bundled template has no energy (below
         :data:`FLOOR` of its peak).
     """
-    n_bins = base.shape[0]
     Wr = np.zeros_like(base, dtype=np.float64)
     for k, col in recorded.items():
         Wr[:, k] = col / (np.linalg.norm(col) or 1.0)
@@ -403,7 +409,7 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams,
         played.add(k)
         if np.count_nonzero(np.abs(onsets - n.onset) < apart) > 1:
             continue
-        o = int(round(n.onset * fr))
+        o = round(n.onset * fr)
         before = onsets[onsets < n.onset - apart]
         after = onsets[onsets > n.onset + apart]
         v, _ = _attack(C, energy, o, int(before[-1] * fr) + 1 if len(before) else 0,
