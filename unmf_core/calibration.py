@@ -157,17 +157,23 @@ def log_ratios(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3, 
 def interpolate_keys(R: np.ndarray, fill: float = 0.0) -> np.ndarray:
     """Fill every key's column of a relative array from the keys that have values.
 
-    Row by row, linear interpolation in key number between the keys with a
-    (finite) value there, constant beyond the first and last; ``fill`` in rows
-    where no key has one.
+    Row by row, linear interpolation in key number between the nearest keys
+    with a (finite) value there, constant beyond the first and last (as
+    ``np.interp``); ``fill`` in rows where no key has one.
     """
-    out = np.full_like(R, fill)
-    keys = np.arange(R.shape[1])
-    for j in range(R.shape[0]):
-        ok = np.isfinite(R[j])
-        if ok.any():
-            out[j] = np.interp(keys, keys[ok], R[j, ok])
-    return out
+    ok = np.isfinite(R)
+    n = R.shape[1]
+    idx = np.arange(n)
+    prev = np.maximum.accumulate(np.where(ok, idx, -1), axis=1)
+    nxt = np.minimum.accumulate(np.where(ok, idx, n)[:, ::-1], axis=1)[:, ::-1]
+    has_p, has_n = prev >= 0, nxt < n
+    rows = np.arange(R.shape[0])[:, None]
+    vp = np.where(has_p, R[rows, np.clip(prev, 0, n - 1)], np.nan)
+    vn = np.where(has_n, R[rows, np.clip(nxt, 0, n - 1)], np.nan)
+    span = np.where(has_p & has_n & (nxt > prev), nxt - prev, 1)
+    w = np.where(has_p & has_n, (idx[None, :] - prev) / span, 0.0)
+    out = np.where(has_p & has_n, (1 - w) * vp + w * np.nan_to_num(vn), np.where(has_p, vp, vn))
+    return np.where(has_p | has_n, out, fill)
 
 
 def adapt(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3) -> np.ndarray:
