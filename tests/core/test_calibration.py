@@ -138,3 +138,19 @@ def test_cli_recording_and_bad_recording(tmp_path, capsys):
     assert main(["templates", str(tmp_path / "quiet.wav"), "-o", str(tmp_path / "q.npz")]) == 4
     err = capsys.readouterr().err.strip()
     assert err.startswith("unmf: error: quiet.wav") and "\n" not in err and not (tmp_path / "q.npz").exists()
+
+
+def test_interpolate_keys_is_np_interp_row_by_row():
+    from unmf_core.calibration import interpolate_keys
+
+    rng = np.random.default_rng(0)
+    R = rng.standard_normal((60, 88))
+    R[rng.random(R.shape) < 0.9] = np.nan
+    R[5] = np.nan
+    keys = np.arange(88)
+    ref = np.full_like(R, -1.0)
+    for j, row in enumerate(R):
+        ok = np.isfinite(row)
+        if ok.any():
+            ref[j] = np.interp(keys, keys[ok], row[ok])
+    assert np.allclose(interpolate_keys(R, fill=-1.0), ref)
