@@ -475,11 +475,14 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
         The recording or the MIDI cannot be read.
     """
     params = cqt or (base.cqt if base is not None else CQTParams())
+    if abs(params.fmin - 27.5) > 1e-6 or params.bins_per_octave % 12:
+        raise TemplateError("calibration needs a CQT whose lowest bin is A0 (27.5 Hz), with whole bins per semitone")
     base = base if base is not None else default_base(params)
     if not base.compatible_with(params):
         raise TemplateError("base templates and CQT parameters disagree on the frequency axis")
     B = base.W.astype(np.float64)
-    label = source.path or "a recording" if isinstance(source, Audio) else str(source)
+    label = (source.path or "a recording") if isinstance(source, Audio) else str(source)
+    name = Path(label).name
     if not isinstance(source, Audio) and Path(source).is_dir():
         if midi is not None:
             raise TemplateError(f"{source}: a MIDI file goes with one recording, not a folder")
@@ -490,7 +493,7 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
 
         audio = source if isinstance(source, Audio) else load_audio(source, params.sr, check=False)
         try:
-            check_signal(audio.samples, Path(label).name)
+            check_signal(audio.samples, name)
         except AudioError as exc:
             raise TemplateError(f"{exc}: no notes to calibrate from") from None
         if audio.sr != params.sr:
@@ -507,7 +510,7 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
             cols, skipped = detect_notes(C, B, params)
         if not cols:
             why = "; ".join(skipped[:4]) + (" …" if len(skipped) > 4 else "")
-            raise TemplateError(f"{Path(label).name}: no clear single notes found"
+            raise TemplateError(f"{name}: no clear single notes found"
                                 + (f" ({why})" if why else " (silence or no note onsets)"))
     bps = params.bins_per_semitone
     W = adapt(B, cols, bps)
@@ -517,6 +520,6 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
     meta = {"method": method, "source": label, "base": base.source,
             "recorded": {names[p - LOWEST_PITCH]: f for p, f in recorded.items()}, "skipped": skipped}
     filled = [names[k] for k in range(N_KEYS) if k not in cols]
-    t = Templates(W, params, f"calibrated ({method}) from {label}; other keys adapted from {base.source}",
+    t = Templates(W, params, f"calibrated ({method}) from {label}; other keys predicted (base: {base.source})",
                   filled, meta)
     return Calibration(t, recorded, skipped, method)
