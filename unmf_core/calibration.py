@@ -51,6 +51,9 @@ TINY = 1e-7
 FLOOR = 1e-2
 #: Shortest usable single note in a recording (seconds before the next onset).
 MIN_NOTE_SECONDS = 0.15
+#: A note's fundamental is a spectral peak of at least this fraction of its strongest partial (-50 dB:
+#: low piano notes have weak fundamentals, but a key an octave below the note has none at all).
+FUNDAMENTAL_FLOOR = 0.003
 #: Another key with this share of the main key's activation makes a note unclear.
 SECOND_PITCH_RATIO = 0.35
 
@@ -292,6 +295,18 @@ def _decompose(v: np.ndarray, W: np.ndarray, n_iter: int = 150) -> np.ndarray:
 _PARTIAL_INTERVALS = (-24, -12, 12, 19, 24, 28, 31, 34, 36)
 
 
+def _has_fundamental(v: np.ndarray, k: int, bps: int) -> bool:
+    """Whether spectrum v has a spectral peak at key k's fundamental.
+
+    At least :data:`FUNDAMENTAL_FLOOR` of v's maximum and twice the mean level
+    one to two semitones either side (an attack's broadband click is no peak).
+    """
+    c = bps * k
+    here = v[max(0, c - 1):c + 2].max()
+    side = np.concatenate([v[max(0, c - 2 * bps):max(0, c - bps)], v[c + bps + 1:c + 2 * bps + 1]])
+    return bool(here >= FUNDAMENTAL_FLOOR * v.max() and (side.size == 0 or here >= 2.0 * side.mean()))
+
+
 def detect_notes(C: np.ndarray, base: np.ndarray, params: CQTParams) -> tuple[dict[int, np.ndarray], list[str]]:
     """Single notes in a CQT of notes played one after another.
 
@@ -313,7 +328,7 @@ def detect_notes(C: np.ndarray, base: np.ndarray, params: CQTParams) -> tuple[di
     """
     import librosa
 
-    fr = params.frame_rate
+    fr, bps = params.frame_rate, params.bins_per_semitone
     logC = librosa.amplitude_to_db(C, ref=float(C.max()) or 1.0, top_db=80.0)
     env = librosa.onset.onset_strength(S=logC, sr=params.sr, hop_length=params.hop)
     onsets = librosa.onset.onset_detect(onset_envelope=env, sr=params.sr, hop_length=params.hop, units="frames",
@@ -340,7 +355,14 @@ def detect_notes(C: np.ndarray, base: np.ndarray, params: CQTParams) -> tuple[di
         if v.sum() < 0.3 * C[:, peak].sum():
             skipped.append(f"{t}: hardly louder than what sounded before (overlapping notes or noise)")
             continue
-        h = _decompose(v, base)
+        # a key whose fundamental is absent cannot be the note (an octave below shares all its partials)
+        cand = np.array([k for k in range(N_KEYS) if _has_fundamental(v, k, bps)], dtype=int)
+        h = np.zeros(N_KEYS)
+        if cand.size:
+            h[cand] = _decompose(v, base[:, cand])
+        if not h.any():
+            skipped.append(f"{t}: no clear pitch (noise?)")
+            continue
         m = int(np.argmax(h))
         rivals = [k for k in np.flatnonzero(h > SECOND_PITCH_RATIO * h[m])
                   if k != m and abs(k - m) > 1 and (k - m) not in _PARTIAL_INTERVALS]

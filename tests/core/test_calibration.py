@@ -154,3 +154,12 @@ def test_interpolate_keys_is_np_interp_row_by_row():
         if ok.any():
             ref[j] = np.interp(keys, keys[ok], row[ok])
     assert np.allclose(interpolate_keys(R, fill=-1.0), ref)
+
+
+def test_audio_object_at_another_rate_is_accepted():
+    """What the app's microphone stream hands over: samples in memory, at the device's rate."""
+    from unmf_core.audio import Audio
+
+    y = synth_notes([(52, 0.2, 0.9), (64, 1.2, 1.9)], sr=44100, duration=2.3)
+    cal = calibrate(Audio(y, 44100))
+    assert sorted(cal.recorded) == [52, 64] and cal.templates.meta["source"] == "a recording"
