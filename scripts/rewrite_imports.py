@@ -26,6 +26,7 @@ MOVES = {
     "validation": "training.validation", "synthdata": "training.synthdata", "render": "training.render",
     "io": "io.atomic", "checkpoints": "io.checkpoints",
     "cli": "cli", "train_cli": "cli.train",
+    "calibration": "transcription.calibration", "inputstream": "frontend.inputstream",
 }
 PACKAGES = {"frontend", "nmf", "transcription", "training", "io", "cli"}
 #: names that moved to another module than their old module's (new module, name) → new module

@@ -3,12 +3,12 @@
 Templates are built from a folder of single-note recordings named after their
 key (``A0.wav`` … ``C8.wav``, sharps as ``#``): per file, the CQT frame of
 highest energy (sum of raw magnitudes) becomes the key's column. Keys with no
-recording are filled by shifting the nearest recorded template along the
-log-frequency axis. :func:`harmonic_templates` gives a synthetic set.
+recording are predicted from the recorded ones (:mod:`unmf_core.transcription.calibration`). :func:`harmonic_templates` gives a synthetic set.
 
 File format (``.npz``, loaded without pickle): ``W`` float32 ``(n_bins, 88)``
 with unit-L2 columns, ``keys`` (88 names), ``cqt`` (JSON of the CQT parameters
-of the frequency axis), ``source`` (a description), ``version`` (1).
+of the frequency axis), ``source`` (a description), ``filled`` and ``meta`` (JSON: keys not recorded;
+calibration provenance), ``version`` (1).
 """
 from __future__ import annotations
 
@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..frontend.audio import load_audio
-from ..frontend.cqt import N_KEYS, CQTParams, compute_cqt, key_names
-from ..errors import AudioError, TemplateError
+from ..frontend.cqt import N_KEYS, CQTParams, key_names
+from ..errors import TemplateError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 FORMAT_VERSION = 1
@@ -40,13 +39,18 @@ class Templates:
     source : str
         Where the templates came from.
     filled : list of str
-        Keys that had no recording and were filled by shifting a neighbour.
+        Keys that had no recording (predicted by :mod:`unmf_core.transcription.calibration`).
+    meta : dict
+        JSON-ready provenance saved with the file; a calibration
+        (:mod:`unmf_core.transcription.calibration`) records ``method``, ``source``,
+        ``recorded`` (key name → fit in [0, 1]) and ``skipped`` here.
     """
 
     W: np.ndarray
     cqt: CQTParams = field(default_factory=CQTParams)
     source: str = ""
     filled: list[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
 
     def save(self, path: str | Path, overwrite: bool = True) -> None:
         """Write the templates as ``.npz`` (atomically)."""
@@ -55,7 +59,8 @@ class Templates:
         buf = io.BytesIO()
         np.savez_compressed(buf, W=self.W.astype(np.float32), keys=np.array(key_names()),
                             cqt=np.array(json.dumps(self.cqt.to_dict())), source=np.array(self.source),
-                            filled=np.array(json.dumps(self.filled)), version=np.array(FORMAT_VERSION))
+                            filled=np.array(json.dumps(self.filled)), meta=np.array(json.dumps(self.meta)),
+                            version=np.array(FORMAT_VERSION))
         write_bytes_atomic(path, buf.getvalue(), overwrite)
 
     def compatible_with(self, params: CQTParams) -> bool:
@@ -83,15 +88,6 @@ def key_index(name: str) -> int | None:
     return k if 0 <= k < N_KEYS else None
 
 
-def _shift(col: np.ndarray, bins: int) -> np.ndarray:
-    out = np.zeros_like(col)
-    if bins >= 0:
-        out[bins:] = col[: len(col) - bins]
-    else:
-        out[:bins] = col[-bins:]
-    return out
-
-
 def peak_frame(C: np.ndarray) -> np.ndarray:
     """The column of C with the largest sum of raw magnitudes."""
     return C[:, int(np.argmax(C.sum(axis=0)))]
@@ -100,6 +96,10 @@ def peak_frame(C: np.ndarray) -> np.ndarray:
 def build_from_folder(folder: str | Path, params: CQTParams = CQTParams(), device: str = "cpu",
                       progress=None) -> Templates:
     """Build templates from single-note recordings named after their keys.
+
+    The same as :func:`unmf_core.transcription.calibration.calibrate` on a folder: keys with
+    no recording are predicted from the recorded ones, on the bundled
+    templates (a harmonic model where those are missing).
 
     Parameters
     ----------
@@ -121,36 +121,16 @@ def build_from_folder(folder: str | Path, params: CQTParams = CQTParams(), devic
     TemplateError
         The folder is missing or holds no usable recording.
     """
+    from .calibration import calibrate, default_base
+
     folder = Path(folder)
     if not folder.is_dir():
         raise TemplateError(f"{folder}: not a folder of single-note recordings")
-    files = {}
-    for f in sorted(folder.iterdir()):
-        if f.suffix.lower() in AUDIO_SUFFIXES:
-            k = key_index(f.stem)
-            if k is not None:
-                files[k] = f
-    if not files:
-        raise TemplateError(f"{folder}: no recordings named after piano keys (like A4.wav or C#5.wav)")
-    W = np.zeros((params.n_bins, N_KEYS), dtype=np.float32)
-    for i, (k, f) in enumerate(sorted(files.items())):
-        try:
-            audio = load_audio(f, params.sr)
-        except AudioError as exc:
-            raise TemplateError(f"template recording {exc}") from None
-        C = compute_cqt(audio.samples, params, device).cpu().numpy()
-        W[:, k] = peak_frame(C)
-        if progress is not None:
-            progress(i + 1, len(files))
-    have = np.array(sorted(files))
-    filled = []
-    names = key_names()
-    for k in range(N_KEYS):
-        if k not in files:
-            src = int(have[np.argmin(np.abs(have - k))])
-            W[:, k] = _shift(W[:, src], (k - src) * params.bins_per_semitone)
-            filled.append(names[k])
-    return Templates(normalise_columns(W), params, f"recordings in {folder}", filled)
+    try:
+        base = default_base(params)
+    except TemplateError:
+        base = harmonic_templates(params)
+    return calibrate(folder, base=base, cqt=params, device=device, progress=progress).templates
 
 
 def harmonic_templates(params: CQTParams = CQTParams(), n_partials: int = 20, decay: float = 1.0,
@@ -203,13 +183,16 @@ def load_templates(path: str | Path, params: CQTParams | None = None, device: st
             cqt = CQTParams.from_dict(json.loads(str(z["cqt"])))
             source = str(z["source"]) if "source" in z else ""
             filled = json.loads(str(z["filled"])) if "filled" in z else []
+            meta = json.loads(str(z["meta"])) if "meta" in z else {}
     except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError) as exc:
         raise TemplateError(f"{path.name}: not a templates file ({str(exc)[:120]})") from None
     if W.ndim != 2 or W.shape != (cqt.n_bins, N_KEYS):
         raise TemplateError(f"{path.name}: W has shape {W.shape}, expected ({cqt.n_bins}, {N_KEYS})")
     if not np.all(np.isfinite(W)) or np.any(W < 0):
         raise TemplateError(f"{path.name}: W holds negative or non-finite values")
-    t = Templates(W, cqt, source, filled)
+    if not isinstance(meta, dict):
+        raise TemplateError(f"{path.name}: malformed metadata (not a JSON object)")
+    t = Templates(W, cqt, source, filled, meta)
     if params is not None and not t.compatible_with(params):
         raise TemplateError(f"{path.name}: templates were made for another CQT frequency axis "
                             f"({cqt.n_bins} bins, {cqt.bins_per_octave}/octave from {cqt.fmin} Hz)")
