@@ -11,7 +11,9 @@ from PySide6.QtWidgets import QFileDialog
 from unmf_core.errors import UnmfError
 from unmf_core.io import write_bytes_atomic
 from unmf_core.notes import write_csv, write_midi
+from unmf_gui.calibrate_dialog import open_dialog as open_calibrate_dialog
 from unmf_gui.finetune_dialog import open_dialog as open_finetune_dialog
+from unmf_gui.model_choice import remember_templates
 from unmf_gui.model_compare import ModelCompare
 from unmf_gui.workers import EngineSpec
 
@@ -56,6 +58,7 @@ class FileActions(QObject):
         self._act(model, "Load &checkpoint…", None, self.checkpoint_dialog)
         self._act(model, "Load &templates file…", None, self.templates_dialog)
         self._act(model, "Build templates from a &folder of single notes…", None, self.templates_folder_dialog)
+        self._act(model, "C&alibrate to my instrument…", None, lambda: open_calibrate_dialog(window))
         model.addSeparator()
         self._act(model, "&Fine-tune on my files…", None, lambda: open_finetune_dialog(window))
         self.model_compare = ModelCompare(window, self._act(model, "Compare &base vs fine-tuned", None,
@@ -139,6 +142,8 @@ class FileActions(QObject):
         s = self.w.spec
         values = {"templates": s.templates, "model": s.model, "device": s.device, **changes}
         self.w.set_engine_spec(EngineSpec(**values))
+        if "templates" in changes:
+            remember_templates(self.w.settings, changes["templates"])
 
     def _target(self, path, title: str, filt: str, suffix: str) -> str | None:
         if path:

@@ -18,6 +18,7 @@ from unmf_core.pipeline import DEMO_AUDIO, Options
 from unmf_core.synth import mix, synthesize
 from unmf_gui.controls import LayerBar, RunToolbar
 from unmf_gui.files import FileActions
+from unmf_gui.model_choice import restore_templates
 from unmf_gui.playback import Player
 from unmf_gui.viewmodel import ViewModel
 from unmf_gui.views.activations import PianoRollView
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self._build_shortcuts()
         self._connect()
         self._update_engine_label()
+        restore_templates(self)  # the templates chosen in an earlier session (Model menu, calibration)
         if not self.player.available:
             self.play_status.setText(self.player.reason)
 
