@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .audio import Audio
-from .cqt import CQTParams, key_names
+from .cqt import LOWEST_PITCH, CQTParams, key_names
 from .errors import TemplateError
 from .templates import Templates, build_from_folder
 
@@ -20,6 +20,7 @@ class Calibration:
     """Templates calibrated to an instrument, with what they were made from."""
 
     templates: Templates
+    #: MIDI pitch → fit
     recorded: dict[int, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     method: str = ""
@@ -30,7 +31,7 @@ def calibrate(source, *, midi=None, base=None, cqt=None) -> Calibration:
     if isinstance(source, (str, Path)) and Path(source).is_dir():
         t = build_from_folder(source, cqt or CQTParams())
         filled = set(t.filled)
-        recorded = {k: 1.0 for k, name in enumerate(key_names()) if name not in filled}
+        recorded = {k + LOWEST_PITCH: 1.0 for k, name in enumerate(key_names()) if name not in filled}
         return Calibration(t, recorded, [], "folder")
     what = "a recording" if isinstance(source, Audio) or midi is None else "a recording with MIDI"
     raise TemplateError(f"calibration from {what} is not available yet (stand-in)")

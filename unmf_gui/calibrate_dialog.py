@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialo
                                QHBoxLayout, QHeaderView, QLabel, QListWidget, QProgressBar, QPushButton, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from unmf_core.cqt import CQTParams, key_names
+from unmf_core.cqt import LOWEST_PITCH, CQTParams, key_names
 from unmf_core.display import to_db
 from unmf_core.errors import UnmfError
 from unmf_core.inputstream import (FLOOR_DB, InputDevice, InputUnavailable, Level, MicrophoneStream, Recorder,
@@ -531,10 +531,11 @@ class CalibrateDialog(QDialog):
 
     def _show_result(self, cal) -> None:
         names = key_names()
-        keys = sorted(cal.recorded)
+        pitches = sorted(cal.recorded)  # MIDI pitches
+        keys = [p - LOWEST_PITCH for p in pitches]
         self.keys_table.setRowCount(len(keys))
-        for row, k in enumerate(keys):
-            fit = float(cal.recorded[k])
+        for row, (p, k) in enumerate(zip(pitches, keys)):
+            fit = float(cal.recorded[p])
             self.keys_table.setItem(row, 0, QTableWidgetItem(names[k]))
             item = QTableWidgetItem(f"{fit:.2f}")
             item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
@@ -574,11 +575,7 @@ class CalibrateDialog(QDialog):
             self._say("Choose another file: the bundled templates are never replaced.", error=True)
             return False
         try:
-            saver = getattr(self.result, "save", None)
-            if callable(saver):
-                saver(path, overwrite=overwrite)
-            else:
-                self.result.templates.save(path, overwrite=overwrite)
+            self.result.templates.save(path, overwrite=overwrite)  # atomic (unmf_core.io.atomic_path)
         except UnmfError as exc:
             self._say(f"Not saved: {exc}", error=True)
             return False
