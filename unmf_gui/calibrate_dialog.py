@@ -198,6 +198,7 @@ class CalibrateDialog(QDialog):
         self.meter.setRange(int(METER_DB[0] * 10), int(METER_DB[1] * 10))
         self.meter.setTextVisible(False)
         self.meter.setFixedHeight(14)
+        self.meter.setValue(self.meter.minimum())
         self.level_label = QLabel("level: –")
         self.level_label.setMinimumWidth(200)
         self.mic_reason_label = QLabel()
@@ -236,10 +237,12 @@ class CalibrateDialog(QDialog):
         self.busy.setValue(0)
         self.busy.setTextVisible(False)
         self.busy.setFixedHeight(8)
+        self.busy.setVisible(False)
 
         self.keys_table = QTableWidget(0, 2)
         self.keys_table.setHorizontalHeaderLabels(["recorded key", "fit"])
         self.keys_table.verticalHeader().setVisible(False)
+        self.keys_table.verticalHeader().setDefaultSectionSize(20)
         self.keys_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.keys_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.keys_table.setSelectionMode(QAbstractItemView.NoSelection)
@@ -253,7 +256,7 @@ class CalibrateDialog(QDialog):
         lv.addWidget(self.skipped_label)
         lv.addWidget(self.skipped_list, 1)
         self.bundled_plot = WPlot("bundled W (dB)")
-        self.new_plot = WPlot("new W (dB) · ▲ recorded keys")
+        self.new_plot = WPlot("new W (dB) · ▼ recorded keys")
         self.bundled_plot.set_W(self._bundled_W)
         self.new_plot.setXLink(self.bundled_plot)
         self.new_plot.setYLink(self.bundled_plot)
@@ -302,7 +305,8 @@ class CalibrateDialog(QDialog):
             self.device_box.addItem(str(d))
         if not self._devices:
             self.device_box.addItem("no input device")
-        self.mic_reason_label.setText(f"Recording is unavailable: {self._mic_reason}. You can still use files."
+        why = self._mic_reason.removeprefix("no audio input: ")
+        self.mic_reason_label.setText(f"Recording is unavailable: {why}. You can still use files."
                                       if self._mic_reason else "")
         self.mic_reason_label.setVisible(bool(self._mic_reason))
         self.record_button.setToolTip(self._mic_reason or "record from the chosen input")
@@ -334,6 +338,7 @@ class CalibrateDialog(QDialog):
         self.save_button.setEnabled(self.result is not None and not busy)
         self.cancel_button.setText("Cancel" if busy else "Close")
         self.busy.setRange(0, 0 if self.calibrating else 1)
+        self.busy.setVisible(self.calibrating)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
