@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QThread, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialog, QGridLayout, QGroupBox,
-                               QHBoxLayout, QHeaderView, QLabel, QListWidget, QProgressBar, QPushButton, QSplitter,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel, QListWidget, QProgressBar, QPushButton, QSplitter, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from unmf_core.cqt import LOWEST_PITCH, CQTParams, key_names
 from unmf_core.display import to_db
@@ -44,6 +44,7 @@ PROMPT = ("Play single notes one at a time and let each ring for about a second,
           "the others are predicted from them.")
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg);;All files (*)"
 MIDI_FILTER = "MIDI (*.mid *.midi);;All files (*)"
+RECORD_AGAIN = "Play single notes one at a time, letting each ring for about a second, and record again."
 #: How often the level meter and the recording are updated while recording (ms).
 POLL_MS = 50
 #: Range of the level meter (dBFS).
@@ -169,7 +170,7 @@ class CalibrateDialog(QDialog):
         self._job = 0
         self._worker: CalibrateWorker | None = None
         self._threads: list[tuple[QThread, CalibrateWorker]] = []
-        self._t0 = 0.0
+        self._hint = ""
         self._bundled_W = self._load_bundled()
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
@@ -358,7 +359,6 @@ class CalibrateDialog(QDialog):
             self.failed.emit(str(exc))
             return False
         self.recorder = recorder
-        self._t0 = time.monotonic()
         self.result = None
         self._clear_results()
         self._say("Recording… play the notes now, then press Stop.")
@@ -390,7 +390,7 @@ class CalibrateDialog(QDialog):
         self.levelChanged.emit(rms, peak)
 
     def _level_text(self) -> str:
-        rms, peak = getattr(self, "_last_level", (FLOOR_DB, FLOOR_DB))
+        _rms, peak = getattr(self, "_last_level", (FLOOR_DB, FLOOR_DB))
         if peak <= FLOOR_DB:
             return "level: silence"
         hint = " · too loud" if peak >= -1.0 else (" · too quiet" if peak < -40 else "")
@@ -409,11 +409,11 @@ class CalibrateDialog(QDialog):
         except UnmfError as exc:
             self._update_buttons()
             self.recordingStopped.emit(rec.seconds)
-            self._fail(f"{exc}")
+            self._fail(f"{exc}", RECORD_AGAIN if "silent" not in str(exc) else "")
             return False
         self.level_label.setText(f"{self._level_text()} · {rec.seconds:.1f} s recorded")
         self.recordingStopped.emit(rec.seconds)
-        return self._start_job(audio, None, f"the {audio.duration:.1f} s recording")
+        return self._start_job(audio, None, f"the {audio.duration:.1f} s recording", RECORD_AGAIN)
 
     # ---- files ------------------------------------------------------------------------------------
     def _start_dir(self) -> str:
@@ -448,11 +448,13 @@ class CalibrateDialog(QDialog):
         if self.recording or self.calibrating:
             return False
         name = Path(source).name + (f" with {Path(midi).name}" if midi else "")
-        return self._start_job(str(source), None if midi is None else str(midi), name)
+        hint = "" if midi is not None or Path(source).is_dir() else RECORD_AGAIN
+        return self._start_job(str(source), None if midi is None else str(midi), name, hint)
 
     # ---- the calibration job ---------------------------------------------------------------------------
-    def _start_job(self, source, midi, what: str) -> bool:
+    def _start_job(self, source, midi, what: str, hint: str = "") -> bool:
         self._job += 1
+        self._hint = hint
         self.result = None
         self._clear_results()
         thread = QThread()
@@ -478,8 +480,7 @@ class CalibrateDialog(QDialog):
         self._worker = None
         if not cal.recorded:
             why = "; ".join(cal.skipped[:4]) if cal.skipped else "nothing sounded like a single piano note"
-            self._fail(f"No usable single notes were found ({why}). Play single notes one at a time, "
-                       f"letting each ring, and try again.")
+            self._fail(f"no usable single notes were found ({why})", self._hint)
             return
         self.result = cal
         self._show_result(cal)
@@ -491,11 +492,11 @@ class CalibrateDialog(QDialog):
         if job != self._job or self._worker is None:
             return
         self._worker = None
-        self._fail(message)
+        self._fail(message, self._hint)
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, hint: str = "") -> None:
         self._update_buttons()
-        self._say(f"Could not calibrate: {message}", error=True)
+        self._say(f"Could not calibrate: {message}" + (f"\n{hint}" if hint else ""), error=True)
         self.failed.emit(message)
 
     @Slot()
