@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+from PySide6.QtCore import QTimer
 
 from gui_helpers import make_window, open_and_wait, write_recording
 from unmf_core.audio import Audio
@@ -73,11 +74,16 @@ def test_recording_through_a_file_stream_makes_templates_that_the_next_launch_us
     dlg = open_from_menu(win)
     dlg.set_inputs(TEST_INPUT, stream_factory=file_input(single_notes()))
     assert dlg.record_button.isEnabled() and not dlg.mic_reason_label.isVisible()
-    levels = []
+    levels, ticks = [], []
     dlg.levelChanged.connect(lambda rms, peak: levels.append(peak))
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(dlg.calibrating))
+    timer.start(20)
     with qtbot.waitSignal(dlg.calibrated, timeout=180000) as sig:
         dlg.record_button.click()
         assert dlg.recording and not dlg.record_button.isEnabled() and dlg.cancel_button.text() == "Cancel"
+    timer.stop()
+    assert any(ticks)  # the event loop kept running while the worker calibrated
     cal = sig.args[0]
     assert levels and max(levels) == pytest.approx(20 * np.log10(0.5), abs=0.5)  # the meter saw the signal
     # the detected notes are listed with their fit, and the new W is drawn beside the bundled one
