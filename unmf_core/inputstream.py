@@ -522,7 +522,8 @@ class Recorder:
         if not np.all(np.isfinite(samples)):
             raise AudioError("the recording holds non-finite samples; the input device misbehaved")
         if self.peak_db < min_peak_db:
-            raise AudioError(f"the recording is silent (its loudest sample is {self.peak_db:.0f} dBFS): check that "
+            loudest = "no sound at all" if self.peak_db <= FLOOR_DB else f"its loudest sample is {self.peak_db:.0f} dBFS"
+            raise AudioError(f"the recording is silent ({loudest}): check that "
                              f"the right input device is chosen, not muted, and its level is up, then record again")
         rate = self.stream.sr
         if sr is not None and int(sr) != rate:

@@ -49,6 +49,8 @@ RECORD_AGAIN = "Play single notes one at a time, letting each ring for about a s
 POLL_MS = 50
 #: Range of the level meter (dBFS).
 METER_DB = (-60.0, 0.0)
+#: How far the level bar may fall per update (dB).
+METER_FALL = 1.5
 W_LEVELS = (-60.0, 0.0)
 
 
@@ -384,7 +386,9 @@ class CalibrateDialog(QDialog):
         peak = max(lvl.peak_db for lvl in levels)
         rms = max(lvl.rms_db for lvl in levels)
         self._last_level = (rms, peak)
-        self.meter.setValue(int(round(max(METER_DB[0], min(METER_DB[1], peak)) * 10)))
+        # the bar jumps up and falls back at most METER_FALL dB per update, as level meters do
+        shown = max(peak, self.meter.value() / 10.0 - METER_FALL)
+        self.meter.setValue(int(round(max(METER_DB[0], min(METER_DB[1], shown)) * 10)))
         colour = "#c0392b" if peak >= -1.0 else ("#e0a030" if peak < -40 else "#3aa655")
         self.meter.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
         self.levelChanged.emit(rms, peak)
