@@ -173,6 +173,7 @@ class CalibrateDialog(QDialog):
         self._worker: CalibrateWorker | None = None
         self._threads: list[tuple[QThread, CalibrateWorker]] = []
         self._hint = ""
+        self._shown_db = FLOOR_DB  # what the level meter shows
         self._bundled_W = self._load_bundled()
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
@@ -362,6 +363,8 @@ class CalibrateDialog(QDialog):
             return False
         self.recorder = recorder
         self.result = None
+        self._shown_db = FLOOR_DB
+        self.meter.setValue(self.meter.minimum())
         self._clear_results()
         self._say("Recording… play the notes now, then press Stop.")
         self._poll.start()
@@ -385,16 +388,16 @@ class CalibrateDialog(QDialog):
     def _show_level(self, levels: list[Level]) -> None:
         peak = max(lvl.peak_db for lvl in levels)
         rms = max(lvl.rms_db for lvl in levels)
-        self._last_level = (rms, peak)
         # the bar jumps up and falls back at most METER_FALL dB per update, as level meters do
         shown = max(peak, self.meter.value() / 10.0 - METER_FALL)
+        self._shown_db = shown if shown > METER_DB[0] else peak
         self.meter.setValue(int(round(max(METER_DB[0], min(METER_DB[1], shown)) * 10)))
         colour = "#c0392b" if peak >= -1.0 else ("#e0a030" if peak < -40 else "#3aa655")
         self.meter.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
         self.levelChanged.emit(rms, peak)
 
     def _level_text(self) -> str:
-        _rms, peak = getattr(self, "_last_level", (FLOOR_DB, FLOOR_DB))
+        peak = self._shown_db
         if peak <= FLOOR_DB:
             return "level: silence"
         hint = " · too loud" if peak >= -1.0 else (" · too quiet" if peak < -40 else "")
@@ -528,6 +531,7 @@ class CalibrateDialog(QDialog):
             self.close()
             return
         self.meter.setValue(int(METER_DB[0] * 10))
+        self._shown_db = FLOOR_DB
         self._update_buttons()
         self.cancelled.emit()
 
