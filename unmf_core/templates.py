@@ -8,7 +8,8 @@ log-frequency axis. :func:`harmonic_templates` gives a synthetic set.
 
 File format (``.npz``, loaded without pickle): ``W`` float32 ``(n_bins, 88)``
 with unit-L2 columns, ``keys`` (88 names), ``cqt`` (JSON of the CQT parameters
-of the frequency axis), ``source`` (a description), ``version`` (1).
+of the frequency axis), ``source`` (a description), ``filled`` and ``meta`` (JSON: keys not recorded;
+calibration provenance), ``version`` (1).
 """
 from __future__ import annotations
 
@@ -40,13 +41,19 @@ class Templates:
     source : str
         Where the templates came from.
     filled : list of str
-        Keys that had no recording and were filled by shifting a neighbour.
+        Keys that had no recording (filled by shifting a neighbour, or predicted
+        by calibration).
+    meta : dict
+        JSON-ready provenance saved with the file; a calibration
+        (:mod:`unmf_core.calibration`) records ``method``, ``source``,
+        ``recorded`` (key name → fit in [0, 1]) and ``skipped`` here.
     """
 
     W: np.ndarray
     cqt: CQTParams = field(default_factory=CQTParams)
     source: str = ""
     filled: list[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
 
     def save(self, path: str | Path, overwrite: bool = True) -> None:
         """Write the templates as ``.npz`` (atomically)."""
@@ -55,7 +62,8 @@ class Templates:
         buf = io.BytesIO()
         np.savez_compressed(buf, W=self.W.astype(np.float32), keys=np.array(key_names()),
                             cqt=np.array(json.dumps(self.cqt.to_dict())), source=np.array(self.source),
-                            filled=np.array(json.dumps(self.filled)), version=np.array(FORMAT_VERSION))
+                            filled=np.array(json.dumps(self.filled)), meta=np.array(json.dumps(self.meta)),
+                            version=np.array(FORMAT_VERSION))
         write_bytes_atomic(path, buf.getvalue(), overwrite)
 
     def compatible_with(self, params: CQTParams) -> bool:
@@ -203,13 +211,16 @@ def load_templates(path: str | Path, params: CQTParams | None = None, device: st
             cqt = CQTParams.from_dict(json.loads(str(z["cqt"])))
             source = str(z["source"]) if "source" in z else ""
             filled = json.loads(str(z["filled"])) if "filled" in z else []
+            meta = json.loads(str(z["meta"])) if "meta" in z else {}
     except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError) as exc:
         raise TemplateError(f"{path.name}: not a templates file ({str(exc)[:120]})") from None
     if W.ndim != 2 or W.shape != (cqt.n_bins, N_KEYS):
         raise TemplateError(f"{path.name}: W has shape {W.shape}, expected ({cqt.n_bins}, {N_KEYS})")
     if not np.all(np.isfinite(W)) or np.any(W < 0):
         raise TemplateError(f"{path.name}: W holds negative or non-finite values")
-    t = Templates(W, cqt, source, filled)
+    if not isinstance(meta, dict):
+        raise TemplateError(f"{path.name}: malformed metadata (not a JSON object)")
+    t = Templates(W, cqt, source, filled, meta)
     if params is not None and not t.compatible_with(params):
         raise TemplateError(f"{path.name}: templates were made for another CQT frequency axis "
                             f"({cqt.n_bins} bins, {cqt.bins_per_octave}/octave from {cqt.fmin} Hz)")
