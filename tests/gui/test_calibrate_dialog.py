@@ -89,7 +89,7 @@ def test_recording_through_a_file_stream_makes_templates_that_the_next_launch_us
     # the detected notes are listed with their fit, and the new W is drawn beside the bundled one
     names = key_names()
     recorded = [names[p - LOWEST_PITCH] for p in sorted(cal.recorded)]  # recorded: MIDI pitch → fit
-    assert recorded and set(recorded) <= {"C2", "C3", "C4", "C5", "C6"}  # found among the keys played
+    assert recorded == ["C2", "C3", "C4", "C5", "C6"]  # every key played, nothing else
     assert [dlg.keys_table.item(r, 0).text() for r in range(dlg.keys_table.rowCount())] == recorded
     assert all(0.0 <= float(dlg.keys_table.item(r, 1).text()) <= 1.0 for r in range(len(recorded)))
     assert dlg.new_plot.image.image is not None and dlg.bundled_plot.image.image is not None
@@ -100,6 +100,8 @@ def test_recording_through_a_file_stream_makes_templates_that_the_next_launch_us
         assert dlg.save_to(target)
     saved = load_templates(target)
     np.testing.assert_allclose(saved.W, cal.templates.W, atol=1e-6)
+    assert saved.meta["method"] == "single-notes-recording"  # the file records how it was made
+    assert sorted(saved.meta["recorded"]) == sorted(recorded)
     assert win.spec.templates == str(target)
     assert not dlg.save_to(target)  # never replaced without the user's say-so
     assert "already exists" in status_text(dlg)
@@ -133,6 +135,16 @@ def test_a_folder_of_single_notes_calibrates_without_a_microphone(qtbot, win, tm
         assert dlg.calibrate_source(folder)
     assert sorted(sig.args[0].recorded) == [48, 72]
     assert dlg.keys_table.rowCount() == 2 and not dlg.record_button.isEnabled()
+
+
+def test_a_recording_with_its_midi_calibrates(qtbot, win, tmp_path):
+    dlg = open_from_menu(win)
+    wav = write_recording(tmp_path, "piece.wav", reference=True)
+    with qtbot.waitSignal(dlg.calibrated, timeout=120000) as sig:
+        assert dlg.calibrate_source(wav, wav.with_suffix(".mid"))
+    cal = sig.args[0]
+    assert cal.method == "recording+midi" and sorted(cal.recorded) == [55, 60, 64, 67, 72]
+    assert dlg.keys_table.rowCount() == 5 and "5 keys recorded" in status_text(dlg)
 
 
 def test_no_input_device_disables_record_with_the_reason(qtbot, win):
