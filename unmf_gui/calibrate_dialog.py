@@ -245,6 +245,8 @@ class CalibrateDialog(QDialog):
 
         self.keys_table = QTableWidget(0, 2)
         self.keys_table.setHorizontalHeaderLabels(["recorded key", "fit"])
+        self.keys_table.horizontalHeaderItem(1).setToolTip(
+            "how well the recorded note agrees with what the other recorded keys predict for it (1: exactly)")
         self.keys_table.verticalHeader().setVisible(False)
         self.keys_table.verticalHeader().setDefaultSectionSize(20)
         self.keys_table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
