@@ -26,7 +26,17 @@ def remembered_templates(settings: QSettings) -> tuple[str | None, str]:
         return None, ""
     path = Path(str(value))
     if not path.exists():
+        settings.remove(TEMPLATES_KEY)
         return None, f"The templates chosen last time ({path.name}) are gone; using the bundled templates."
+    if path.is_file():  # a file is checked now (a folder is analysed when the engine is built)
+        from unmf_core.errors import TemplateError
+        from unmf_core.templates import load_templates
+
+        try:
+            load_templates(path)
+        except TemplateError as exc:
+            settings.remove(TEMPLATES_KEY)
+            return None, f"The templates chosen last time cannot be used ({exc}); using the bundled templates."
     return str(path), ""
 
 

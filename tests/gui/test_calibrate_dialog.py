@@ -198,3 +198,25 @@ def test_a_bad_recording_gives_a_clear_message(qtbot, win, tmp_path, kind):
         assert "single note" in message.lower() or "no note" in message.lower(), message
     assert dlg.result is None and not dlg.save_button.isEnabled() and dlg.record_button.isEnabled()
     assert not list(tmp_path.glob("*.npz")) and win.spec.templates is None
+
+
+@pytest.mark.parametrize("state", ["gone", "corrupt"])
+def test_remembered_templates_that_are_gone_or_broken_fall_back_to_the_defaults(qtbot, tmp_path, state):
+    from PySide6.QtCore import QSettings
+
+    from unmf_gui.model_choice import TEMPLATES_KEY
+
+    path = tmp_path / "mine.npz"
+    if state == "corrupt":
+        path.write_bytes(b"not a templates file")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    settings.setValue(TEMPLATES_KEY, str(path))
+    settings.sync()
+    w = make_window(qtbot, tmp_path)
+    try:
+        assert w.spec.templates is None
+        assert "using the bundled templates" in w.message_label.text()
+        assert "gone" in w.message_label.text() if state == "gone" else "cannot be used" in w.message_label.text()
+        assert w.settings.value(TEMPLATES_KEY) is None  # forgotten: said once, not at every launch
+    finally:
+        w.close()
