@@ -550,7 +550,7 @@ class CalibrateDialog(QDialog):
         pitches = sorted(cal.recorded)  # MIDI pitches
         keys = [p - LOWEST_PITCH for p in pitches]
         self.keys_table.setRowCount(len(keys))
-        for row, (p, k) in enumerate(zip(pitches, keys)):
+        for row, (p, k) in enumerate(zip(pitches, keys, strict=True)):
             fit = float(cal.recorded[p])
             self.keys_table.setItem(row, 0, QTableWidgetItem(names[k]))
             item = QTableWidgetItem(f"{fit:.2f}")

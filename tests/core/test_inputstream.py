@@ -48,7 +48,7 @@ def test_file_stream_delivers_every_sample_in_blocks(tmp_path):
     assert [len(b) for b in blocks] == [1000] * 11 + [len(y) - 11000]
     assert all(b.dtype == np.float32 and b.ndim == 1 for b in blocks)
     np.testing.assert_array_equal(np.concatenate(blocks), y)
-    assert len(seen) == len(blocks) and all(a is b for a, b in zip(seen, blocks))
+    assert len(seen) == len(blocks) and all(a is b for a, b in zip(seen, blocks, strict=True))
 
 
 def test_file_stream_mixes_stereo_to_mono_and_resamples(tmp_path):
