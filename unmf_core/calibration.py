@@ -10,12 +10,15 @@ Three kinds of calibration material give templates for some keys:
 * a recording with its MIDI: W is learned by β-divergence NMF (the project's MU
   kernel, :mod:`unmf_core.nmf`) with H restricted to the MIDI piano roll.
 
-Keys without a recording are then *predicted by adapting the bundled templates*
-(:func:`adapt`): in harmonic-relative coordinates (CQT bin offset from each
-key's fundamental) the log-ratio of a recorded key's template to its bundled
-template is a smooth correction of the bundled timbre; it is interpolated
-across keys (linearly in key number, constant beyond the recorded range) and
-applied to every unrecorded key's bundled template.
+Keys without a recording are then predicted from the recorded ones on the
+bundled templates' frame (:func:`adapt`): in harmonic-relative coordinates (CQT
+bin offset from each key's fundamental) the recorded log-spectra are
+interpolated across keys (linearly in key number, constant beyond the recorded
+range); the bundled templates, corrected by the interpolated log-ratio of
+recorded to bundled, fill what no recording covers. Scaling the bundled
+templates alone (per relative bin or per absolute frequency) was measured and
+scored lower on instruments they were not made from (see
+``docs/benchmarks/calibration.md``).
 
 :func:`calibrate` does all of it in one call and returns a :class:`Calibration`
 whose templates record which keys were recorded, how well each fits and how.
@@ -228,7 +231,8 @@ def fit_quality(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3)
 # Reading the material
 
 
-def _folder_notes(folder: Path, params: CQTParams, device: str) -> tuple[dict[int, np.ndarray], list[str]]:
+def _folder_notes(folder: Path, params: CQTParams, device: str,
+                  progress=None) -> tuple[dict[int, np.ndarray], list[str]]:
     files = {}
     for f in sorted(folder.iterdir()):
         if f.suffix.lower() in AUDIO_SUFFIXES:
@@ -238,7 +242,9 @@ def _folder_notes(folder: Path, params: CQTParams, device: str) -> tuple[dict[in
     if not files:
         raise TemplateError(f"{folder}: no recordings named after piano keys (like A4.wav or C#5.wav)")
     cols, skipped = {}, []
-    for k, f in sorted(files.items()):
+    for i, (k, f) in enumerate(sorted(files.items())):
+        if progress is not None and i:
+            progress(i, len(files))
         try:
             audio = load_audio(f, params.sr)
         except AudioError as exc:
@@ -246,6 +252,8 @@ def _folder_notes(folder: Path, params: CQTParams, device: str) -> tuple[dict[in
             continue
         C = compute_cqt(audio.samples, params, device).cpu().numpy()
         cols[k] = peak_frame(C).astype(np.float64)
+    if progress is not None:
+        progress(len(files), len(files))
     if not cols:
         raise TemplateError(f"{folder}: no usable recording ({'; '.join(skipped)[:300]})")
     return cols, skipped
@@ -411,7 +419,7 @@ def default_base(params: CQTParams) -> Templates:
 
 
 def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParams | None = None,
-              device: str = "cpu") -> Calibration:
+              device: str = "cpu", progress=None) -> Calibration:
     """Templates for all 88 keys from a few recorded notes of the user's instrument.
 
     Parameters
@@ -429,6 +437,8 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
         CQT to analyse with (default: ``base``'s, else :class:`CQTParams`).
     device : str
         Torch device of the CQT.
+    progress : callable, optional
+        ``progress(done, total)`` after each file of a folder.
 
     Returns
     -------
@@ -452,16 +462,17 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
         if midi is not None:
             raise TemplateError(f"{source}: a MIDI file goes with one recording, not a folder")
         method = "notes-folder"
-        cols, skipped = _folder_notes(Path(source), params, device)
+        cols, skipped = _folder_notes(Path(source), params, device, progress)
     else:
-        audio = source if isinstance(source, Audio) else load_audio(source, params.sr)
+        from .audio import check_signal, resample
+
+        audio = source if isinstance(source, Audio) else load_audio(source, params.sr, check=False)
+        try:
+            check_signal(audio.samples, Path(label).name)
+        except AudioError as exc:
+            raise TemplateError(f"{exc}: no notes to calibrate from") from None
         if audio.sr != params.sr:
-            from .audio import resample
-
             audio = Audio(resample(audio.samples, audio.sr, params.sr), params.sr, audio.path)
-        from .audio import check_signal
-
-        check_signal(audio.samples, Path(label).name)
         C = compute_cqt(audio.samples, params, device).cpu().numpy().astype(np.float64)
         if midi is not None:
             from .notes import read_midi

@@ -159,16 +159,21 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_templates(args) -> int:
+    from .calibration import calibrate
     from .cqt import CQTParams
     from .io import check_writable
-    from .templates import build_from_folder
 
     check_writable(args.output, args.overwrite)
     params = CQTParams.seed() if args.seed_cqt else CQTParams()
-    t = build_from_folder(args.folder, params, device=args.device)
-    t.save(args.output, overwrite=args.overwrite)
-    extra = f" ({len(t.filled)} keys filled from neighbours: {', '.join(t.filled[:8])}…)" if t.filled else ""
-    print(f"wrote {args.output}: 88 templates from {args.folder}{extra}")
+    base = None
+    if args.base:
+        from .templates import load_templates
+
+        base = load_templates(args.base, params)
+    cal = calibrate(args.source, midi=args.midi, base=base, cqt=params, device=args.device)
+    cal.templates.save(args.output, overwrite=args.overwrite)
+    print(cal.summary())
+    print(f"wrote {args.output}")
     return 0
 
 
@@ -193,10 +198,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_args(e)
     e.set_defaults(func=cmd_evaluate)
 
-    m = sub.add_parser("templates", help="build templates from a folder of single-note recordings")
-    m.add_argument("folder")
+    m = sub.add_parser("templates", help="calibrate templates to an instrument from a few of its notes",
+                       description="Templates for all 88 keys from (a) a folder of single-note recordings named "
+                       "after their keys (any number, e.g. C1.wav … C8.wav), (b) ONE recording of single notes "
+                       "played one after another (pitches detected), or (c) a recording with --midi. Keys "
+                       "without a recording are predicted from the recorded ones.")
+    m.add_argument("source", help="folder of single notes, or one recording")
+    m.add_argument("--midi", help="the MIDI file of the recording (learn W with H fixed by its piano roll)")
     m.add_argument("-o", "--output", required=True, help="the .npz file to write")
     m.add_argument("--overwrite", action="store_true")
+    m.add_argument("--base", metavar="NPZ", help="templates to start from (default: bundled)")
     m.add_argument("--device", default="cpu")
     m.add_argument("--seed-cqt", action="store_true", help="the seed's CQT setting (44.1 kHz, hop 128)")
     m.set_defaults(func=cmd_templates)

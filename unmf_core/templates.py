@@ -3,8 +3,7 @@
 Templates are built from a folder of single-note recordings named after their
 key (``A0.wav`` … ``C8.wav``, sharps as ``#``): per file, the CQT frame of
 highest energy (sum of raw magnitudes) becomes the key's column. Keys with no
-recording are filled by shifting the nearest recorded template along the
-log-frequency axis. :func:`harmonic_templates` gives a synthetic set.
+recording are predicted from the recorded ones (:mod:`unmf_core.calibration`). :func:`harmonic_templates` gives a synthetic set.
 
 File format (``.npz``, loaded without pickle): ``W`` float32 ``(n_bins, 88)``
 with unit-L2 columns, ``keys`` (88 names), ``cqt`` (JSON of the CQT parameters
@@ -20,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import load_audio
-from .cqt import N_KEYS, CQTParams, compute_cqt, key_names
-from .errors import AudioError, TemplateError
+from .cqt import N_KEYS, CQTParams, key_names
+from .errors import TemplateError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 FORMAT_VERSION = 1
@@ -41,8 +39,7 @@ class Templates:
     source : str
         Where the templates came from.
     filled : list of str
-        Keys that had no recording (filled by shifting a neighbour, or predicted
-        by calibration).
+        Keys that had no recording (predicted by :mod:`unmf_core.calibration`).
     meta : dict
         JSON-ready provenance saved with the file; a calibration
         (:mod:`unmf_core.calibration`) records ``method``, ``source``,
@@ -91,15 +88,6 @@ def key_index(name: str) -> int | None:
     return k if 0 <= k < N_KEYS else None
 
 
-def _shift(col: np.ndarray, bins: int) -> np.ndarray:
-    out = np.zeros_like(col)
-    if bins >= 0:
-        out[bins:] = col[: len(col) - bins]
-    else:
-        out[:bins] = col[-bins:]
-    return out
-
-
 def peak_frame(C: np.ndarray) -> np.ndarray:
     """The column of C with the largest sum of raw magnitudes."""
     return C[:, int(np.argmax(C.sum(axis=0)))]
@@ -108,6 +96,10 @@ def peak_frame(C: np.ndarray) -> np.ndarray:
 def build_from_folder(folder: str | Path, params: CQTParams = CQTParams(), device: str = "cpu",
                       progress=None) -> Templates:
     """Build templates from single-note recordings named after their keys.
+
+    The same as :func:`unmf_core.calibration.calibrate` on a folder: keys with
+    no recording are predicted from the recorded ones, on the bundled
+    templates (a harmonic model where those are missing).
 
     Parameters
     ----------
@@ -129,36 +121,16 @@ def build_from_folder(folder: str | Path, params: CQTParams = CQTParams(), devic
     TemplateError
         The folder is missing or holds no usable recording.
     """
+    from .calibration import calibrate, default_base
+
     folder = Path(folder)
     if not folder.is_dir():
         raise TemplateError(f"{folder}: not a folder of single-note recordings")
-    files = {}
-    for f in sorted(folder.iterdir()):
-        if f.suffix.lower() in AUDIO_SUFFIXES:
-            k = key_index(f.stem)
-            if k is not None:
-                files[k] = f
-    if not files:
-        raise TemplateError(f"{folder}: no recordings named after piano keys (like A4.wav or C#5.wav)")
-    W = np.zeros((params.n_bins, N_KEYS), dtype=np.float32)
-    for i, (k, f) in enumerate(sorted(files.items())):
-        try:
-            audio = load_audio(f, params.sr)
-        except AudioError as exc:
-            raise TemplateError(f"template recording {exc}") from None
-        C = compute_cqt(audio.samples, params, device).cpu().numpy()
-        W[:, k] = peak_frame(C)
-        if progress is not None:
-            progress(i + 1, len(files))
-    have = np.array(sorted(files))
-    filled = []
-    names = key_names()
-    for k in range(N_KEYS):
-        if k not in files:
-            src = int(have[np.argmin(np.abs(have - k))])
-            W[:, k] = _shift(W[:, src], (k - src) * params.bins_per_semitone)
-            filled.append(names[k])
-    return Templates(normalise_columns(W), params, f"recordings in {folder}", filled)
+    try:
+        base = default_base(params)
+    except TemplateError:
+        base = harmonic_templates(params)
+    return calibrate(folder, base=base, cqt=params, device=device, progress=progress).templates
 
 
 def harmonic_templates(params: CQTParams = CQTParams(), n_partials: int = 20, decay: float = 1.0,

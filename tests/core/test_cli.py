@@ -48,7 +48,8 @@ def test_evaluate_writes_table_and_json(pair, capsys):
 def test_templates_command(tmp_path, capsys):
     sf.write(tmp_path / "A4.wav", synth_notes([(69, 0.1, 1.0)]), 22050)
     assert main(["templates", str(tmp_path), "-o", str(tmp_path / "w.npz")]) == 0
-    assert (tmp_path / "w.npz").exists() and "87 keys filled" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert (tmp_path / "w.npz").exists() and "1 keys recorded" in out and "A4 " in out and "87 keys predicted" in out
 
 
 def test_errors_are_one_line_with_exit_code(tmp_path, capsys):

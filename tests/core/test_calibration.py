@@ -1,0 +1,140 @@
+"""Calibration: templates from a few notes, one recording of single notes, or a recording with its MIDI."""
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import synth_notes
+from unmf_core.calibration import Calibration, adapt, calibrate
+from unmf_core.cli import main
+from unmf_core.cqt import CQTParams, key_names
+from unmf_core.errors import TemplateError
+from unmf_core.notes import Note, write_midi
+from unmf_core.templates import harmonic_templates, load_templates
+
+P = CQTParams()
+NAMES = key_names()
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread):
+    pass
+
+
+def _note_folder(folder, pitches):
+    folder.mkdir(exist_ok=True)
+    for p in pitches:
+        sf.write(folder / f"{NAMES[p - 21]}.wav", synth_notes([(p, 0.1, 1.0)], sr=P.sr, duration=1.2), P.sr)
+    return folder
+
+
+def _cos(a, b):
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_folder_with_one_note(tmp_path):
+    cal = calibrate(_note_folder(tmp_path / "n", [60]))
+    assert isinstance(cal, Calibration) and cal.method == "notes-folder"
+    assert list(cal.recorded) == [60] and 0.0 <= cal.recorded[60] <= 1.0
+    W = cal.templates.W
+    assert W.shape == (288, 88) and np.all(np.isfinite(W)) and np.allclose(np.linalg.norm(W, axis=0), 1, atol=1e-5)
+    # every key's template peaks at its own fundamental, from the one recorded timbre
+    assert [int(np.argmax(W[:, k])) for k in range(30, 70)] == [3 * k for k in range(30, 70)]
+    assert len(cal.templates.filled) == 87 and "C4" not in cal.templates.filled
+
+
+def test_folder_with_eight_notes_predicts_the_others(tmp_path):
+    """Keys between recorded ones look like the instrument that was recorded, not like the base."""
+    cs = [24, 36, 48, 60, 72, 84, 96, 108]
+    base = harmonic_templates(P, n_partials=3, decay=0.2)  # a timbre quite unlike synth_notes'
+    cal = calibrate(_note_folder(tmp_path / "n", cs), base=base)
+    assert sorted(cal.recorded) == cs and cal.skipped == []
+    truth = calibrate(_note_folder(tmp_path / "all", [54, 66]), base=base).templates.W
+    for p in (54, 66):
+        k = p - 21
+        assert _cos(cal.templates.W[:, k], truth[:, k]) > 0.95 > _cos(base.W[:, k], truth[:, k]) + 0.05
+    # recorded keys fit their neighbours' prediction (the same synthetic instrument)
+    assert min(v for p, v in cal.recorded.items() if 36 <= p <= 96) > 0.8
+
+
+def test_adapt_keeps_recorded_columns_and_needs_one():
+    base = harmonic_templates(P).W.astype(float)
+    col = np.roll(base[:, 40], 0) * np.linspace(1, 0.2, 288)
+    W = adapt(base, {40: col})
+    assert _cos(W[:, 40], col) > 0.9999
+    with pytest.raises(TemplateError):
+        adapt(base, {})
+
+
+def test_single_notes_recording_detects_pitches_and_skips_a_chord(tmp_path):
+    seq = [(55, 0.2, 0.9), (62, 1.2, 1.9), (48, 2.2, 2.9), (70, 3.2, 3.9)]
+    chord = [(60, 4.4, 5.2), (64, 4.4, 5.2), (67, 4.4, 5.2)]
+    y = synth_notes(seq + chord + [(57, 5.6, 6.3)], sr=P.sr, duration=6.8)
+    sf.write(tmp_path / "take.wav", y, P.sr)
+    cal = calibrate(tmp_path / "take.wav")
+    assert cal.method == "single-notes-recording"
+    assert sorted(cal.recorded) == [48, 55, 57, 62, 70]
+    assert any("chord" in s and s.startswith("4.") for s in cal.skipped), cal.skipped
+    assert cal.templates.meta["recorded"].keys() == {"C3", "G3", "A3", "D4", "A#4"}
+
+
+def test_recording_with_midi_learns_the_played_keys(tmp_path):
+    notes = [Note(p, 0.2 + 0.6 * i, 0.7 + 0.6 * i, 80) for i, p in enumerate([48, 52, 55, 60, 52, 48])]
+    notes += [Note(64, 4.0, 4.1, 80)]  # too short to learn
+    y = synth_notes([(n.pitch, n.onset, n.offset) for n in notes], sr=P.sr, duration=4.6)
+    sf.write(tmp_path / "piece.wav", y, P.sr)
+    write_midi(notes, tmp_path / "piece.mid")
+    cal = calibrate(tmp_path / "piece.wav", midi=tmp_path / "piece.mid")
+    assert cal.method == "recording+midi" and sorted(cal.recorded) == [48, 52, 55, 60]
+    assert any(s.startswith("E4") for s in cal.skipped)
+    W = cal.templates.W
+    for p in (48, 52, 55, 60):
+        assert int(np.argmax(W[:, p - 21])) in range(3 * (p - 21) - 1, 3 * (p - 21) + 2)
+
+
+@pytest.mark.parametrize("kind", ["silence", "noise", "chord"])
+def test_bad_recordings_raise_a_clear_error(tmp_path, kind):
+    rng = np.random.default_rng(1)
+    if kind == "silence":
+        y = np.zeros(P.sr * 2, dtype=np.float32)
+    elif kind == "noise":
+        y = (0.2 * rng.standard_normal(P.sr * 3)).astype(np.float32)
+    else:
+        y = synth_notes([(60, 0.3, 1.5), (64, 0.3, 1.5), (67, 0.3, 1.5)], sr=P.sr, duration=2.0)
+    sf.write(tmp_path / "bad.wav", y, P.sr)
+    with pytest.raises(TemplateError, match="bad.wav") as exc:
+        calibrate(tmp_path / "bad.wav")
+    assert {"silence": "silent", "noise": "no clear single notes", "chord": "chord"}[kind] in str(exc.value)
+
+
+def test_midi_without_notes_in_the_recording_is_refused(tmp_path):
+    sf.write(tmp_path / "a.wav", synth_notes([(60, 0.1, 0.8)], sr=P.sr, duration=1.0), P.sr)
+    write_midi([Note(60, 30.0, 31.0, 80)], tmp_path / "late.mid")
+    with pytest.raises(TemplateError, match="no notes inside"):
+        calibrate(tmp_path / "a.wav", midi=tmp_path / "late.mid")
+
+
+def test_metadata_round_trip(tmp_path):
+    cal = calibrate(_note_folder(tmp_path / "n", [48, 72]))
+    cal.templates.save(tmp_path / "cal.npz")
+    t = load_templates(tmp_path / "cal.npz", P)
+    assert np.allclose(t.W, cal.templates.W)
+    assert t.meta["method"] == "notes-folder" and t.meta["source"] == str(tmp_path / "n")
+    assert t.meta["recorded"] == {"C3": cal.recorded[48], "C5": cal.recorded[72]}
+    assert t.filled == cal.templates.filled and len(t.filled) == 86
+    # files written before calibration existed have no metadata and still load
+    old = harmonic_templates(P)
+    np.savez(tmp_path / "old.npz", W=old.W, cqt=np.array(__import__("json").dumps(P.to_dict())))
+    assert load_templates(tmp_path / "old.npz", P).meta == {}
+
+
+def test_cli_recording_and_bad_recording(tmp_path, capsys):
+    y = synth_notes([(50, 0.2, 0.9), (62, 1.2, 1.9), (74, 2.2, 2.9)], sr=P.sr, duration=3.3)
+    sf.write(tmp_path / "notes.wav", y, P.sr)
+    assert main(["templates", str(tmp_path / "notes.wav"), "-o", str(tmp_path / "w.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "3 keys recorded (single-notes-recording)" in out and "D3 " in out and "D5 " in out
+    assert load_templates(tmp_path / "w.npz", P).meta["recorded"].keys() == {"D3", "D4", "D5"}
+    sf.write(tmp_path / "quiet.wav", np.zeros(P.sr, dtype=np.float32), P.sr)
+    assert main(["templates", str(tmp_path / "quiet.wav"), "-o", str(tmp_path / "q.npz")]) == 4
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("unmf: error: quiet.wav") and "\n" not in err and not (tmp_path / "q.npz").exists()
