@@ -51,8 +51,9 @@ class InputStream(Protocol):
 
     ``start`` begins delivering blocks, ``stop`` ends the stream (a ``read``
     then returns the blocks still queued, then None), ``read`` returns the next
-    block or None when the stream has ended (or ``timeout`` passed: check
-    :attr:`ended`).
+    block or None when the stream has ended or ``timeout`` passed. The stream
+    is drained when :attr:`ended` was already true before a ``read`` that
+    returned None (it turns true only after the last block was queued).
     """
 
     sr: int
@@ -420,11 +421,17 @@ class Recorder:
         """Start the stream (:class:`InputUnavailable` when it cannot)."""
         self.stream.start()
 
-    def _take(self, block: np.ndarray | None) -> Level | None:
+    def _next(self, timeout: float | None) -> Level | None:
+        """Take the next block (waiting up to ``timeout``); its level, or None when there was none."""
+        ended = self.stream.ended  # read before: a stream that had ended and gives nothing is drained
+        block = self.stream.read(timeout=timeout)
         if block is None:
-            if self.stream.ended:
+            if ended:
                 self._done = True
             return None
+        return self._take(block)
+
+    def _take(self, block: np.ndarray) -> Level | None:
         room = self.max_samples - self._n
         if room <= 0:
             self._done = True
@@ -442,7 +449,7 @@ class Recorder:
         """Take every block queued so far without waiting; their levels, oldest first."""
         levels = []
         while not self._done:
-            lvl = self._take(self.stream.read(timeout=0))
+            lvl = self._next(timeout=0)
             if lvl is None:
                 break
             levels.append(lvl)
@@ -493,7 +500,7 @@ class Recorder:
                     raise Cancelled("recording cancelled")
                 if stop is not None and stop():
                     break
-                lvl = self._take(self.stream.read(timeout=0.1))
+                lvl = self._next(timeout=0.1)
                 if lvl is not None and on_level is not None:
                     on_level(lvl)
         finally:

@@ -119,6 +119,33 @@ def test_recorder_cancel_discards_and_record_cancels_between_blocks():
     assert rec.stream.ended and rec.seconds == 0
 
 
+def test_a_block_that_arrives_with_the_end_of_the_stream_is_kept():
+    class Racy(ins.BlockStream):
+        """The last block and the end arrive while the recorder's read finds the queue empty."""
+
+        fed = False
+
+        def start(self):
+            pass
+
+        def stop(self):
+            self._finish()
+
+        def read(self, timeout=None):
+            if not self.fed:
+                self.fed = True
+                self.feed(np.full(100, 0.5, np.float32))
+                self._finish()
+                return None
+            return super().read(timeout)
+
+    rec = Recorder(Racy(22050))
+    rec.start()
+    while not rec.finished:
+        rec.poll()
+    assert rec.seconds == pytest.approx(100 / 22050)
+
+
 def test_recorder_stops_at_its_length_limit():
     rec = Recorder(FileStream(Audio(tone(1.0), 22050), blocksize=1000), max_seconds=0.25)
     audio = rec.record()
