@@ -74,9 +74,10 @@ class Calibration:
     def summary(self) -> str:
         """One line per fact: recorded keys with their fit, then the skipped notes."""
         names = key_names()
-        rec = ", ".join(f"{names[p - LOWEST_PITCH]} {f:.2f}" for p, f in sorted(self.recorded.items()))
-        lines = [f"{len(self.recorded)} keys recorded ({self.method}), fit: {rec}",
-                 f"{N_KEYS - len(self.recorded)} keys predicted by adapting the bundled templates"]
+        fits = [f"{names[p - LOWEST_PITCH]} {f:.2f}" for p, f in sorted(self.recorded.items())]
+        lines = [f"{len(self.recorded)} keys recorded ({self.method}), fit to the others (1 = as predicted):"]
+        lines += ["  " + ", ".join(fits[i:i + 12]) for i in range(0, len(fits), 12)]
+        lines.append(f"{N_KEYS - len(self.recorded)} keys predicted from the recorded ones")
         lines += [f"skipped {s}" for s in self.skipped]
         return "\n".join(lines)
 
@@ -195,8 +196,9 @@ def adapt(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3) -> np
     Measured alternatives (``docs/benchmarks/calibration.md``): scaling the
     bundled templates by the interpolated log-ratio alone, or by a smooth gain
     per absolute frequency, scored clearly lower on SoundFonts the bundled
-    templates were not made from: the bundled templates' key-to-key detail
-    belongs to another instrument.
+    templates were not made from (their key-to-key detail belongs to another
+    instrument); adding the bundled templates' smoothed pitch trend to the
+    interpolation helped on one SoundFont and hurt on the other.
     """
     if not recorded:
         raise TemplateError("no recorded notes to calibrate from")
