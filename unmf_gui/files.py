@@ -11,7 +11,9 @@ from PySide6.QtWidgets import QFileDialog
 from unmf_core.errors import UnmfError
 from unmf_core.io.atomic import write_bytes_atomic
 from unmf_core.transcription.notes import write_csv, write_midi
+from unmf_gui.calibrate_dialog import open_dialog as open_calibrate_dialog
 from unmf_gui.finetune_dialog import open_dialog as open_finetune_dialog
+from unmf_gui.model_choice import remember_templates
 from unmf_gui.model_compare import ModelCompare
 from unmf_gui.workers import EngineSpec
 
@@ -75,6 +77,7 @@ class FileActions(QObject):
         self._act(model, "Load &checkpoint…", None, self.checkpoint_dialog)
         self._act(model, "Load &templates file…", None, self.templates_dialog)
         self._act(model, "Build templates from a &folder of single notes…", None, self.templates_folder_dialog)
+        self._act(model, "C&alibrate to my instrument…", None, lambda: open_calibrate_dialog(window))
         self.save_templates_action = self._act(model, "&Save templates…", None, self.save_templates)
         self.save_templates_action.setEnabled(False)
         self.save_templates_action.setToolTip("the templates in use (built from a folder, loaded, or the model's)")
@@ -188,6 +191,8 @@ class FileActions(QObject):
         s = self.w.spec
         values = {"templates": s.templates, "model": s.model, "device": s.device, **changes}
         self.w.set_engine_spec(EngineSpec(**values))
+        if "templates" in changes:
+            remember_templates(self.w.settings, changes["templates"])
 
     def _target(self, path, title: str, filt: str, suffix: str) -> str | None:
         if path:

@@ -20,6 +20,7 @@ from unmf_core.transcription.engine import DEMO_AUDIO, Options
 from unmf_core.transcription.synth import mix, synthesize
 from unmf_gui.controls import LayerBar, RunToolbar
 from unmf_gui.files import FileActions
+from unmf_gui.model_choice import restore_templates
 from unmf_gui.playback import Player
 from unmf_gui.status import WordElidedLabel
 from unmf_gui.viewmodel import ViewModel
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
         self._update_engine_label()
         self.layer_bar.refresh()
         self.divergence.refresh()
+        restore_templates(self)  # the templates chosen in an earlier session (Model menu, calibration)
         if not self.player.available:
             self._playback_unavailable()
         self.fit_to_screen()
