@@ -384,16 +384,46 @@ class Engine:
                 raise Cancelled("transcription cancelled")
             check_cancel(opts.cancel)
         t3 = time.perf_counter()
-        H = last.H.detach().cpu().numpy()
-        bg = self.background(M.to(last.W.device), last.W, opts)
-        notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg)
+        result = self.finish(M, last, opts)
         t4 = time.perf_counter()
-        params = self.params(opts)
         if len(self.notices) > n_notices:
-            params["fallback"] = self.notices[n_notices:]
-        return Transcription(notes, H, last.W.detach().cpu().numpy(), divs, self.cqt.frame_rate, audio.duration,
-                             params, {"load": t1 - t0, "cqt": t2 - t1, "factorise": t3 - t2,
-                                                 "notes": t4 - t3, "total": t4 - t0}, bg)
+            result.params["fallback"] = self.notices[n_notices:]
+        result.divergences = divs
+        result.duration = audio.duration
+        result.timings = {"load": t1 - t0, "cqt": t2 - t1, "factorise": t3 - t2, "notes": t4 - t3, "total": t4 - t0}
+        return result
+
+    def finish(self, M: torch.Tensor, step: Step, opts: Options) -> Transcription:
+        """The :class:`Transcription` of one step: notes, activations, templates, background and parameters.
+
+        The one path from a factorisation to notes: :meth:`transcribe` calls it
+        on its last step, the app on every layer it shows (and
+        :meth:`Transcription.renotes` re-extracts at other settings), so both
+        apply the same broadband-background gate and calibrated thresholds
+        (:meth:`notes_for`).
+
+        Parameters
+        ----------
+        M : torch.Tensor
+            Magnitude CQT ``(n_bins, T)`` the step was computed from.
+        step : Step
+            One state of :meth:`steps`.
+        opts : Options
+            The run's options.
+
+        Returns
+        -------
+        Transcription
+            ``divergences`` holds the step's own divergence, ``duration`` the
+            length of M, ``params["step"]`` the step's index.
+        """
+        H = step.H.detach().cpu().numpy().copy()  # a copy: the steps that follow may update H in place
+        bg = self.background(M.to(step.W.device), step.W, opts)
+        notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg)
+        params = self.params(opts)
+        params["step"] = step.index
+        return Transcription(notes, H, step.W.detach().cpu().numpy().copy(), [step.divergence], self.cqt.frame_rate,
+                             M.shape[-1] / self.cqt.frame_rate, params, {}, bg)
 
     def background(self, M: torch.Tensor, W: torch.Tensor, opts: Options) -> np.ndarray:
         """Per-key background activation of M on W (for note extraction)."""

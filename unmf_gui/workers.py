@@ -1,11 +1,30 @@
-"""Background work: load, CQT and factorise in a QThread, emitting plain numpy snapshots.
+"""Background work: load, CQT, factorise and transcribe each kept layer in a QThread, emitting plain numpy data.
 
-A :class:`RunWorker` lives in its own :class:`~PySide6.QtCore.QThread` and walks
-:meth:`unmf_core.pipeline.Engine.steps` for one or more methods (or for one
-method with several models: base vs fine-tuned), checking a cancel flag between
-steps. :class:`RunController` (in the GUI thread) starts runs, cancels the
-previous one when a new one starts, drops signals of stale runs and joins every
-thread on shutdown.
+:func:`run_events` is the work of one :class:`RunRequest` as a generator: it
+walks :meth:`unmf_core.pipeline.Engine.steps` for one or more methods (or for
+one method with several models: base vs fine-tuned) and yields one event per
+step; every kept layer comes with its :class:`~unmf_core.pipeline.Transcription`
+from :meth:`Engine.finish <unmf_core.pipeline.Engine.finish>` (the notes
+``unmf transcribe`` gives) and its dB images, so the GUI thread computes
+nothing when a layer is shown. A :class:`RunWorker` drains the generator in its
+own :class:`~PySide6.QtCore.QThread` and stops between two yields once
+cancelled. :class:`RunController` (in the GUI thread) starts runs, cancels the
+previous one when a new one starts, drops signals of stale runs (run ids) and
+joins every thread on shutdown.
+
+Why not superqt's ``thread_worker``: :func:`run_events` is already the
+generator such a worker would run, but superqt 0.9's ``WorkerBase.run`` wraps
+every job in ``warnings.catch_warnings()`` with ``filterwarnings("always")``
+and a replaced ``warnings.showwarning``. That state is process-wide, not
+per-thread: while a run is in flight it overrides the warning filters of the GUI
+thread and of the test suite (``filterwarnings = error``), and overlapping
+runs (a cancelled one winding down while the next starts) restore each other's
+saved filters in the wrong order. Its jobs also run on
+``QThreadPool.globalInstance()``, whose threads are reused: the lowered
+scheduling priority a run sets on its thread (so the UI stays responsive on a
+busy machine) would stick to a pool thread and cannot be raised back without
+privileges. The QThread driver below is ~40 lines; superqt is therefore not a
+dependency.
 """
 from __future__ import annotations
 
@@ -14,6 +33,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -21,11 +41,13 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from unmf_core.audio import Audio
 from unmf_core.cqt import CQTParams, compute_cqt
+from unmf_core.display import activation_db, reconstruction, to_db
 from unmf_core.errors import Cancelled, UnmfError
-from unmf_core.pipeline import Engine, Options
+from unmf_core.nmf import Step
+from unmf_core.pipeline import Engine, Options, Transcription
 
-#: Memory allowed for stored activations per run (snapshots are thinned beyond it).
-SNAPSHOT_BUDGET = 512 * 2 ** 20
+#: Memory allowed for the kept layers of a run (H, its dB image and W·H's: snapshots are thinned beyond it).
+SNAPSHOT_BUDGET = 1024 * 2 ** 20
 #: Never store more snapshots than this per method.
 MAX_SNAPSHOTS = 200
 
@@ -41,22 +63,48 @@ class EngineSpec:
 
 @dataclass
 class Loaded:
-    """A decoded recording and its magnitude CQT (numpy, on the CPU)."""
+    """A decoded recording, its magnitude CQT (numpy, on the CPU) and that CQT in dB (for display)."""
 
     audio: Audio
     M: np.ndarray
     frame_rate: float
     seconds: float
+    M_db: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.M_db is None:
+            self.M_db = to_db(self.M)
 
 
 @dataclass
 class Snapshot:
-    """State after one step: ``W`` is None when unchanged, ``H`` None when not kept."""
+    """State after one step; ``result`` and the images are None when the layer is not kept (divergence only).
+
+    Attributes
+    ----------
+    index : int
+        Step (0: the initialisation).
+    divergence : float
+    result : Transcription or None
+        :meth:`Engine.finish <unmf_core.pipeline.Engine.finish>` of the step:
+        notes, H ``(88, T)``, W ``(n_bins, 88)``, background.
+    H_db, WH_db : np.ndarray or None
+        Activations in dB (``(88, T)``) and the reconstruction W·H in dB on the
+        scale of M (``(n_bins, T)``), as the views draw them.
+    """
 
     index: int
     divergence: float
-    W: np.ndarray | None
-    H: np.ndarray | None
+    result: Transcription | None = None
+    H_db: np.ndarray | None = None
+    WH_db: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, engine: Engine, M: torch.Tensor, step: Step, opts: Options, M_max: float) -> "Snapshot":
+        """A kept layer: its transcription and images (computed in the calling thread)."""
+        result = engine.finish(M, step, opts)
+        return cls(step.index, step.divergence, result, activation_db(result.H),
+                   to_db(reconstruction(result.W, result.H), M_max))
 
 
 @dataclass
@@ -96,7 +144,7 @@ def total_steps(engine: Engine, opts: Options) -> int:
 
 def keep_every(n_steps: int, n_frames: int, n_methods: int = 1) -> int:
     """Store one snapshot in this many, so the stored activations fit the memory budget."""
-    per = 88 * max(1, n_frames) * 4
+    per = (88 * 2 + 288) * max(1, n_frames) * 4
     limit = max(2, min(MAX_SNAPSHOTS, SNAPSHOT_BUDGET // (per * max(1, n_methods))))
     return max(1, math.ceil((n_steps + 1) / limit))
 
@@ -119,8 +167,65 @@ def warm_up(params: CQTParams | None = None) -> None:
     compute_cqt(np.zeros(4096, dtype=np.float32), params or CQTParams(), "cpu")
 
 
+def run_events(request: RunRequest, cancelled: Callable[[], bool]) -> Iterator[tuple]:
+    """The work of ``request`` as events; stop iterating to cancel (nothing runs between two yields).
+
+    Yields
+    ------
+    ("engine", Engine)
+        The engine was built from ``request.spec`` (not when the request brings one).
+    ("loaded", Loaded)
+        The recording was read and its CQT computed (not when the request brings it).
+    ("started", key, total)
+        Run ``key`` begins ``total`` steps.
+    ("step", key, Snapshot)
+        One step of run ``key`` (kept layers carry their transcription and images).
+    ("done", key, seconds)
+        Run ``key`` ended.
+    """
+    engine = request.engine
+    if engine is None:
+        spec = request.spec
+        engine = Engine(templates=spec.templates, model=spec.model, device=spec.device)
+        yield "engine", engine
+    loaded = request.source
+    if not isinstance(loaded, Loaded):
+        audio = engine.load(loaded)
+        if cancelled():
+            return
+        M = engine.spectrogram(audio, cancelled).detach().cpu().numpy()
+        loaded = Loaded(audio, M, engine.cqt.frame_rate, audio.duration)
+        yield "loaded", loaded
+    M = torch.from_numpy(loaded.M).to(engine.device)
+    M_max = float(loaded.M.max())
+    engines: dict[str | None, Engine] = {}
+    for i, opts in enumerate(request.options):
+        eng, key = engine, request.key(i)
+        if request.models is not None:
+            model = request.models[i]
+            if model not in engines:
+                shared = next(iter(engines.values())).templates if engines else request.spec.templates
+                engines[model] = Engine(templates=shared, model=model, cqt=engine.cqt, device=str(engine.device))
+            eng = engines[model]
+        n = total_steps(eng, opts)
+        every = keep_every(n, M.shape[-1], len(request.options))
+        yield "started", key, n
+        t0 = time.perf_counter()
+        opts = replace(opts, cancel=cancelled)
+        for step in eng.steps(M, opts):
+            if step.index % every == 0 or step.index == n:
+                yield "step", key, Snapshot.of(eng, M, step, opts, M_max)
+            else:
+                yield "step", key, Snapshot(step.index, step.divergence)
+        yield "done", key, time.perf_counter() - t0
+
+
 class RunWorker(QObject):
-    """Runs one :class:`RunRequest`; lives in a worker thread. Every signal carries the run id first."""
+    """Drains :func:`run_events` for one :class:`RunRequest` in a worker thread.
+
+    Every signal carries the run id first; the run stops between two events
+    once :meth:`cancel` is called.
+    """
 
     engineReady = Signal(int, object)
     loaded = Signal(int, object)
@@ -136,6 +241,8 @@ class RunWorker(QObject):
         self.run_id = run_id
         self.request = request
         self._cancel = threading.Event()
+        self._signals = {"engine": self.engineReady, "loaded": self.loaded, "started": self.methodStarted,
+                         "step": self.step, "done": self.methodFinished}
 
     def cancel(self) -> None:
         """Ask the run to stop at the next step boundary (thread-safe)."""
@@ -152,10 +259,14 @@ class RunWorker(QObject):
         rid = self.run_id
         _lower_priority()
         try:
-            if self._work():
-                self.finished.emit(rid)
-            else:
+            for kind, *args in run_events(self.request, self._cancel.is_set):
+                if self._cancel.is_set():
+                    break
+                self._signals[kind].emit(rid, *args)
+            if self._cancel.is_set():
                 self.cancelled.emit(rid)
+            else:
+                self.finished.emit(rid)
         except Cancelled:
             self.cancelled.emit(rid)
         except UnmfError as exc:
@@ -164,56 +275,6 @@ class RunWorker(QObject):
             self.failed.emit(rid, f"{type(exc).__name__}: {exc}")
         finally:
             QThread.currentThread().quit()
-
-    def _work(self) -> bool:
-        req = self.request
-        engine = req.engine
-        if engine is None:
-            spec = req.spec
-            engine = Engine(templates=spec.templates, model=spec.model, device=spec.device)
-            self.engineReady.emit(self.run_id, engine)
-        if self._cancel.is_set():
-            return False
-        loaded = req.source
-        if not isinstance(loaded, Loaded):
-            audio = engine.load(loaded)
-            if self._cancel.is_set():
-                return False
-            M = engine.spectrogram(audio, self._cancel.is_set).detach().cpu().numpy()
-            loaded = Loaded(audio, M, engine.cqt.frame_rate, audio.duration)
-            self.loaded.emit(self.run_id, loaded)
-        M = torch.from_numpy(loaded.M).to(engine.device)
-        engines: dict[str | None, Engine] = {}
-        for i, opts in enumerate(req.options):
-            eng = engine
-            if req.models is not None:
-                model = req.models[i]
-                if model not in engines:
-                    shared = next(iter(engines.values())).templates if engines else req.spec.templates
-                    engines[model] = Engine(templates=shared, model=model, cqt=engine.cqt, device=str(engine.device))
-                eng = engines[model]
-            if self._cancel.is_set() or not self._run_method(eng, M, opts, len(req.options), req.key(i)):
-                return False
-        return True
-
-    def _run_method(self, engine: Engine, M: torch.Tensor, opts: Options, n_methods: int, key: str) -> bool:
-        n = total_steps(engine, opts)
-        every = keep_every(n, M.shape[-1], n_methods)
-        self.methodStarted.emit(self.run_id, key, n)
-        t0 = time.perf_counter()
-        last_W = None
-        for step in engine.steps(M, replace(opts, cancel=self._cancel.is_set)):
-            if self._cancel.is_set():
-                return False
-            W = None
-            if step.W is not last_W:
-                W = step.W.detach().cpu().numpy().copy()
-                last_W = step.W
-            keep = step.index % every == 0 or step.index == n
-            H = step.H.detach().cpu().numpy().copy() if keep else None
-            self.step.emit(self.run_id, key, Snapshot(step.index, step.divergence, W, H))
-        self.methodFinished.emit(self.run_id, key, time.perf_counter() - t0)
-        return True
 
 
 class RunController(QObject):
