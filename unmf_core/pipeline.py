@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -426,6 +427,17 @@ class Engine:
                              M.shape[-1] / self.cqt.frame_rate, params, {}, bg)
 
     def background(self, M: torch.Tensor, W: torch.Tensor, opts: Options) -> np.ndarray:
-        """Per-key background activation of M on W (for note extraction)."""
+        """Per-key background activation of M on W (for note extraction).
+
+        The last result is reused while M and W are the same, unchanged tensors
+        (plain MU keeps W: :meth:`finish` on every step then costs one
+        background, not one per step).
+        """
         beta = opts.beta if opts.method == "mu" else self.model.cfg.beta
-        return background_activation(M, W, beta).cpu().numpy()
+        key = (M._version, W._version, beta)
+        cached = getattr(self, "_background", None)
+        if cached is not None and cached[0]() is M and cached[1]() is W and cached[2] == key:
+            return cached[3]
+        bg = background_activation(M, W, beta).cpu().numpy()
+        self._background = (weakref.ref(M), weakref.ref(W), key, bg)
+        return bg

@@ -314,6 +314,9 @@ class MainWindow(QMainWindow):
     def _engine_failed(self, message: str) -> None:
         """Go back to the last model / templates that worked, say so, and run with them again."""
         bad, self.spec = self.spec, self._good_spec
+        self.device_box.blockSignals(True)
+        self.device_box.setCurrentText(self.spec.device)
+        self.device_box.blockSignals(False)
         self._update_engine_label()
         changed = [f"{what} {Path(b).name}" for what, b, g in (("model", bad.model, self.spec.model),
                                                                 ("templates", bad.templates, self.spec.templates))

@@ -58,14 +58,13 @@ class ViewModel(QObject):
             raise AttributeError(name)
         return getattr(self.state, name)
 
-    @property
-    def method(self) -> str:
-        """The primary method (``"unrolled"`` / ``"mu"``)."""
-        return self.state.method
-
-    @method.setter
-    def method(self, method: str) -> None:
-        self.state.method = method
+    def __setattr__(self, name: str, value) -> None:
+        # writes to the state's attributes (``vm.method = "mu"``) go to the state
+        state = self.__dict__.get("state")
+        if state is not None and name in state.__dict__ and not hasattr(type(self), name):
+            setattr(state, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def add_step(self, key: str, snap) -> None:
         """Store a snapshot; redraws are coalesced to one per :data:`REDRAW_MS`."""
