@@ -8,7 +8,7 @@ import soundfile as sf
 from conftest import synth_notes
 from gui_helpers import PIECE, make_window, open_and_wait
 from unmf_core.notes import read_midi, write_midi
-from unmf_core.pipeline import Engine
+from unmf_core.pipeline import Engine, Options
 
 
 @pytest.fixture
@@ -50,3 +50,18 @@ def test_white_noise_gives_the_cli_note_count(qtbot, win, tmp_path):
     cli = Engine(device="cpu").transcribe(path)
     assert len(win.vm.notes) == len(cli.notes)
     assert _triples(win.vm.notes) == _triples(cli.notes)
+
+
+def test_compare_columns_show_the_cli_notes_of_each_method(qtbot, win, tmp_path):
+    path = _noisy_piece(tmp_path)
+    win.iterations_box.setValue(30)
+    open_and_wait(qtbot, win, path)
+    with qtbot.waitSignal(win.run_finished, timeout=60000):
+        win.compare()
+    win.vm.set_compare_step(win.vm.compare_max())
+    engine = Engine(device="cpu")
+    for method in ("unrolled", "mu"):
+        step, _, notes = win.vm.compare_snapshot(method)
+        cli = engine.transcribe(path, Options(method=method, iterations=30))
+        assert step == (30 if method == "mu" else win.layers_box.value())
+        assert _triples(notes) == _triples(cli.notes), method
