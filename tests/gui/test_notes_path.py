@@ -65,3 +65,10 @@ def test_compare_columns_show_the_cli_notes_of_each_method(qtbot, win, tmp_path)
         cli = engine.transcribe(path, Options(method=method, iterations=30))
         assert step == (30 if method == "mu" else win.layers_box.value())
         assert _triples(notes) == _triples(cli.notes), method
+
+
+def test_the_seed_white_noise_file_gives_the_cli_notes(qtbot, win, shared_data):
+    path = shared_data / "white_noise.wav"
+    open_and_wait(qtbot, win, path)
+    cli = Engine(device="cpu").transcribe(path)
+    assert _triples(win.vm.notes) == _triples(cli.notes) and len(cli.notes) <= 5
