@@ -7,7 +7,9 @@ Usage (offscreen or under xvfb-run)::
 Without FILE the bundled demo is tiled to ``--seconds`` seconds. Times are wall
 clock from the moment the file is opened in the window: "first layer" is when
 the views first show a layer after the initialisation (step 1), "done" when the
-run's finished signal arrives.
+run's finished signal arrives. After the runs, the layer slider is stepped
+over every stored layer and the time each step takes to redraw is printed
+(``--no-slider`` skips it).
 """
 from __future__ import annotations
 
@@ -36,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, default=100, help="MU iterations (default 100)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeat", type=int, default=3, help="runs to time (default 3)")
+    p.add_argument("--no-slider", dest="slider", action="store_false", help="skip timing the layer slider")
     args = p.parse_args(argv)
-    QApplication.instance() or QApplication(sys.argv[:1])  # must exist before any widget
+    app = QApplication.instance() or QApplication(sys.argv[:1])  # must exist before any widget
     from unmf_gui.main_window import MainWindow
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,6 +81,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"{marks.get('loaded', float('nan')):.2f} s, "
                   f"first layer shown {marks.get('first', float('nan')):.2f} s, "
                   f"whole run {total:.2f} s (factorisation alone {run.wall_time:.2f} s)")
+        if args.slider:
+            times = []
+            for k in list(range(win.vm.n_layers()))[::-1] + list(range(win.vm.n_layers())):
+                t = time.perf_counter()
+                win.layer_bar.slider.setValue(k)
+                app.processEvents()
+                times.append(time.perf_counter() - t)
+            print(f"layer slider: {len(times)} steps, median {1000 * np.median(times):.1f} ms, "
+                  f"max {1000 * max(times):.1f} ms per step")
         win.close()
     return 0
 

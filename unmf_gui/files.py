@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QCheckBox, QFileDialog
 
 from unmf_core.errors import UnmfError
 from unmf_core.io.atomic import write_bytes_atomic
@@ -20,6 +20,23 @@ from unmf_gui.workers import EngineSpec
 MIDI_FILTER = "MIDI (*.mid *.midi)"
 RECENT_KEY = "recent_files"
 MAX_RECENT = 8
+#: Object name of the export dialog's "layer on screen instead of the final layer" option.
+ON_SCREEN_BOX = "export-on-screen"
+
+
+def final_layer_text(vm) -> tuple[str, str | None]:
+    """What a notes export writes by default, and the option to write the layer on screen instead.
+
+    Returns ``("final layer (10)", "Export layer 3 on screen instead of the final layer (10)")``;
+    the option is None when the final layer is the one on screen (or nothing ran).
+    """
+    run = vm.run
+    if run is None or not run.steps:
+        return "notes", None
+    what = "layer" if vm.method == "unrolled" else "iteration"
+    final, shown = run.steps[-1], vm.current_step()
+    option = None if shown == final else f"Export {what} {shown} on screen instead of the final {what} ({final})"
+    return f"final {what} ({final})", option
 
 
 #: File-name patterns of the audio formats libsndfile (the loader) may read, by its format name.
@@ -194,22 +211,48 @@ class FileActions(QObject):
         if "templates" in changes:
             remember_templates(self.w.settings, changes["templates"])
 
-    def _target(self, path, title: str, filt: str, suffix: str) -> str | None:
+    def _target(self, path, title: str, filt: str, suffix: str, option: str | None = None) -> tuple[str | None, bool]:
+        """The file to write (``path``, else asked for) and whether ``option`` (a check box) was ticked."""
         if path:
-            return str(path)
+            return str(path), False
         stem = Path(self.w.vm.path).stem if self.w.vm.path else "transcription"
         start = str(Path(self._start_dir()) / f"{stem}{suffix}")
-        chosen, _ = QFileDialog.getSaveFileName(self.w, title, start, filt)
-        return chosen or None
+        if option is None:
+            chosen, _ = QFileDialog.getSaveFileName(self.w, title, start, filt)
+            return chosen or None, False
+        dialog = QFileDialog(self.w, title, str(Path(start).parent), filt)
+        dialog.setAcceptMode(QFileDialog.AcceptSave)
+        dialog.setDefaultSuffix(suffix.lstrip("."))
+        dialog.setOption(QFileDialog.DontUseNativeDialog, True)  # a native dialog has no room for the option
+        dialog.selectFile(Path(start).name)
+        box = QCheckBox(option)
+        box.setObjectName(ON_SCREEN_BOX)
+        layout = dialog.layout()
+        layout.addWidget(box, layout.rowCount(), 0, 1, -1)
+        ok = dialog.exec()
+        files = dialog.selectedFiles()
+        chosen = files[0] if ok and files else None
+        dialog.deleteLater()
+        return chosen, box.isChecked()
 
     # ---- exports ------------------------------------------------------------------------
-    def export_midi(self, path: str | Path | None = None) -> bool:
-        """Write the current notes as MIDI (Ctrl+E); returns success."""
-        return self._export(path, "Export MIDI", MIDI_FILTER, ".mid", lambda p: write_midi(self.w.vm.notes, p))
+    def export_midi(self, path: str | Path | None = None, on_screen: bool = False) -> bool:
+        """Write the notes as MIDI (Ctrl+E): the final layer's, or the layer on screen's when asked; returns success."""
+        return self._export_notes(path, "Export MIDI", MIDI_FILTER, ".mid", write_midi, on_screen)
 
-    def export_csv(self, path: str | Path | None = None) -> bool:
-        """Write the current notes as CSV; returns success."""
-        return self._export(path, "Export notes as CSV", "CSV (*.csv)", ".csv", lambda p: write_csv(self.w.vm.notes, p))
+    def export_csv(self, path: str | Path | None = None, on_screen: bool = False) -> bool:
+        """Write the notes as CSV (final layer unless ``on_screen``); returns success."""
+        return self._export_notes(path, "Export notes as CSV", "CSV (*.csv)", ".csv", write_csv, on_screen)
+
+    def _export_notes(self, path, title, filt, suffix, write, on_screen: bool) -> bool:
+        """Export the final layer's notes; the dialog offers the layer on screen instead when another one is shown."""
+        vm = self.w.vm
+        what, option = final_layer_text(vm)
+        target, ticked = self._target(path, f"{title}: {what}", filt, suffix, option)
+        if not target:
+            return False
+        notes = vm.notes if (on_screen or ticked) else vm.final_notes()
+        return self._export(target, title, filt, suffix, lambda p: write(notes, p))
 
     def export_png(self, path: str | Path | None = None) -> bool:
         """Save the current tab as a PNG image; returns success."""
@@ -224,7 +267,7 @@ class FileActions(QObject):
         write_bytes_atomic(path, bytes(data.data()))
 
     def _export(self, path, title, filt, suffix, write) -> bool:
-        target = self._target(path, title, filt, suffix)
+        target, _ = self._target(path, title, filt, suffix)
         if not target:
             return False
         try:

@@ -34,6 +34,8 @@ from unmf_gui.workers import EngineSpec, RunController, RunRequest, warm_up
 MIDI_SUFFIXES = (".mid", ".midi")
 #: Preferred window size; smaller screens get their available geometry.
 PREFERRED_SIZE = (1500, 950)
+#: QSettings keys of the choices remembered between launches (a path, "" for the default; a float).
+MODEL_KEY, TEMPLATES_KEY, THRESHOLD_KEY = "model", "templates", "threshold"
 
 
 class MainWindow(QMainWindow):
@@ -64,7 +66,10 @@ class MainWindow(QMainWindow):
         self.vm = ViewModel(self)
         self.controller = RunController(self)
         self.player = player or Player(parent=self)
-        self.spec = EngineSpec(device=device)
+        #: The last model / templates / device that built an engine: a choice that fails goes back to it.
+        self._good_spec = EngineSpec(device=device)
+        self.spec = EngineSpec(str(self.settings.value(TEMPLATES_KEY, "") or "") or None,
+                               str(self.settings.value(MODEL_KEY, "") or "") or None, device)
         self.engine = None
         self._notes_model: tuple | None = None  # the model whose threshold the note controls were last set to
         self._pending_path: str | None = None
@@ -75,6 +80,7 @@ class MainWindow(QMainWindow):
         self._previous: dict = {}  # complete results a re-run replaces, restored if it is cancelled or fails
         self._build_views()
         self._build_controls(method, device)
+        self._restore_threshold()
         self.vm.method = self.method
         self.files = FileActions(self)
         self._build_shortcuts()
@@ -145,6 +151,18 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.play_status)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.cancel_button)
+
+    def _restore_threshold(self) -> None:
+        """The threshold of the last session (kept for its model; another model sets its calibrated one)."""
+        saved = self.settings.value(THRESHOLD_KEY)
+        try:
+            value = float(saved) if saved is not None else None
+        except (TypeError, ValueError):
+            value = None
+        if value is not None:
+            self.notes_controls.threshold.setValue(value)
+            self._notes_model = (self.spec.model, self.spec.templates)
+        self.notes_controls.threshold.valueChanged.connect(lambda v: self.settings.setValue(THRESHOLD_KEY, float(v)))
 
     def _build_shortcuts(self) -> None:
         run = self.menuBar().addMenu("&Run")
@@ -272,13 +290,19 @@ class MainWindow(QMainWindow):
 
     def _engine_ready(self, engine) -> None:
         self.engine = engine
+        self._good_spec = self.spec
+        self.settings.setValue(MODEL_KEY, self.spec.model or "")
+        self.settings.setValue(TEMPLATES_KEY, self.spec.templates or "")
         n = engine.model.cfg.n_layers
         self.layers_box.setMaximum(n)
         self.layers_box.setValue(n)
-        if self._notes_model != (self.spec.model, self.spec.templates):  # a model's calibrated threshold
+        if self._notes_model != (self.spec.model, self.spec.templates):  # a model's calibrated note settings
             self._notes_model = (self.spec.model, self.spec.templates)
             calibrated = engine.calibrated_notes
-            self.notes_controls.threshold.setValue((calibrated or NoteParams()).threshold)
+            params = calibrated or NoteParams()
+            self.vm.set_note_params(params)  # all of them, as `unmf transcribe` uses them
+            self.notes_controls.threshold.setValue(params.threshold)
+            self.notes_controls.min_duration.setValue(params.min_duration)
             if calibrated is not None:
                 self.notify(f"Onset threshold {calibrated.threshold:g}: calibrated for this model", 6000)
         self._update_engine_label()
@@ -310,6 +334,9 @@ class MainWindow(QMainWindow):
     def _failed(self, message: str) -> None:
         self._run_ended()
         self._restore_previous()
+        if self.engine is None and self.spec != self._good_spec:  # the chosen model / templates did not load
+            self._engine_failed(message)
+            return
         pending = self._pending_path
         if pending and (self.vm.path is None or Path(pending) != Path(self.vm.path)):
             self._pending_path = self.vm.path
@@ -317,6 +344,26 @@ class MainWindow(QMainWindow):
         else:
             self.show_error(message)
         self.run_failed.emit(message)
+
+    def _engine_failed(self, message: str) -> None:
+        """Go back to the last model / templates that worked, say so, and run with them again."""
+        bad, self.spec = self.spec, self._good_spec
+        self.device_box.blockSignals(True)
+        self.device_box.setCurrentText(self.spec.device)
+        self.device_box.blockSignals(False)
+        self._update_engine_label()
+        changed = [f"{what} {Path(b).name}" for what, b, g in (("model", bad.model, self.spec.model),
+                                                                ("templates", bad.templates, self.spec.templates))
+                   if b != g and b]
+        back = (f"model {Path(self.spec.model).name if self.spec.model else 'default'}, "
+                f"templates {Path(self.spec.templates).name if self.spec.templates else 'default'}")
+        self.show_error(f"Could not use {' and '.join(changed) or 'device ' + bad.device}:\n{message}\n\n"
+                        f"Back to the previous choice ({back}).")
+        self.run_failed.emit(message)
+        if self.vm.loaded is not None:
+            self.run()
+        elif self._pending_path:
+            self.open_file(self._pending_path)
 
     def _cancelled(self) -> None:
         self._run_ended()

@@ -1,101 +1,44 @@
-"""Background work: load, CQT and factorise in a QThread, emitting plain numpy snapshots.
+"""Background work: load, CQT, factorise and transcribe each kept layer in a QThread, emitting plain numpy data.
 
-A :class:`RunWorker` lives in its own :class:`~PySide6.QtCore.QThread` and walks
-:meth:`unmf_core.transcription.engine.Engine.steps` for one or more methods (or for one
-method with several models: base vs fine-tuned), checking a cancel flag between
-steps. :class:`RunController` (in the GUI thread) starts runs, cancels the
-previous one when a new one starts, drops signals of stale runs and joins every
-thread on shutdown.
+:func:`~unmf_gui.runs.run_events` (Qt-free, :mod:`unmf_gui.runs`) is the work of one
+:class:`~unmf_gui.runs.RunRequest` as a generator: it
+walks :meth:`unmf_core.transcription.engine.Engine.steps` for one or more methods (or for
+one method with several models: base vs fine-tuned) and yields one event per
+step; every kept layer comes with its :class:`~unmf_core.transcription.engine.Transcription`
+from :meth:`Engine.finish <unmf_core.transcription.engine.Engine.finish>` (the notes
+``unmf transcribe`` gives) and its dB images, so the GUI thread computes
+nothing when a layer is shown. A :class:`RunWorker` drains the generator in its
+own :class:`~PySide6.QtCore.QThread` and stops between two yields once
+cancelled. :class:`RunController` (in the GUI thread) starts runs, cancels the
+previous one when a new one starts, drops signals of stale runs (run ids) and
+joins every thread on shutdown.
+
+Why not superqt's ``thread_worker``: :func:`run_events` is already the
+generator such a worker would run, but superqt 0.9's ``WorkerBase.run`` wraps
+every job in ``warnings.catch_warnings()`` with ``filterwarnings("always")``
+and a replaced ``warnings.showwarning``. That state is process-wide, not
+per-thread: while a run is in flight it overrides the warning filters of the GUI
+thread and of the test suite (``filterwarnings = error``), and overlapping
+runs (a cancelled one winding down while the next starts) restore each other's
+saved filters in the wrong order. Its jobs also run on
+``QThreadPool.globalInstance()``, whose threads are reused: the lowered
+scheduling priority a run sets on its thread (so the UI stays responsive on a
+busy machine) would stick to a pool thread and cannot be raised back without
+privileges. The QThread driver below is ~40 lines; superqt is therefore not a
+dependency.
 """
 from __future__ import annotations
 
-import math
 import os
 import threading
-import time
-from dataclasses import dataclass, field, replace
 
 import numpy as np
-import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from unmf_core.frontend.audio import Audio
 from unmf_core.frontend.cqt import CQTParams, compute_cqt
 from unmf_core.errors import Cancelled, UnmfError
-from unmf_core.transcription.engine import Engine, Options
-
-#: Memory allowed for stored activations per run (snapshots are thinned beyond it).
-SNAPSHOT_BUDGET = 512 * 2 ** 20
-#: Never store more snapshots than this per method.
-MAX_SNAPSHOTS = 200
-
-
-@dataclass(frozen=True)
-class EngineSpec:
-    """What the engine is built from: templates, model (paths or None for defaults), device."""
-
-    templates: str | None = None
-    model: str | None = None
-    device: str = "auto"
-
-
-@dataclass
-class Loaded:
-    """A decoded recording and its magnitude CQT (numpy, on the CPU)."""
-
-    audio: Audio
-    M: np.ndarray
-    frame_rate: float
-    seconds: float
-
-
-@dataclass
-class Snapshot:
-    """State after one step: ``W`` is None when unchanged, ``H`` None when not kept."""
-
-    index: int
-    divergence: float
-    W: np.ndarray | None
-    H: np.ndarray | None
-
-
-@dataclass
-class RunRequest:
-    """One job: a file (path or already loaded), the methods to run, and the engine to use.
-
-    Attributes
-    ----------
-    models : list, optional
-        One checkpoint path per option (None: the default model): each option
-        then runs on an engine of its own with that model, the request engine's
-        CQT and device, and templates shared by all (``spec.templates``, else the
-        first model's own, as fine-tuning uses), so runs differ only by the model.
-    keys : list of str, optional
-        One key per option, under which its results are reported (default: its method).
-    """
-
-    source: str | Loaded
-    options: list[Options]
-    spec: EngineSpec = field(default_factory=EngineSpec)
-    engine: Engine | None = None
-    models: list[str | None] | None = None
-    keys: list[str] | None = None
-
-    def key(self, i: int) -> str:
-        """Key of the results of option ``i``."""
-        return self.keys[i] if self.keys else self.options[i].method
-
-
-def total_steps(engine: Engine, opts: Options) -> int:
-    """Number of steps (after the initial state) a run of ``opts`` will yield (the method decides)."""
-    return engine.method(opts).steps
-
-
-def keep_every(n_steps: int, n_frames: int, n_methods: int = 1) -> int:
-    """Store one snapshot in this many, so the stored activations fit the memory budget."""
-    per = 88 * max(1, n_frames) * 4
-    limit = max(2, min(MAX_SNAPSHOTS, SNAPSHOT_BUDGET // (per * max(1, n_methods))))
-    return max(1, math.ceil((n_steps + 1) / limit))
+from unmf_gui.runs import (EngineSpec, Loaded, RunRequest, Snapshot, keep_every, run_events,  # noqa: F401 (re-exported)
+                           total_steps)
 
 
 def _lower_priority(niceness: int = 10) -> None:
@@ -117,7 +60,11 @@ def warm_up(params: CQTParams | None = None) -> None:
 
 
 class RunWorker(QObject):
-    """Runs one :class:`RunRequest`; lives in a worker thread. Every signal carries the run id first."""
+    """Drains :func:`run_events` for one :class:`RunRequest` in a worker thread.
+
+    Every signal carries the run id first; the run stops between two events
+    once :meth:`cancel` is called.
+    """
 
     engineReady = Signal(int, object)
     loaded = Signal(int, object)
@@ -133,6 +80,8 @@ class RunWorker(QObject):
         self.run_id = run_id
         self.request = request
         self._cancel = threading.Event()
+        self._signals = {"engine": self.engineReady, "loaded": self.loaded, "started": self.methodStarted,
+                         "step": self.step, "done": self.methodFinished}
 
     def cancel(self) -> None:
         """Ask the run to stop at the next step boundary (thread-safe)."""
@@ -149,10 +98,14 @@ class RunWorker(QObject):
         rid = self.run_id
         _lower_priority()
         try:
-            if self._work():
-                self.finished.emit(rid)
-            else:
+            for kind, *args in run_events(self.request, self._cancel.is_set):
+                if self._cancel.is_set():
+                    break
+                self._signals[kind].emit(rid, *args)
+            if self._cancel.is_set():
                 self.cancelled.emit(rid)
+            else:
+                self.finished.emit(rid)
         except Cancelled:
             self.cancelled.emit(rid)
         except UnmfError as exc:
@@ -161,56 +114,6 @@ class RunWorker(QObject):
             self.failed.emit(rid, f"{type(exc).__name__}: {exc}")
         finally:
             QThread.currentThread().quit()
-
-    def _work(self) -> bool:
-        req = self.request
-        engine = req.engine
-        if engine is None:
-            spec = req.spec
-            engine = Engine(templates=spec.templates, model=spec.model, device=spec.device)
-            self.engineReady.emit(self.run_id, engine)
-        if self._cancel.is_set():
-            return False
-        loaded = req.source
-        if not isinstance(loaded, Loaded):
-            audio = engine.load(loaded)
-            if self._cancel.is_set():
-                return False
-            M = engine.spectrogram(audio, self._cancel.is_set).detach().cpu().numpy()
-            loaded = Loaded(audio, M, engine.cqt.frame_rate, audio.duration)
-            self.loaded.emit(self.run_id, loaded)
-        M = torch.from_numpy(loaded.M).to(engine.device)
-        engines: dict[str | None, Engine] = {}
-        for i, opts in enumerate(req.options):
-            eng = engine
-            if req.models is not None:
-                model = req.models[i]
-                if model not in engines:
-                    shared = next(iter(engines.values())).templates if engines else req.spec.templates
-                    engines[model] = Engine(templates=shared, model=model, cqt=engine.cqt, device=str(engine.device))
-                eng = engines[model]
-            if self._cancel.is_set() or not self._run_method(eng, M, opts, len(req.options), req.key(i)):
-                return False
-        return True
-
-    def _run_method(self, engine: Engine, M: torch.Tensor, opts: Options, n_methods: int, key: str) -> bool:
-        n = total_steps(engine, opts)
-        every = keep_every(n, M.shape[-1], n_methods)
-        self.methodStarted.emit(self.run_id, key, n)
-        t0 = time.perf_counter()
-        last_W = None
-        for step in engine.steps(M, replace(opts, cancel=self._cancel.is_set)):
-            if self._cancel.is_set():
-                return False
-            W = None
-            if step.W is not last_W:
-                W = step.W.detach().cpu().numpy().copy()
-                last_W = step.W
-            keep = step.index % every == 0 or step.index == n
-            H = step.H.detach().cpu().numpy().copy() if keep else None
-            self.step.emit(self.run_id, key, Snapshot(step.index, step.divergence, W, H))
-        self.methodFinished.emit(self.run_id, key, time.perf_counter() - t0)
-        return True
 
 
 class RunController(QObject):

@@ -65,11 +65,12 @@ def test_threshold_re_extracts_notes_without_a_new_run(qtbot, win, recording):
     assert before, "the test piece should give notes"
     with qtbot.waitSignal(win.vm.notesChanged, timeout=1000):
         win.notes_controls.threshold.setValue(0.45)
-    H = win.vm.run.H[-1]
-    expected = extract_notes(H, win.vm.frame_rate, NoteParams(threshold=0.45))
-    assert win.vm.notes == expected and win.vm.notes != before
+    final = win.vm.run.results[-1]  # the engine's own result for the last layer (background included)
+    assert final.background is not None
+    expected = extract_notes(final.H, win.vm.frame_rate, NoteParams(threshold=0.45), background=final.background)
+    assert win.vm.notes == expected == final.renotes(NoteParams(threshold=0.45)) and win.vm.notes != before
     win.notes_controls.min_duration.setValue(0.5)
-    assert win.vm.notes == extract_notes(H, win.vm.frame_rate, NoteParams(threshold=0.45, min_duration=0.5))
+    assert win.vm.notes == final.renotes(NoteParams(threshold=0.45, min_duration=0.5))
     assert win.controller.runs_started == runs and not win.controller.running
 
 

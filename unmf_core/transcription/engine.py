@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -313,22 +314,36 @@ class Engine:
         return d
 
     def background(self, M: torch.Tensor, W: torch.Tensor, opts: Options) -> np.ndarray:
-        """Per-key background activation ``(K,)`` of M on W (for note extraction), with the method's β."""
-        return background_activation(M.to(W.device), W, self.method(opts).beta).cpu().numpy()
+        """Per-key background activation ``(K,)`` of M on W (for note extraction), with the method's β.
+
+        The last result is reused while M and W are the same, unchanged tensors
+        (plain MU keeps W: :meth:`finish` on every step then costs one
+        background, not one per step).
+        """
+        beta = self.method(opts).beta
+        key = (M._version, W._version, beta)
+        cached = getattr(self, "_background", None)
+        if cached is not None and cached[0]() is M and cached[1]() is W and cached[2] == key:
+            return cached[3]
+        bg = background_activation(M.to(W.device), W, beta).cpu().numpy()
+        self._background = (weakref.ref(M), weakref.ref(W), key, bg)
+        return bg
 
     def finish(self, M: torch.Tensor, step: Step, opts: Options) -> Transcription:
         """The :class:`Transcription` of one step: background, notes and parameters (the one H → notes path).
 
         Every front end goes through it: :meth:`transcribe` for the last step,
-        the app for the step on screen. ``divergences`` and ``timings`` are left
-        empty (:meth:`transcribe` fills them); ``params["steps"]`` is
+        the app for the step on screen. ``divergences`` holds the step's own divergence and ``timings`` is
+        empty (:meth:`transcribe` fills both); ``params["steps"]`` is
         ``step.index``, the steps that really ran.
         """
-        H = step.H.detach().cpu().numpy()
+        H = step.H.detach().cpu().numpy().copy()  # a copy: the steps that follow may update H in place
         bg = self.background(M, step.W, opts)
         notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg)
-        return Transcription(notes, H, step.W.detach().cpu().numpy(), [], self.cqt.frame_rate,
-                             M.shape[-1] * self.cqt.hop / self.cqt.sr, self.params(opts, step.index), {}, bg)
+        params = self.params(opts, step.index)
+        params["step"] = step.index
+        return Transcription(notes, H, step.W.detach().cpu().numpy().copy(), [step.divergence], self.cqt.frame_rate,
+                             M.shape[-1] * self.cqt.hop / self.cqt.sr, params, {}, bg)
 
     def transcribe(self, source: str | Path | Audio | np.ndarray, opts: Options | None = None,
                    callback: Callable[[Step], object] | None = None, *, sr: int | None = None,

@@ -34,14 +34,13 @@ def note_outline(notes, rows_per_key: float = 1.0, below: float = 0.0, height: f
     """x, y arrays drawing one rectangle per note (NaN-separated), in seconds and rows."""
     if not notes:
         return np.zeros(0), np.zeros(0)
-    n = len(notes)
-    x = np.empty((n, 6))
-    y = np.empty((n, 6))
-    for i, note in enumerate(notes):
-        y0 = (note.pitch - LOWEST_PITCH) * rows_per_key - below
-        y1 = y0 + height
-        x[i] = (note.onset, note.offset, note.offset, note.onset, note.onset, np.nan)
-        y[i] = (y0, y0, y1, y1, y0, np.nan)
+    on = np.array([note.onset for note in notes], dtype=float)
+    off = np.array([note.offset for note in notes], dtype=float)
+    y0 = (np.array([note.pitch for note in notes], dtype=float) - LOWEST_PITCH) * rows_per_key - below
+    y1 = y0 + height
+    nan = np.full_like(on, np.nan)
+    x = np.stack([on, off, off, on, on, nan], axis=1)
+    y = np.stack([y0, y0, y1, y1, y0, nan], axis=1)
     return x.ravel(), y.ravel()
 
 
