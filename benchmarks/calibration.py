@@ -160,7 +160,7 @@ def _shift_fill(cal):
 
 def candidates(src: Path, work: Path):
     """(label, templates) of every calibration to compare, built from ``src``'s cached material."""
-    from unmf_core.transcription.calibration import calibrate
+    from unmf_core.calibration import calibrate
 
     yield "bundled templates (no calibration)", None
     for label, pitches in SUBSETS.items():
@@ -226,7 +226,7 @@ Every template is moved to harmonic-relative coordinates (CQT bin offset from it
 axis below the fundamental included). An unrecorded key's log-spectrum at each relative bin is interpolated
 linearly in key number between the recorded keys (constant beyond the first and last); the bundled templates,
 scaled by the interpolated log-ratio of recorded to bundled, fill the relative bins no recording covers
-(`unmf_core.transcription.calibration.adapt`). Recorded keys keep their own template. A single-notes recording is cut at
+(`unmf_core.calibration.adapt.adapt`). Recorded keys keep their own template. A single-notes recording is cut at
 detected onsets; each note's spectrum is what it adds at its attack (loudest frame after the onset minus the
 quietest before), its pitch the strongest key when that spectrum is decomposed on the bundled templates of
 the keys with a spectral peak at their fundamental (notes too close to the next, too quiet, with a second pitch (chord) or no clear pitch are skipped and

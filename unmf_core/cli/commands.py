@@ -245,7 +245,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_templates(args) -> int:
-    from ..transcription.calibration import calibrate
+    from ..calibration import calibrate
     from ..frontend.cqt import CQTParams
     from ..io.atomic import check_writable
 

@@ -121,7 +121,7 @@ def build_from_folder(folder: str | Path, params: CQTParams = CQTParams(), devic
     TemplateError
         The folder is missing or holds no usable recording.
     """
-    from .calibration import calibrate, default_base
+    from ..calibration import calibrate, default_base
 
     folder = Path(folder)
     if not folder.is_dir():

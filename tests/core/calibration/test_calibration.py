@@ -4,7 +4,8 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import synth_notes
-from unmf_core.transcription.calibration import Calibration, adapt, calibrate
+from unmf_core.calibration import Calibration, calibrate
+from unmf_core.calibration.adapt import adapt
 from unmf_core.cli import main
 from unmf_core.frontend.cqt import CQTParams, key_names
 from unmf_core.errors import TemplateError
@@ -141,7 +142,7 @@ def test_cli_recording_and_bad_recording(tmp_path, capsys):
 
 
 def test_interpolate_keys_is_np_interp_row_by_row():
-    from unmf_core.transcription.calibration import interpolate_keys
+    from unmf_core.calibration.adapt import interpolate_keys
 
     rng = np.random.default_rng(0)
     R = rng.standard_normal((60, 88))
