@@ -293,7 +293,7 @@ class CalibrateDialog(QDialog):
         self.resize(1000, 680)
 
     def _load_bundled(self) -> np.ndarray | None:
-        from unmf_core.transcription.templates import load_templates
+        from unmf_core.calibration import load_templates
 
         try:
             return load_templates(DEFAULT_TEMPLATES, CQTParams()).W

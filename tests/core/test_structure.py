@@ -93,6 +93,9 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_the_graph_sees_imports():
     g = import_graph()
     assert "unmf_core.nmf.kernels" in g["unmf_core.nmf.chunking"]
+    assert "unmf_core.io.atomic" in g["unmf_core.transcription.templates"]  # imported inside Templates.save
+    code = "import a\nif TYPE_CHECKING:\n    import b\nelse:\n    import c\ndef f():\n    from d import e\n"
+    assert sorted(n.names[0].name for n in _imports(ast.parse(code))) == ["a", "c", "e"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 

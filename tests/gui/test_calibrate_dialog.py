@@ -15,7 +15,7 @@ from unmf_core.frontend.cqt import LOWEST_PITCH, key_names
 from unmf_core.frontend.inputstream import FileStream, InputDevice
 from unmf_core.transcription.notes import Note
 from unmf_core.transcription.synth import synthesize
-from unmf_core.transcription.templates import load_templates
+from unmf_core.calibration import load_templates
 
 SR = 22050
 TEST_INPUT = [InputDevice(0, "test input (a file)", 1, SR, True)]

@@ -26,8 +26,9 @@ whose templates record which keys were recorded, how well each fits and how.
 Modules: :mod:`.material` (per-key spectra from a folder, a single-notes
 recording or a recording with its MIDI), :mod:`.adapt` (unrecorded keys
 predicted from the recorded ones), :mod:`.core` (:func:`calibrate`,
-:class:`Calibration`).
+:class:`Calibration`; :func:`load_templates` for "a templates file or a
+folder of recordings").
 """
-from .core import METHODS, Calibration, calibrate, default_base
+from .core import METHODS, Calibration, build_from_folder, calibrate, default_base, load_templates
 
-__all__ = ["METHODS", "Calibration", "calibrate", "default_base"]
+__all__ = ["METHODS", "Calibration", "build_from_folder", "calibrate", "default_base", "load_templates"]

@@ -1,4 +1,10 @@
-"""One call from calibration material to 88 templates: :func:`calibrate` and its :class:`Calibration`."""
+"""One call from calibration material to 88 templates: :func:`calibrate` and its :class:`Calibration`.
+
+Also where a templates argument is resolved (:func:`load_templates`: a
+``.npz`` file, or a folder of single-note recordings built by
+:func:`build_from_folder`), so that :mod:`unmf_core.transcription.templates`
+knows nothing of calibration.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,7 +15,7 @@ import numpy as np
 from ..errors import AudioError, TemplateError
 from ..frontend.audio import Audio, load_audio
 from ..frontend.cqt import LOWEST_PITCH, N_KEYS, CQTParams, compute_cqt, key_names
-from ..transcription.templates import Templates, load_templates
+from ..transcription.templates import Templates, harmonic_templates, read_templates
 from .adapt import adapt, fit_quality
 from .material import detect_notes, folder_notes, learn_from_midi
 
@@ -56,7 +62,7 @@ def default_base(params: CQTParams) -> Templates:
 
     if not DEFAULT_TEMPLATES.is_file():
         raise TemplateError(f"bundled templates {DEFAULT_TEMPLATES} are missing: reinstall unmf")
-    return load_templates(DEFAULT_TEMPLATES, params)
+    return read_templates(DEFAULT_TEMPLATES, params)
 
 
 def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParams | None = None,
@@ -142,3 +148,69 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
     t = Templates(W, params, f"calibrated ({method}) from {label}; other keys predicted (base: {base.source})",
                   filled, meta)
     return Calibration(t, recorded, skipped, method)
+
+
+def build_from_folder(folder: str | Path, params: CQTParams = CQTParams(), device: str = "cpu",
+                      progress=None) -> Templates:
+    """Build templates from single-note recordings named after their keys.
+
+    The same as :func:`calibrate` on a folder: keys with no recording are
+    predicted from the recorded ones, on the bundled templates (a harmonic
+    model where those are missing).
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder of ``<key>.wav|.flac|.ogg`` files (``A0`` … ``C8``, ``#`` or ``b``).
+    params : CQTParams
+        CQT to use.
+    device : str
+        Torch device for the CQT.
+    progress : callable, optional
+        ``progress(done, total)`` after each file.
+
+    Returns
+    -------
+    Templates
+
+    Raises
+    ------
+    TemplateError
+        The folder is missing or holds no usable recording.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise TemplateError(f"{folder}: not a folder of single-note recordings")
+    try:
+        base = default_base(params)
+    except TemplateError:
+        base = harmonic_templates(params)
+    return calibrate(folder, base=base, cqt=params, device=device, progress=progress).templates
+
+
+def load_templates(path: str | Path, params: CQTParams | None = None, device: str = "cpu") -> Templates:
+    """Templates from a ``.npz`` file or built from a folder of single-note recordings.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by :meth:`Templates.save` (read by
+        :func:`~unmf_core.transcription.templates.read_templates`), or a folder
+        for :func:`build_from_folder`.
+    params : CQTParams, optional
+        The CQT the templates will be used with; a file on another frequency
+        axis is refused. Folders are analysed with these parameters.
+    device : str
+        Torch device for building from a folder.
+
+    Raises
+    ------
+    TemplateError
+        Missing, unreadable, malformed or incompatible; a folder with no usable recording.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return build_from_folder(path, params or CQTParams(), device)
+    if not path.exists():
+        raise TemplateError(f"{path}: no such templates file or folder")
+    return read_templates(path, params)
