@@ -139,20 +139,17 @@ class BlockStream:
         self.sr = int(sr)
         self.blocksize = int(blocksize)
         self.on_block = on_block
-        self.overflows = 0
         self.error: str | None = None
         self._queue: queue.Queue = queue.Queue()
         self._ended = threading.Event()
         self._started = False
 
     # ---- producer side -------------------------------------------------------------
-    def feed(self, indata: np.ndarray, status=None) -> None:
+    def feed(self, indata: np.ndarray) -> None:
         """Take one block of samples ``(frames,)`` or ``(frames, channels)``: mixed to mono, queued.
 
         The microphone's PortAudio callback and :class:`FileStream` both call this.
         """
-        if status:
-            self.overflows += 1
         data = np.asarray(indata, dtype=np.float32)
         block = data.mean(axis=1, dtype=np.float32) if data.ndim == 2 else data.reshape(-1).copy()
         if self.on_block is not None:
@@ -232,8 +229,8 @@ class MicrophoneStream(BlockStream):
         self._sd = sd
         self._stream = None
 
-    def _callback(self, indata, frames, _time, status) -> None:
-        self.feed(indata, status)
+    def _callback(self, indata, _frames, _time, _status) -> None:
+        self.feed(indata)
 
     def start(self) -> None:
         """Open the device and start recording.
@@ -246,10 +243,11 @@ class MicrophoneStream(BlockStream):
         if self._started:
             return
         try:
-            self._stream = self._sd.InputStream(samplerate=self.sr, blocksize=self.blocksize, device=self.device,
-                                                channels=1, dtype="float32", callback=self._callback,
-                                                finished_callback=self._finish)
-            self._stream.start()
+            stream = self._sd.InputStream(samplerate=self.sr, blocksize=self.blocksize, device=self.device,
+                                          channels=1, dtype="float32", callback=self._callback,
+                                          finished_callback=self._finish)
+            stream.start()
+            self._stream = stream
         except Exception as exc:  # PortAudioError: busy, vanished, unsupported rate
             self._stream = None
             raise InputUnavailable(f"cannot record from {self.name}: {_first_line(exc)}") from None

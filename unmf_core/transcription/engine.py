@@ -367,6 +367,7 @@ class Engine:
                 raise Cancelled("transcription cancelled")
             check_cancel(opts.cancel)
         t3 = time.perf_counter()
+        assert last is not None  # steps() always yields the initial state first
         result = self.finish(M, last, opts)
         t4 = time.perf_counter()
         if len(self.notices) > n_notices:

@@ -14,11 +14,7 @@ from unmf_core.transcription.templates import harmonic_templates, read_templates
 
 P = CQTParams()
 NAMES = key_names()
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    pass
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _note_folder(folder, pitches):
