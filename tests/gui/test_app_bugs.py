@@ -223,7 +223,7 @@ def test_templates_built_in_the_app_can_be_saved(qtbot, win, recording, tmp_path
     open_and_wait(qtbot, win, recording)
     with qtbot.waitSignal(win.run_finished, timeout=60000):
         win.files._spec(templates=str(notes))
-    assert win.engine.templates.source == f"recordings in {notes}"
+    assert win.engine.templates.source.startswith(f"calibrated (notes-folder) from {notes};")
     assert save.isEnabled()
     target = tmp_path / "mine.npz"
     chosen = []
