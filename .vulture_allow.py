@@ -6,10 +6,14 @@ _.forward  # noqa
 # Qt calls event handlers by name; QMainWindow keeps no Python reference to actions and toolbars it owns, so the
 # window holds them.
 _.dragEnterEvent  # noqa
+_.eventFilter  # noqa
 _.dropEvent  # noqa
 _.toolbar  # noqa
 _.run_action  # noqa
 _.cancel_action  # noqa
+# Python calls a module's __getattr__ and __dir__ (PEP 562: unmf_core's names are imported on first use).
+__getattr__  # noqa
+__dir__  # noqa
 # argparse calls ArgumentParser.error on a bad argument.
 _.error  # noqa
 # pytest: fixtures are found by argument name, marks by the module-level name pytestmark.

@@ -160,7 +160,7 @@ def _shift_fill(cal):
 
 def candidates(src: Path, work: Path):
     """(label, templates) of every calibration to compare, built from ``src``'s cached material."""
-    from unmf_core.transcription.calibration import calibrate
+    from unmf_core.calibration import calibrate
 
     yield "bundled templates (no calibration)", None
     for label, pitches in SUBSETS.items():
@@ -209,8 +209,8 @@ NOTES = """\
 
 | target | measured | status |
 |---|---|---|
-| 8 notes within 0.02 of 88 notes, unseen source | MuseScore_General 0.780 vs 0.844 (TimGM6mb 0.828 vs 0.869) | **not reached** |
-| one recording of a slow chromatic scale (C2..C6) within 0.02 of 88 | 0.825 vs 0.844 (TimGM6mb 0.829 vs 0.869) | reached on the unseen source only |
+| 8 notes within 0.02 of 88, unseen | MuseScore_General 0.780 vs 0.844 (TimGM6mb 0.828 vs 0.869) | **not reached** |
+| one recording, slow scale C2..C6, within 0.02 of 88 | 0.825 vs 0.844 (TimGM6mb 0.829 vs 0.869) | unseen source only |
 | 30 s recording + MIDI within 0.02 of 88 | 0.751 vs 0.844 (TimGM6mb 0.796 vs 0.869) | **not reached** |
 | 8 notes ≥ 0.90 dry, unseen source | 0.780 (88 notes: 0.844) | **not reached** |
 | ../shared piano 2-4, 8 of piano-single-notes, ≥ 0.87 | 0.862 (88: 0.898) | **not reached** |
@@ -226,12 +226,12 @@ Every template is moved to harmonic-relative coordinates (CQT bin offset from it
 axis below the fundamental included). An unrecorded key's log-spectrum at each relative bin is interpolated
 linearly in key number between the recorded keys (constant beyond the first and last); the bundled templates,
 scaled by the interpolated log-ratio of recorded to bundled, fill the relative bins no recording covers
-(`unmf_core.transcription.calibration.adapt`). Recorded keys keep their own template. A single-notes recording is cut at
+(`unmf_core.calibration.adapt.adapt`). Recorded keys keep their own template. A single-notes recording is cut at
 detected onsets; each note's spectrum is what it adds at its attack (loudest frame after the onset minus the
 quietest before), its pitch the strongest key when that spectrum is decomposed on the bundled templates of
-the keys with a spectral peak at their fundamental (notes too close to the next, too quiet, with a second pitch (chord) or no clear pitch are skipped and
-listed). With MIDI, the attacks of notes struck at least 60 ms apart from any other note give their keys'
-templates.
+the keys with a spectral peak at their fundamental (notes too close to the next, too quiet, with a second pitch
+(chord) or no clear pitch are skipped and listed). With MIDI, the attacks of notes struck at least 60 ms apart
+from any other note give their keys' templates.
 
 ## Alternatives measured and dropped (MuseScore_General, same pieces, 8 notes C1..C8)
 
@@ -291,11 +291,12 @@ def write_report(results: dict, out: Path) -> None:
     names = list(results)
     lines = ["# Calibration: onset-F against the number of recorded notes", "",
              (f"Mean note onset-F (mir_eval, 50 ms) of the default unrolled engine on {N_PIECES} random pieces "
-              f"(~{PIECE_SECONDS:.0f} s, GM program 0, dry, `unmf_core.training.synthdata.random_piece`, seed {SEED}) per "
-              "SoundFont, with templates calibrated from that SoundFont's own notes (velocity 80; the scale and "
-              "the 30 s take at other velocities). MuseScore_General is unseen by the bundled model and "
-              "templates (made from FluidR3_GM only); TimGM6mb is a second source. Note settings: the defaults "
-              "(the model's calibrated threshold holds only with its own templates)."), "",
+              f"(~{PIECE_SECONDS:.0f} s, GM program 0, dry, `unmf_core.training.synthdata.random_piece`, "
+              f"seed {SEED}) per SoundFont, with templates calibrated from that SoundFont's own notes "
+              "(velocity 80; the scale and the 30 s take at other velocities). MuseScore_General is unseen by "
+              "the bundled model and templates (made from FluidR3_GM only); TimGM6mb is a second source. "
+              "Note settings: the defaults (the model's calibrated threshold holds only with its own templates)."),
+             "",
              "| calibration | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for label in labels:
         lines.append(f"| {label} | " + " | ".join(f"{results[n][label]:.3f}" for n in names) + " |")

@@ -27,7 +27,7 @@ from unmf_core.frontend.audio import save_audio  # noqa: E402
 from unmf_core.frontend.cqt import CQTParams, key_names  # noqa: E402
 from unmf_core.transcription.notes import Note, write_midi  # noqa: E402
 from unmf_core.training.render import render_midi  # noqa: E402
-from unmf_core.transcription.templates import build_from_folder  # noqa: E402
+from unmf_core.calibration import build_from_folder  # noqa: E402
 
 SR = 22050
 BEAT = 0.5  # seconds per beat (120 bpm)

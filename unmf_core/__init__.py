@@ -11,6 +11,7 @@ The public API, in one call::
 yields every step (:meth:`Engine.steps`). Subpackages: :mod:`.frontend` (audio
 and CQT), :mod:`.nmf` (MU kernels, chunked runs, the unrolled network),
 :mod:`.transcription` (engine, methods, notes, templates, metrics),
+:mod:`.calibration` (templates from recordings of the user's instrument),
 :mod:`.training`, :mod:`.io` (atomic writes, checkpoints), :mod:`.cli`.
 Names are imported on first use, so ``import unmf_core`` is cheap.
 """
@@ -41,7 +42,7 @@ _EXPORTS = {
     "read_midi": "unmf_core.transcription.notes",
     "write_midi": "unmf_core.transcription.notes",
     "Templates": "unmf_core.transcription.templates",
-    "load_templates": "unmf_core.transcription.templates",
+    "load_templates": "unmf_core.calibration",
     "note_scores": "unmf_core.transcription.metrics",
     "Audio": "unmf_core.frontend.audio",
     "load_audio": "unmf_core.frontend.audio",

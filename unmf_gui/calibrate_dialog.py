@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialo
 from unmf_core.frontend.cqt import LOWEST_PITCH, CQTParams, key_names
 from unmf_core.transcription.display import to_db
 from unmf_core.errors import UnmfError
-from unmf_core.frontend.inputstream import (FLOOR_DB, InputDevice, InputUnavailable, Level, MicrophoneStream, Recorder,
-                                   microphone_status)
+from unmf_core.frontend.inputstream import InputDevice, InputUnavailable, MicrophoneStream, microphone_status
+from unmf_core.frontend.recorder import FLOOR_DB, Level, Recorder
 from unmf_core.transcription.engine import DEFAULT_TEMPLATES
 from unmf_gui.model_choice import remember_templates
 from unmf_gui.views.common import COLORMAP, key_ticks
@@ -56,7 +56,7 @@ W_LEVELS = (-60.0, 0.0)
 
 def _calibrate(source, midi, cancel):
     """Run :func:`unmf_core.transcription.calibration.calibrate` (passing ``cancel`` when it takes one)."""
-    from unmf_core.transcription.calibration import calibrate
+    from unmf_core.calibration import calibrate
 
     kwargs = {"midi": midi} if midi is not None else {}
     if "cancel" in inspect.signature(calibrate).parameters:
@@ -293,7 +293,7 @@ class CalibrateDialog(QDialog):
         self.resize(1000, 680)
 
     def _load_bundled(self) -> np.ndarray | None:
-        from unmf_core.transcription.templates import load_templates
+        from unmf_core.calibration import load_templates
 
         try:
             return load_templates(DEFAULT_TEMPLATES, CQTParams()).W

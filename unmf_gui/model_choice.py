@@ -30,7 +30,7 @@ def remembered_templates(settings: QSettings) -> tuple[str | None, str]:
         return None, f"The templates chosen last time ({path.name}) are gone; using the bundled templates."
     if path.is_file():  # a file is checked now (a folder is analysed when the engine is built)
         from unmf_core.errors import TemplateError
-        from unmf_core.transcription.templates import load_templates
+        from unmf_core.calibration import load_templates
 
         try:
             load_templates(path)

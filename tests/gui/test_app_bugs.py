@@ -13,7 +13,7 @@ from conftest import synth_notes
 from gui_helpers import PIECE, make_window, open_and_wait, start_long_mu_run, write_recording
 from unmf_core.transcription.display import activation_db
 from unmf_core.transcription.notes import Note, write_midi
-from unmf_core.transcription.templates import load_templates
+from unmf_core.calibration import load_templates
 from unmf_gui.finetune_dialog import open_dialog
 
 

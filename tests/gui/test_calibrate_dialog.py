@@ -15,7 +15,7 @@ from unmf_core.frontend.cqt import LOWEST_PITCH, key_names
 from unmf_core.frontend.inputstream import FileStream, InputDevice
 from unmf_core.transcription.notes import Note
 from unmf_core.transcription.synth import synthesize
-from unmf_core.transcription.templates import load_templates
+from unmf_core.calibration import load_templates
 
 SR = 22050
 TEST_INPUT = [InputDevice(0, "test input (a file)", 1, SR, True)]
@@ -215,8 +215,9 @@ def test_remembered_templates_that_are_gone_or_broken_fall_back_to_the_defaults(
     w = make_window(qtbot, tmp_path)
     try:
         assert w.spec.templates is None
-        assert "using the bundled templates" in w.message_label.text()
-        assert "gone" in w.message_label.text() if state == "gone" else "cannot be used" in w.message_label.text()
+        message = w.message_label.full_text()  # the whole message (the label shows it shortened to its width)
+        assert "using the bundled templates" in message
+        assert "gone" in message if state == "gone" else "cannot be used" in message
         assert w.settings.value(TEMPLATES_KEY) is None  # forgotten: said once, not at every launch
     finally:
         w.close()

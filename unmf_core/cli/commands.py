@@ -245,7 +245,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_templates(args) -> int:
-    from ..transcription.calibration import calibrate
+    from ..calibration import calibrate, load_templates
     from ..frontend.cqt import CQTParams
     from ..io.atomic import check_writable
 
@@ -253,8 +253,6 @@ def cmd_templates(args) -> int:
     params = CQTParams.seed() if args.seed_cqt else CQTParams()
     base = None
     if args.base:
-        from ..transcription.templates import load_templates
-
         base = load_templates(args.base, params)
     cal = calibrate(args.source, midi=args.midi, base=base, cqt=params, device=args.device)
     cal.templates.save(args.output, overwrite=args.overwrite)

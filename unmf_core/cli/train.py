@@ -122,7 +122,7 @@ def cmd_train(args) -> int:
     from ..errors import DataError
     from ..transcription.notes import midi_program
     from ..resources import default_templates
-    from ..transcription.templates import load_templates
+    from ..calibration import load_templates
     from ..training.trainer import train
     from ..nmf.unrolled import UnrolledConfig, UnrolledMU
 

@@ -143,7 +143,7 @@ def _to_mono(data: np.ndarray, file_sr: int, sr: int | None, name: str, check: b
     return Audio(samples=mono, sr=target, path=path, orig_sr=int(file_sr), channels=channels)
 
 
-def as_audio(samples: np.ndarray, sr: int, target_sr: int | None = None, name: str = "audio array",
+def as_audio(samples: np.ndarray, sr: int | None, target_sr: int | None = None, name: str = "audio array",
              allow_silence: bool = False) -> Audio:
     """Validate a signal given as an array exactly as :func:`load_audio` validates a file.
 
@@ -154,7 +154,7 @@ def as_audio(samples: np.ndarray, sr: int, target_sr: int | None = None, name: s
         axis is the channels); float, or integer PCM scaled to [-1, 1) as a
         WAV reader scales it (int16 / 32768, uint8 centred on 128…).
     sr : int
-        Sample rate of ``samples`` in Hz.
+        Sample rate of ``samples`` in Hz (None is refused: an array carries no rate).
     target_sr : int, optional
         Resample to this rate (default: keep ``sr``).
     name : str

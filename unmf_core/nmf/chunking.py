@@ -44,8 +44,6 @@ from ..frontend.blocks import check_cancel
 #: cache: an unrolled layer runs ~2x faster per frame than in 30 s chunks or on a whole minute
 #: (docs/benchmarks/README.md).
 DEFAULT_CHUNK_SECONDS = 10.0
-#: The same in frames at the default CQT rate (22050 Hz, hop 256).
-DEFAULT_CHUNK_FRAMES = round(DEFAULT_CHUNK_SECONDS * 22050 / 256)
 
 
 def spans(n_frames: int, chunk: int | None, halo: int = 0) -> list[tuple[int, int, int, int]]:

@@ -192,7 +192,7 @@ def make_templates(params: CQTParams = CQTParams(), program: int = 0, spacing: f
     """
     from ..frontend.audio import save_audio
     from .render import render_midi
-    from ..transcription.templates import build_from_folder
+    from ..calibration import build_from_folder
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

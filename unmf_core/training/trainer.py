@@ -88,8 +88,10 @@ class Trainer:
         self.Ws = [torch.from_numpy(np.asarray(w, np.float32)).to(device) for w in templates]
         crop = max(8, int(round(cfg.crop_seconds * cqt.frame_rate)))
         self.ds = PairDataset(train_examples, cqt.frame_rate, crop, cfg.crops_per_file, len(self.Ws), cfg.seed)
-        self.sampler = (torch.utils.data.DistributedSampler(self.ds, self.world, self.rank, shuffle=True,
-                                                            seed=cfg.seed) if self.world > 1 else None)
+        self.sampler: torch.utils.data.DistributedSampler | None = None
+        if self.world > 1:
+            self.sampler = torch.utils.data.DistributedSampler(self.ds, self.world, self.rank, shuffle=True,
+                                                               seed=cfg.seed)
         self.loader = torch.utils.data.DataLoader(
             self.ds, batch_size=cfg.batch, shuffle=self.sampler is None, sampler=self.sampler,
             drop_last=len(self.ds) >= cfg.batch * self.world, generator=torch.Generator().manual_seed(cfg.seed))

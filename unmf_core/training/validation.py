@@ -60,12 +60,15 @@ def onset_f_by_threshold(model: UnrolledMU, examples: list[Example], W: np.ndarr
     scores = []
     for ex in examples:
         M = torch.from_numpy(ex.M).to(engine.device)
-        own = ex.template if sets is not None and ex.template is not None and ex.template < len(sets) else None
-        for templates in (generic,) if own in (None, 0) else (generic, Templates(sets[own], cqt, f"set {own}")):
+        own = ex.template
+        extra = ([Templates(sets[own], cqt, f"set {own}")]
+                 if sets is not None and own is not None and own != 0 and own < len(sets) else [])
+        for templates in [generic, *extra]:
             engine.set_templates(templates)
             last = None
             for last in engine.steps(M, opts):
                 pass
+            assert last is not None  # steps() always yields the initial state first
             result = engine.finish(M, last, opts)
             scores.append([note_scores(ex.notes, result.renotes(replace(notes, threshold=t)))["onset_f"]
                            for t in thresholds])

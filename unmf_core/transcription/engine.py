@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from ..calibration import load_templates
 from ..errors import AudioError, Cancelled, DeviceError, TemplateError
 from ..frontend.audio import Audio, as_audio, load_audio, resample
 from ..frontend.blocks import block_cqt, check_cancel
@@ -33,7 +34,7 @@ from .methods import METHODS, MU, Unrolled, method_for  # noqa: F401 (METHODS re
 from .notes import NoteParams, extract_notes
 from .options import Options
 from .result import Transcription
-from .templates import Templates, load_templates
+from .templates import Templates, read_templates
 from ..resources import (DEFAULT_MODEL, DEFAULT_TEMPLATES, DEMO_AUDIO, DEMO_MIDI,  # noqa: F401 (re-exported)
                          default_model, default_templates)
 
@@ -133,7 +134,7 @@ class Engine:
             t = Templates(self.checkpoint.templates, self.checkpoint.cqt or self.cqt,
                           self.checkpoint.templates_source or "model's templates")
         else:
-            t = load_templates(default_templates(), self.cqt)
+            t = read_templates(default_templates(), self.cqt)
         if not t.compatible_with(self.cqt):
             raise TemplateError("templates and CQT parameters disagree on the frequency axis")
         return t
@@ -381,6 +382,7 @@ class Engine:
                 raise Cancelled("transcription cancelled")
             check_cancel(opts.cancel)
         t3 = time.perf_counter()
+        assert last is not None  # steps() always yields the initial state first
         result = self.finish(M, last, opts)
         t4 = time.perf_counter()
         if len(self.notices) > n_notices:

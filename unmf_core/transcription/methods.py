@@ -94,6 +94,7 @@ class Unrolled:
     @property
     def steps(self) -> int:
         """Layers that run."""
+        assert self.layers is not None  # __post_init__ resolved None to the model's layer count
         return self.layers
 
     def run(self, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, chunk: int | None = None,

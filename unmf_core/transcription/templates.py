@@ -1,9 +1,12 @@
 """Spectral templates W (one CQT column per piano key, A0..C8).
 
-Templates are built from a folder of single-note recordings named after their
-key (``A0.wav`` … ``C8.wav``, sharps as ``#``): per file, the CQT frame of
-highest energy (sum of raw magnitudes) becomes the key's column. Keys with no
-recording are predicted from the recorded ones (:mod:`unmf_core.transcription.calibration`). :func:`harmonic_templates` gives a synthetic set.
+The :class:`Templates` type, its file format (:meth:`Templates.save`,
+:func:`read_templates`), key names and the synthetic :func:`harmonic_templates`.
+Templates of a real instrument are built from recordings by
+:mod:`unmf_core.calibration` (a folder of single notes named after their keys,
+``A0.wav`` … ``C8.wav``: per file, the CQT frame of highest energy; keys with
+no recording predicted from the recorded ones), which also resolves "a file or
+a folder" (:func:`unmf_core.calibration.load_templates`).
 
 File format (``.npz``, loaded without pickle): ``W`` float32 ``(n_bins, 88)``
 with unit-L2 columns, ``keys`` (88 names), ``cqt`` (JSON of the CQT parameters
@@ -39,10 +42,10 @@ class Templates:
     source : str
         Where the templates came from.
     filled : list of str
-        Keys that had no recording (predicted by :mod:`unmf_core.transcription.calibration`).
+        Keys that had no recording (predicted by :mod:`unmf_core.calibration`).
     meta : dict
         JSON-ready provenance saved with the file; a calibration
-        (:mod:`unmf_core.transcription.calibration`) records ``method``, ``source``,
+        (:mod:`unmf_core.calibration`) records ``method``, ``source``,
         ``recorded`` (key name → fit in [0, 1]) and ``skipped`` here.
     """
 
@@ -93,46 +96,6 @@ def peak_frame(C: np.ndarray) -> np.ndarray:
     return C[:, int(np.argmax(C.sum(axis=0)))]
 
 
-def build_from_folder(folder: str | Path, params: CQTParams = CQTParams(), device: str = "cpu",
-                      progress=None) -> Templates:
-    """Build templates from single-note recordings named after their keys.
-
-    The same as :func:`unmf_core.transcription.calibration.calibrate` on a folder: keys with
-    no recording are predicted from the recorded ones, on the bundled
-    templates (a harmonic model where those are missing).
-
-    Parameters
-    ----------
-    folder : str or Path
-        Folder of ``<key>.wav|.flac|.ogg`` files (``A0`` … ``C8``, ``#`` or ``b``).
-    params : CQTParams
-        CQT to use.
-    device : str
-        Torch device for the CQT.
-    progress : callable, optional
-        ``progress(done, total)`` after each file.
-
-    Returns
-    -------
-    Templates
-
-    Raises
-    ------
-    TemplateError
-        The folder is missing or holds no usable recording.
-    """
-    from .calibration import calibrate, default_base
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise TemplateError(f"{folder}: not a folder of single-note recordings")
-    try:
-        base = default_base(params)
-    except TemplateError:
-        base = harmonic_templates(params)
-    return calibrate(folder, base=base, cqt=params, device=device, progress=progress).templates
-
-
 def harmonic_templates(params: CQTParams = CQTParams(), n_partials: int = 20, decay: float = 1.0,
                        inharmonicity: float = 0.0) -> Templates:
     """Synthetic templates: partials ``h·f0`` with amplitude ``h^-decay``.
@@ -154,29 +117,28 @@ def harmonic_templates(params: CQTParams = CQTParams(), n_partials: int = 20, de
     return Templates(normalise_columns(W), params, f"harmonic model ({n_partials} partials, decay {decay})")
 
 
-def load_templates(path: str | Path, params: CQTParams | None = None, device: str = "cpu") -> Templates:
-    """Load a templates ``.npz`` file or build templates from a folder.
+def read_templates(path: str | Path, params: CQTParams | None = None) -> Templates:
+    """Read a templates ``.npz`` file written by :meth:`Templates.save`.
 
     Parameters
     ----------
     path : str or Path
-        ``.npz`` file written by :meth:`Templates.save`, or a folder of recordings.
+        The file. (A folder of recordings is built by
+        :func:`unmf_core.calibration.load_templates`, which takes either.)
     params : CQTParams, optional
         The CQT the templates will be used with; a file on another frequency
-        axis is refused. Folders are analysed with these parameters.
-    device : str
-        Torch device for building from a folder.
+        axis is refused.
 
     Raises
     ------
     TemplateError
-        Missing, unreadable, malformed or incompatible.
+        Missing, a folder, unreadable, malformed or incompatible.
     """
     path = Path(path)
     if path.is_dir():
-        return build_from_folder(path, params or CQTParams(), device)
+        raise TemplateError(f"{path}: a folder, not a templates file")
     if not path.exists():
-        raise TemplateError(f"{path}: no such templates file or folder")
+        raise TemplateError(f"{path}: no such templates file")
     try:
         with np.load(path, allow_pickle=False) as z:
             W = np.asarray(z["W"], dtype=np.float32)

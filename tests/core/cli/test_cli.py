@@ -89,7 +89,7 @@ def test_bad_values_are_refused_in_one_line(pair, capsys, args, what):
 
 @pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1", "CPU"])
 def test_device_names_accepted(device):
-    from unmf_core.cli import build_parser
+    from unmf_core.cli.commands import build_parser
 
     args = build_parser().parse_args(["transcribe", "a.wav", "-o", "a.mid", "--device", device])
     assert args.device == device.lower()

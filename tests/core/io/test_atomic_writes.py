@@ -24,7 +24,7 @@ from unmf_core.cli import main
 from unmf_core.frontend.cqt import CQTParams
 from unmf_core.errors import OutputError
 from unmf_core.transcription.notes import Note, read_midi, write_csv, write_midi
-from unmf_core.transcription.templates import harmonic_templates, load_templates
+from unmf_core.transcription.templates import harmonic_templates, read_templates
 from unmf_core.nmf.unrolled import UnrolledConfig, UnrolledMU
 
 NOTES = [Note(60, 0.1, 0.5, 90), Note(64, 0.3, 0.9, 70)]
@@ -140,7 +140,7 @@ def test_success_writes_a_loadable_file(tmp_path, kind):
     WRITERS[kind](target)
     assert target.read_bytes() != b"OLD VERSION"
     assert _leftovers(tmp_path, target.name) == []
-    loaders = {"midi": read_midi, "templates": lambda p: load_templates(p, CQTParams()),
+    loaders = {"midi": read_midi, "templates": lambda p: read_templates(p, CQTParams()),
                "checkpoint": load_checkpoint, "audio": lambda p: sf.read(str(p))}
     if kind in loaders:
         loaders[kind](target)
@@ -275,4 +275,4 @@ def test_cli_templates_refuses_to_overwrite(tmp_path, capsys):
     assert "t.npz" in _err_line(capsys)
     assert out.read_bytes() == b"OLD"
     assert main(["templates", str(folder), "-o", str(out), "--overwrite"]) == 0
-    assert load_templates(out).W.shape == (288, 88)
+    assert read_templates(out).W.shape == (288, 88)

@@ -15,7 +15,7 @@ from unmf_core.cli import main
 from unmf_core.frontend.cqt import CQTParams
 from unmf_core.errors import CheckpointError, TemplateError
 from unmf_core.transcription.engine import Engine
-from unmf_core.transcription.templates import harmonic_templates, load_templates
+from unmf_core.transcription.templates import harmonic_templates, read_templates
 from unmf_core.nmf.unrolled import UnrolledConfig, UnrolledMU
 
 MARKER_ENV = "UNMF_TEST_PAYLOAD_MARKER"
@@ -301,7 +301,7 @@ def test_bad_templates_are_refused(tmp_path, case):
     p = tmp_path / "t.npz"
     make(p)
     with pytest.raises(TemplateError) as info:
-        load_templates(p, CQTParams())
+        read_templates(p, CQTParams())
     msg = str(info.value)
     assert "t.npz" in msg and words in msg and "\n" not in msg, msg
 
@@ -310,7 +310,7 @@ def test_object_array_templates_do_not_run_code(tmp_path):
     marker = tmp_path / "PAYLOAD_RAN"
     p = _object_array_npz(tmp_path / "t.npz", marker)
     with pytest.raises(TemplateError, match="not a templates file"):
-        load_templates(p, CQTParams())
+        read_templates(p, CQTParams())
     assert not marker.exists()
 
 

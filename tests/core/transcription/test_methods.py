@@ -112,5 +112,5 @@ def test_cli_refuses_more_layers_than_the_model_has_with_exit_2(tmp_path, capsys
     sf.write(str(wav), synth_notes(PIECE, duration=2.0), 22050)
     assert main(["transcribe", str(wav), "-o", str(tmp_path / "o.mid"), "--layers", "1000"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "layers = 1000" in err[0] and "the model has" in err[0]
+    assert len(err) == 1 and "--layers 1000" in err[0] and "the model has" in err[0]
     assert not (tmp_path / "o.mid").exists()

@@ -4,20 +4,17 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import synth_notes
-from unmf_core.transcription.calibration import Calibration, adapt, calibrate
+from unmf_core.calibration import Calibration, build_from_folder, calibrate, load_templates
+from unmf_core.calibration.adapt import adapt
 from unmf_core.cli import main
 from unmf_core.frontend.cqt import CQTParams, key_names
 from unmf_core.errors import TemplateError
 from unmf_core.transcription.notes import Note, write_midi
-from unmf_core.transcription.templates import harmonic_templates, load_templates
+from unmf_core.transcription.templates import harmonic_templates, read_templates
 
 P = CQTParams()
 NAMES = key_names()
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    pass
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _note_folder(folder, pitches):
@@ -141,7 +138,7 @@ def test_cli_recording_and_bad_recording(tmp_path, capsys):
 
 
 def test_interpolate_keys_is_np_interp_row_by_row():
-    from unmf_core.transcription.calibration import interpolate_keys
+    from unmf_core.calibration.adapt import interpolate_keys
 
     rng = np.random.default_rng(0)
     R = rng.standard_normal((60, 88))
@@ -163,3 +160,30 @@ def test_audio_object_at_another_rate_is_accepted():
     y = synth_notes([(52, 0.2, 0.9), (64, 1.2, 1.9)], sr=44100, duration=2.3)
     cal = calibrate(Audio(y, 44100))
     assert sorted(cal.recorded) == [52, 64] and cal.templates.meta["source"] == "a recording"
+
+
+def test_build_from_folder_picks_loudest_frame_and_fills_missing(tmp_path):
+    p = CQTParams()
+    for name, pitch in [("A3", 57), ("C#5", 73), ("E6", 88)]:
+        y = synth_notes([(pitch, 0.3, 1.2)], sr=p.sr, duration=1.5)
+        sf.write(tmp_path / f"{name}.wav", y, p.sr)
+    (tmp_path / "readme.txt").write_text("ignored")
+    t = build_from_folder(tmp_path, p)
+    assert t.W.shape == (288, 88)
+    assert np.allclose(np.linalg.norm(t.W, axis=0), 1, atol=1e-5)
+    assert len(t.filled) == 85 and "A3" not in t.filled
+    assert t.meta["method"] == "notes-folder" and set(t.meta["recorded"]) == {"A3", "C#5", "E6"}
+    k = 57 - 21
+    assert int(np.argmax(t.W[:, k])) == 3 * k
+    # a predicted key peaks at its own fundamental (the recorded timbre, moved to its pitch)
+    assert int(np.argmax(t.W[:, k + 1])) == 3 * (k + 1)
+
+
+def test_load_templates_takes_a_file_or_a_folder(tmp_path):
+    harmonic_templates(P).save(tmp_path / "w.npz")
+    np.testing.assert_array_equal(load_templates(tmp_path / "w.npz", P).W, read_templates(tmp_path / "w.npz", P).W)
+    with pytest.raises(TemplateError, match="no such templates file or folder"):
+        load_templates(tmp_path / "missing")
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(TemplateError, match="no recordings named after piano keys"):
+        load_templates(tmp_path / "notes")

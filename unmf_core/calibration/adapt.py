@@ -1,0 +1,168 @@
+"""Keys without a recording, predicted from the recorded ones on the bundled templates' frame.
+
+In harmonic-relative coordinates (CQT bin offset from each key's fundamental)
+the recorded log-spectra are interpolated across keys (linearly in key number,
+constant beyond the recorded range); the bundled templates, corrected by the
+interpolated log-ratio of recorded to bundled, fill what no recording covers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import TemplateError
+from ..transcription.templates import normalise_columns
+
+#: Log-ratios are clipped to ± this (a factor of e^4 ≈ 55).
+MAX_LOG_RATIO = 4.0
+#: Added before taking logarithms of unit-L2 templates.
+TINY = 1e-7
+#: Relative floor of a template below which its log-ratio is not trusted.
+FLOOR = 1e-2
+
+
+def _smooth(W: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(W, sigma, axis=0, mode="constant")
+
+
+def _relative(W: np.ndarray, bps: int, pad: int) -> np.ndarray:
+    """``(n_bins + pad, 88)``: column k shifted so that its fundamental sits at row ``pad`` (NaN outside)."""
+    n_bins = W.shape[0]
+    R = np.full((n_bins + pad, W.shape[1]), np.nan)
+    for k in range(W.shape[1]):
+        f0 = k * bps
+        lo = max(0, f0 - pad)
+        R[lo - f0 + pad: n_bins - f0 + pad, k] = W[lo:, k]
+    return R
+
+
+def _absolute(R: np.ndarray, n_bins: int, bps: int, pad: int) -> np.ndarray:
+    W = np.zeros((n_bins, R.shape[1]))
+    for k in range(R.shape[1]):
+        f0 = k * bps
+        lo = max(0, f0 - pad)
+        W[lo:, k] = R[lo - f0 + pad: n_bins - f0 + pad, k]
+    return W
+
+
+def log_ratios(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3, pad: int = 6) -> np.ndarray:
+    """Harmonic-relative log-ratios of recorded templates to the bundled ones.
+
+    Parameters
+    ----------
+    base : np.ndarray
+        ``(n_bins, 88)`` bundled templates (unit-L2 columns).
+    recorded : dict of int to np.ndarray
+        Key index (0..87) → recorded template ``(n_bins,)``.
+    bps : int
+        CQT bins per semitone.
+    pad : int
+        Relative bins kept below each fundamental.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_bins + pad, 88)``: row ``pad + j`` is bin offset j from the key's
+        fundamental; NaN where the key has no recording, where the bin is off
+        the CQT axis, or where the bundled template has no energy (below
+        :data:`FLOOR` of its peak).
+    """
+    Wr = np.zeros_like(base, dtype=np.float64)
+    for k, col in recorded.items():
+        Wr[:, k] = col / (np.linalg.norm(col) or 1.0)
+    Sb, Sr = _smooth(base.astype(np.float64)), _smooth(Wr)
+    eps = FLOOR * Sb.max(axis=0, keepdims=True)
+    L = np.clip(np.log((Sr + eps) / (Sb + eps)), -MAX_LOG_RATIO, MAX_LOG_RATIO)
+    L[Sb < eps] = np.nan
+    mask = np.zeros(base.shape[1], dtype=bool)
+    mask[list(recorded)] = True
+    L[:, ~mask] = np.nan
+    return _relative(L, bps, pad)
+
+
+def interpolate_keys(R: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    """Fill every key's column of a relative array from the keys that have values.
+
+    Row by row, linear interpolation in key number between the nearest keys
+    with a (finite) value there, constant beyond the first and last (as
+    ``np.interp``); ``fill`` in rows where no key has one.
+    """
+    ok = np.isfinite(R)
+    n = R.shape[1]
+    idx = np.arange(n)
+    prev = np.maximum.accumulate(np.where(ok, idx, -1), axis=1)
+    nxt = np.minimum.accumulate(np.where(ok, idx, n)[:, ::-1], axis=1)[:, ::-1]
+    has_p, has_n = prev >= 0, nxt < n
+    rows = np.arange(R.shape[0])[:, None]
+    vp = np.where(has_p, R[rows, np.clip(prev, 0, n - 1)], np.nan)
+    vn = np.where(has_n, R[rows, np.clip(nxt, 0, n - 1)], np.nan)
+    span = np.where(has_p & has_n & (nxt > prev), nxt - prev, 1)
+    w = np.where(has_p & has_n, (idx[None, :] - prev) / span, 0.0)
+    out = np.where(has_p & has_n, (1 - w) * vp + w * np.nan_to_num(vn), np.where(has_p, vp, vn))
+    return np.where(has_p | has_n, out, fill)
+
+
+def adapt(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3) -> np.ndarray:
+    """88 templates: the recorded ones, the others interpolated from them on the bundled ones' frame.
+
+    Every template is moved to harmonic-relative coordinates (bin offset from
+    its key's fundamental). An unrecorded key's log-spectrum at each relative
+    bin is interpolated linearly in key number between the recorded keys
+    (constant beyond the first and last recorded key). Relative bins that no
+    recording covers (off the CQT axis for every recorded key) take the
+    bundled template corrected by the interpolated log-ratio of recorded to
+    bundled templates (:func:`log_ratios`), so even one high note gives a full
+    template for a low key.
+
+    Parameters
+    ----------
+    base : np.ndarray
+        ``(n_bins, 88)`` bundled templates.
+    recorded : dict of int to np.ndarray
+        Key index (0..87) → recorded template ``(n_bins,)``; at least one.
+    bps : int
+        CQT bins per semitone (the offset of one key's fundamental to the next).
+
+    Returns
+    -------
+    np.ndarray
+        float32 ``(n_bins, 88)`` with unit-L2 columns; recorded keys keep
+        their own template.
+
+    Notes
+    -----
+    Measured alternatives (``docs/benchmarks/calibration.md``): scaling the
+    bundled templates by the interpolated log-ratio alone, or by a smooth gain
+    per absolute frequency, scored clearly lower on SoundFonts the bundled
+    templates were not made from (their key-to-key detail belongs to another
+    instrument); adding the bundled templates' smoothed pitch trend to the
+    interpolation helped on one SoundFont and hurt on the other.
+    """
+    if not recorded:
+        raise TemplateError("no recorded notes to calibrate from")
+    n_bins = base.shape[0]
+    pad = n_bins  # the whole axis below the fundamental too: its low-level content is part of the timbre
+    Wr = np.full((n_bins, base.shape[1]), np.nan)
+    for k, col in recorded.items():
+        Wr[:, k] = col / (np.linalg.norm(col) or 1.0)
+    rel = _relative(Wr, bps, pad)
+    L = interpolate_keys(np.log(rel + TINY), fill=np.nan)
+    ratio = interpolate_keys(log_ratios(base, recorded, bps, pad))
+    fallback = np.log(_relative(base.astype(np.float64), bps, pad) + TINY) + ratio
+    L = np.where(np.isfinite(L), L, fallback)
+    W = _absolute(np.exp(L), n_bins, bps, pad)
+    W[W <= 2 * TINY] = 0.0
+    for k, col in recorded.items():
+        W[:, k] = col
+    return normalise_columns(W)
+
+
+def fit_quality(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3) -> dict[int, float]:
+    """Cosine similarity of each recorded template to its prediction from the other recorded keys."""
+    out = {}
+    for k, col in recorded.items():
+        others = {i: c for i, c in recorded.items() if i != k}
+        pred = adapt(base, others, bps)[:, k] if others else base[:, k]
+        out[k] = float(np.dot(pred, col) / ((np.linalg.norm(pred) * np.linalg.norm(col)) or 1.0))
+    return out
