@@ -2,7 +2,7 @@
 
 The user records single notes from a microphone (input device choice, a live
 level meter, a guided prompt) or picks a folder of single notes, one recording
-of single notes, or a recording with its MIDI. :func:`unmf_core.transcription.calibration.calibrate`
+of single notes, or a recording with its MIDI. :func:`unmf_core.calibration.calibrate`
 runs in a worker thread; the dialog then lists the recorded keys with their
 fit and the skipped segments with their reasons, and draws the new W beside
 the bundled W. "Save and use…" writes the templates where the user chooses
@@ -10,7 +10,7 @@ the bundled W. "Save and use…" writes the templates where the user chooses
 use them and remembers the choice for the next launch.
 
 Recording goes through :mod:`unmf_core.frontend.inputstream`: a
-:class:`~unmf_core.frontend.inputstream.Recorder` polled by a timer in the GUI thread
+:class:`~unmf_core.frontend.recorder.Recorder` polled by a timer in the GUI thread
 (the stream's own thread or PortAudio's delivers the blocks), so tests feed
 the dialog from a :class:`~unmf_core.frontend.inputstream.FileStream` through the same
 path as the microphone. Without PortAudio or an input device the Record button
@@ -36,7 +36,6 @@ from unmf_core.errors import UnmfError
 from unmf_core.frontend.inputstream import InputDevice, InputUnavailable, MicrophoneStream, microphone_status
 from unmf_core.frontend.recorder import FLOOR_DB, Level, Recorder
 from unmf_core.transcription.engine import DEFAULT_TEMPLATES
-from unmf_gui.model_choice import remember_templates
 from unmf_gui.views.common import COLORMAP, key_ticks
 
 PROMPT = ("Play single notes one at a time and let each ring for about a second, for example "
@@ -55,7 +54,7 @@ W_LEVELS = (-60.0, 0.0)
 
 
 def _calibrate(source, midi, cancel):
-    """Run :func:`unmf_core.transcription.calibration.calibrate` (passing ``cancel`` when it takes one)."""
+    """Run :func:`unmf_core.calibration.calibrate` (passing ``cancel`` when it takes one)."""
     from unmf_core.calibration import calibrate
 
     kwargs = {"midi": midi} if midi is not None else {}
@@ -164,7 +163,6 @@ class CalibrateDialog(QDialog):
         self.setWindowTitle("Calibrate to my instrument")
         self.setModal(False)
         self.result = None
-        self.saved_path: str | None = None
         self.recorder: Recorder | None = None
         self._stream_factory = stream_factory or default_stream_factory
         self._devices: list[InputDevice] = []
@@ -599,8 +597,6 @@ class CalibrateDialog(QDialog):
 
         spec = self.window_.spec
         self.window_.set_engine_spec(EngineSpec(str(path), spec.model, spec.device))
-        remember_templates(self.window_.settings, str(path))
-        self.saved_path = str(path)
         self._say(f"Saved {path.name}; the window now transcribes with these templates (also after a restart).")
         self.window_.notify(f"Using the calibrated templates {path.name}", 6000)
         self.saved.emit(str(path))

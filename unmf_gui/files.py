@@ -13,7 +13,6 @@ from unmf_core.io.atomic import write_bytes_atomic
 from unmf_core.transcription.notes import write_csv, write_midi
 from unmf_gui.calibrate_dialog import open_dialog as open_calibrate_dialog
 from unmf_gui.finetune_dialog import open_dialog as open_finetune_dialog
-from unmf_gui.model_choice import remember_templates
 from unmf_gui.model_compare import ModelCompare
 from unmf_gui.workers import EngineSpec
 
@@ -208,8 +207,6 @@ class FileActions(QObject):
         s = self.w.spec
         values = {"templates": s.templates, "model": s.model, "device": s.device, **changes}
         self.w.set_engine_spec(EngineSpec(**values))
-        if "templates" in changes:
-            remember_templates(self.w.settings, changes["templates"])
 
     def _target(self, path, title: str, filt: str, suffix: str, option: str | None = None) -> tuple[str | None, bool]:
         """The file to write (``path``, else asked for) and whether ``option`` (a check box) was ticked."""

@@ -20,7 +20,7 @@ from unmf_core.transcription.engine import DEMO_AUDIO, Options
 from unmf_core.transcription.synth import mix, synthesize
 from unmf_gui.controls import LayerBar, RunToolbar
 from unmf_gui.files import FileActions
-from unmf_gui.model_choice import restore_templates
+from unmf_gui.model_choice import remember_choice, restored_choice
 from unmf_gui.playback import Player
 from unmf_gui.status import WordElidedLabel
 from unmf_gui.viewmodel import ViewModel
@@ -34,8 +34,8 @@ from unmf_gui.workers import EngineSpec, RunController, RunRequest, warm_up
 MIDI_SUFFIXES = (".mid", ".midi")
 #: Preferred window size; smaller screens get their available geometry.
 PREFERRED_SIZE = (1500, 950)
-#: QSettings keys of the choices remembered between launches (a path, "" for the default; a float).
-MODEL_KEY, TEMPLATES_KEY, THRESHOLD_KEY = "model", "templates", "threshold"
+#: QSettings key of the onset threshold remembered between launches (model and templates: model_choice).
+THRESHOLD_KEY = "threshold"
 
 
 class MainWindow(QMainWindow):
@@ -68,14 +68,13 @@ class MainWindow(QMainWindow):
         self.player = player or Player(parent=self)
         #: The last model / templates / device that built an engine: a choice that fails goes back to it.
         self._good_spec = EngineSpec(device=device)
-        self.spec = EngineSpec(str(self.settings.value(TEMPLATES_KEY, "") or "") or None,
-                               str(self.settings.value(MODEL_KEY, "") or "") or None, device)
+        model, templates, restore_note = restored_choice(self.settings)
+        self.spec = EngineSpec(templates, model, device)
         self.engine = None
         self._notes_model: tuple | None = None  # the model whose threshold the note controls were last set to
         self._pending_path: str | None = None
         self.reference_override: str | None = None
         self._error_box: QMessageBox | None = None
-        self._help_box: QMessageBox | None = None
         self._methods: list[str] = []
         self._previous: dict = {}  # complete results a re-run replaces, restored if it is cancelled or fails
         self._build_views()
@@ -88,7 +87,8 @@ class MainWindow(QMainWindow):
         self._update_engine_label()
         self.layer_bar.refresh()
         self.divergence.refresh()
-        restore_templates(self)  # the templates chosen in an earlier session (Model menu, calibration)
+        if restore_note:
+            self.notify(restore_note, 8000)
         if not self.player.available:
             self._playback_unavailable()
         self.fit_to_screen()
@@ -291,8 +291,7 @@ class MainWindow(QMainWindow):
     def _engine_ready(self, engine) -> None:
         self.engine = engine
         self._good_spec = self.spec
-        self.settings.setValue(MODEL_KEY, self.spec.model or "")
-        self.settings.setValue(TEMPLATES_KEY, self.spec.templates or "")
+        remember_choice(self.settings, self.spec.model, self.spec.templates)
         n = engine.model.cfg.n_layers
         self.layers_box.setMaximum(n)
         self.layers_box.setValue(n)
@@ -348,6 +347,7 @@ class MainWindow(QMainWindow):
     def _engine_failed(self, message: str) -> None:
         """Go back to the last model / templates that worked, say so, and run with them again."""
         bad, self.spec = self.spec, self._good_spec
+        remember_choice(self.settings, self.spec.model, self.spec.templates)
         self.device_box.blockSignals(True)
         self.device_box.setCurrentText(self.spec.device)
         self.device_box.blockSignals(False)
@@ -404,6 +404,7 @@ class MainWindow(QMainWindow):
     def set_engine_spec(self, spec: EngineSpec) -> None:
         """Use other templates / model / device; the open file is transcribed again with them."""
         self.spec = spec
+        remember_choice(self.settings, spec.model, spec.templates)
         self.engine = None
         self._update_engine_label()
         if self.vm.loaded is not None:
@@ -528,7 +529,6 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Information, title, html, QMessageBox.Ok, self)
         box.setTextFormat(Qt.RichText)
         box.setAttribute(Qt.WA_DeleteOnClose)
-        self._help_box = box
         box.open()
 
     # ---- messages, errors, drag and drop, closing ----------------------------------------

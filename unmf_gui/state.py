@@ -298,11 +298,6 @@ class AppState:
         """Step number (layer / iteration) of the selected layer."""
         return self._current("steps") or 0
 
-    def current_H(self) -> np.ndarray | None:
-        """Activations of the selected layer."""
-        result = self._current("results")
-        return None if result is None else result.H
-
     def current_W(self) -> np.ndarray | None:
         """Templates of the selected layer."""
         result = self._current("results")

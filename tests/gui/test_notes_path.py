@@ -1,4 +1,6 @@
-"""The app's notes come from the engine's one H → notes path: what it shows and exports is what `unmf transcribe` gives."""
+"""The app's notes come from the engine's one H → notes path.
+
+What the app shows and exports is what `unmf transcribe` gives."""
 from __future__ import annotations
 
 import numpy as np
