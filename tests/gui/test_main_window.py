@@ -144,6 +144,7 @@ def test_corrupt_file_shows_an_error_and_the_window_keeps_working(qtbot, win, re
     assert win.vm.path == str(other) and win.vm.run.finished
 
 
+@pytest.mark.slow  # a wall-clock bound: in the slow set, not the fast suite
 def test_cancel_stops_a_long_run_within_a_second(qtbot, win, tmp_path):
     path = write_recording(tmp_path, "long.wav", duration=8.0)
     start_long_mu_run(qtbot, win, path)
@@ -172,6 +173,7 @@ def test_new_file_cancels_the_old_run(qtbot, win, tmp_path, recording):
     qtbot.waitUntil(lambda: len(win.controller.threads()) == 0, timeout=2000)
 
 
+@pytest.mark.slow  # a wall-clock bound (200 ms heartbeat): in the slow set, not the fast suite
 def test_ui_thread_stays_responsive_during_a_run(qtbot, win, tmp_path):
     path = write_recording(tmp_path, "resp.wav", duration=4.0)
     gaps, clock = [], QElapsedTimer()
