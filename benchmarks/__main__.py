@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quality-cache", default=None,
                    help="quality: folder of the rendered set and Basic Pitch outputs "
                         "(default $UNMF_QUALITY_CACHE or <tmp>/unmf-quality)")
+    p.add_argument("--quality-templates", default=None,
+                   help="quality: run unmf and MU with these templates (.npz or folder) instead of the bundled "
+                        "model's own; writes quality-templates.md/.json")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     bad = sorted(set(only) - set(ALL) - set(EXTRA))
@@ -61,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             res[name] = e2e.run_memory(args.quick)
         elif name == "quality":
             from . import quality
-            q = quality.run(args.basic_pitch_python, args.quality_cache)
+            q = quality.run(args.basic_pitch_python, args.quality_cache, templates=args.quality_templates)
             q["machine"] = res["machine"]
-            for path in quality.write(q, args.out):
+            for path in quality.write(q, args.out, "quality-templates" if args.quality_templates else "quality"):
                 print(path)
         print(f"[bench] {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
     res["total_s"] = time.perf_counter() - t0

@@ -391,8 +391,13 @@ def cells(rows: list[dict]) -> dict:
     return out
 
 
-def run(bp_python: str | None = None, cache: str | Path | None = None, progress=None) -> dict:
-    """The whole quality benchmark from one run: unmf unrolled, MU 100 iterations and Basic Pitch."""
+def run(bp_python: str | None = None, cache: str | Path | None = None, progress=None,
+        templates: str | Path | None = None) -> dict:
+    """The whole quality benchmark from one run: unmf unrolled, MU 100 iterations and Basic Pitch.
+
+    ``templates``: run unmf and MU with these templates instead of the engine's default (the bundled
+    model's own).
+    """
     import torch
 
     from unmf_core.pipeline import Engine
@@ -401,7 +406,7 @@ def run(bp_python: str | None = None, cache: str | Path | None = None, progress=
     torch.set_num_threads(1)
     cache = cache_dir(cache)
     items = build_set(cache, progress=progress)
-    engine = Engine(device="cpu")
+    engine = Engine(templates=templates, device="cpu")
     res: dict = {"cache": str(cache), "set": {"pieces": N_PIECES, "seconds_each": DURATION, "seed": SEED,
                                               "programs": list(PIECE_PROGRAMS), "sources": SOURCES,
                                               "unseen": UNSEEN, "files": len(items),
@@ -476,16 +481,19 @@ def markdown(res: dict) -> str:
             + (f"{bp['info']['load_s'] + bp['info']['warmup_s']:.1f} s, not counted" if bp.get("info", {}).get("load_s") is not None
                else "load not counted") + "); its outputs are cached by audio hash, so a re-run reports the "
             "time of the run that made them.", ""]
-    if res.get("load_note"):
-        out += [res["load_note"], ""]
+    la = m.get("load_average_at_start")
+    if la:
+        out += [f"Load average at the start: {la[0]:.1f} on {m.get('cores', '?')} cores (a shared machine): the "
+                f"times are pessimistic in absolute terms; the ratios between the columns hold only roughly, "
+                f"as the load changed during the run.", ""]
     return "\n".join(out)
 
 
-def write(res: dict, folder: Path) -> list[Path]:
-    """``quality.json`` (every file's scores) and ``quality.md``."""
+def write(res: dict, folder: Path, name: str = "quality") -> list[Path]:
+    """``NAME.json`` (every file's scores) and ``NAME.md``."""
     from unmf_core.io import write_bytes_atomic
 
     folder.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(folder / "quality.json", json.dumps(res, indent=1).encode(), overwrite=True)
-    write_bytes_atomic(folder / "quality.md", markdown(res).encode(), overwrite=True)
-    return [folder / "quality.json", folder / "quality.md"]
+    write_bytes_atomic(folder / f"{name}.json", json.dumps(res, indent=1).encode(), overwrite=True)
+    write_bytes_atomic(folder / f"{name}.md", markdown(res).encode(), overwrite=True)
+    return [folder / f"{name}.json", folder / f"{name}.md"]

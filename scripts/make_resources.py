@@ -5,11 +5,14 @@
 * ``resources/demo/demo.mid``: a 16-bar piano piece written below (melody,
   chords, bass, repeated notes), and ``resources/demo/demo.flac``: it rendered
   with FluidSynth and Debian's FluidR3_GM SoundFont (Acoustic Grand Piano).
-* ``resources/templates/default.npz``: the 88 keys A0..C8 rendered one by one
-  with the same SoundFont and analysed exactly like a user's folder of
-  single-note recordings (``unmf templates``).
+* ``resources/templates/default.npz``: the normalised mean of the templates of
+  GM programs 0-7 (the piano family) of FluidR3_GM and TimGM6mb; each preset's
+  88 keys A0..C8 are rendered one by one and analysed exactly like a user's
+  folder of single-note recordings (``unmf templates``). Chosen on the held-out
+  MuseScore General SoundFont (``scripts/choose_templates.py``,
+  ``docs/benchmarks/templates-heldout.md``), which stays out of them.
 
-Needs Debian's ``fluidsynth`` and ``fluid-soundfont-gm`` packages.
+Needs Debian's ``fluidsynth``, ``fluid-soundfont-gm`` and ``timgm6mb-soundfont`` packages.
 """
 from __future__ import annotations
 
@@ -85,9 +88,10 @@ def make_demo(out_dir: Path) -> None:
 
 #: SoundFonts whose pianos make the default templates (never the held-out MuseScore General:
 #: ``benchmarks/quality.py`` keeps it unseen).
-TEMPLATE_SOUNDFONTS = {"FluidR3_GM": "/usr/share/sounds/sf2/FluidR3_GM.sf2"}
-#: GM programs of those SoundFonts averaged into the default templates.
-TEMPLATE_PROGRAMS = (0,)
+TEMPLATE_SOUNDFONTS = {"FluidR3_GM": "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+                       "TimGM6mb": "/usr/share/sounds/sf2/TimGM6mb.sf2"}
+#: GM programs of those SoundFonts averaged into the default templates (the piano family).
+TEMPLATE_PROGRAMS = tuple(range(8))
 
 
 def key_templates(soundfont: str | None = None, program: int = 0, params: CQTParams = CQTParams(),
