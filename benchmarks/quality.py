@@ -286,21 +286,32 @@ def summarise(rows: list[dict]) -> dict:
             "s_per_audio_s": (sum(sec) / dur) if len(sec) == len(rows) and dur else None}
 
 
-def run_unmf(items: list[dict], engine, method: str, iterations: int = 100, progress=print) -> list[dict]:
-    """Transcribe every item with ``engine`` (``method`` "unrolled" or "mu") and score it."""
+def run_methods(items: list[dict], engine, methods: dict[str, str], iterations: int = 100,
+                progress=print) -> dict[str, list[dict]]:
+    """Transcribe every item with ``engine`` by each method and score it.
+
+    ``methods`` maps a result key to ``"unrolled"`` or ``"mu"``. The methods take turns file by file,
+    so a change of machine load falls on all of them alike.
+    """
     from unmf_core.notes import read_midi
     from unmf_core.pipeline import Options
 
-    opts = Options(method=method, iterations=iterations, track_divergence=False)
-    rows = []
-    for k, it in enumerate(items):
-        res = engine.transcribe(it["audio"], opts)
-        row = {**{k2: it[k2] for k2 in ("source", "room", "piece", "duration")},
-               **score(read_midi(it["midi"]), res.notes), "seconds": res.timings["total"]}
-        rows.append(row)
-        if progress and (k + 1) % 16 == 0:
-            progress(f"[quality] {method}: {k + 1}/{len(items)}")
+    rows: dict[str, list[dict]] = {k: [] for k in methods}
+    for n, it in enumerate(items):
+        ref = read_midi(it["midi"])
+        for key, method in methods.items():
+            res = engine.transcribe(it["audio"], Options(method=method, iterations=iterations,
+                                                         track_divergence=False))
+            rows[key].append({**{k2: it[k2] for k2 in ("source", "room", "piece", "duration")},
+                              **score(ref, res.notes), "seconds": res.timings["total"]})
+        if progress and (n + 1) % 16 == 0:
+            progress(f"[quality] {'+'.join(methods)}: {n + 1}/{len(items)}")
     return rows
+
+
+def run_unmf(items: list[dict], engine, method: str, iterations: int = 100, progress=print) -> list[dict]:
+    """:func:`run_methods` with one method."""
+    return run_methods(items, engine, {method: method}, iterations, progress)[method]
 
 
 # --------------------------------------------------------------------------- Basic Pitch
@@ -415,8 +426,7 @@ def run(bp_python: str | None = None, cache: str | Path | None = None, progress=
     t = time.perf_counter()
     engine.transcribe(items[0]["audio"])  # warm-up (CQT filters, first call)
     res["warmup_s"] = time.perf_counter() - t
-    for key, method in (("unmf", "unrolled"), ("mu100", "mu")):
-        rows = run_unmf(items, engine, method, progress=progress)
+    for key, rows in run_methods(items, engine, {"unmf": "unrolled", "mu100": "mu"}, progress=progress).items():
         res["methods"][key] = {"rows": rows, "cells": cells(rows)}
     py = basic_pitch_python(bp_python)
     if py is None:
@@ -476,7 +486,7 @@ def markdown(res: dict) -> str:
             "| " + " | ".join(_f(meth[k].get("cells", {}).get("all", {}).get("s_per_audio_s"), "{:.4f}")
                               for k in keys) + " |", ""]
     out += ["unmf and MU: `Engine.transcribe` total (load, CQT, factorisation, notes), one process, after one "
-            "warm-up file. Basic Pitch: `basic_pitch.inference.predict` per file (ONNX model loaded once and one "
+            "warm-up file, the two taking turns file by file. Basic Pitch: `basic_pitch.inference.predict` per file (ONNX model loaded once and one "
             "warm-up call, "
             + (f"{bp['info']['load_s'] + bp['info']['warmup_s']:.1f} s, not counted" if bp.get("info", {}).get("load_s") is not None
                else "load not counted") + "); its outputs are cached by audio hash, so a re-run reports the "
