@@ -321,14 +321,21 @@ import json, sys, time
 from basic_pitch.inference import predict
 from basic_pitch import ICASSP_2022_MODEL_PATH
 jobs = json.load(sys.stdin)
+import onnxruntime as ort
+_Session = ort.InferenceSession
+def _one_thread(*args, **kwargs):  # one thread, like unmf's torch (onnxruntime defaults to all cores)
+    opts = kwargs.pop("sess_options", None) or ort.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    return _Session(*args, sess_options=opts, **kwargs)
+ort.InferenceSession = _one_thread
 t = time.perf_counter()
 from basic_pitch.inference import Model
 model = Model(ICASSP_2022_MODEL_PATH)
 load = time.perf_counter() - t
 t = time.perf_counter()
 predict(jobs[0][0], model)  # warm-up: the first call initialises the ONNX session and JIT caches
-print(json.dumps({"load_s": load, "warmup_s": time.perf_counter() - t, "model": str(ICASSP_2022_MODEL_PATH)}),
-      flush=True)
+print(json.dumps({"load_s": load, "warmup_s": time.perf_counter() - t, "model": str(ICASSP_2022_MODEL_PATH),
+                  "onnx_threads": 1}), flush=True)
 for audio, out in jobs:
     t = time.perf_counter()
     _, midi, _ = predict(audio, model)
@@ -486,7 +493,7 @@ def markdown(res: dict) -> str:
             "| " + " | ".join(_f(meth[k].get("cells", {}).get("all", {}).get("s_per_audio_s"), "{:.4f}")
                               for k in keys) + " |", ""]
     out += ["unmf and MU: `Engine.transcribe` total (load, CQT, factorisation, notes), one process, after one "
-            "warm-up file, the two taking turns file by file. Basic Pitch: `basic_pitch.inference.predict` per file (ONNX model loaded once and one "
+            "warm-up file, the two taking turns file by file. Basic Pitch: `basic_pitch.inference.predict` per file (onnxruntime limited to one thread, ONNX model loaded once and one "
             "warm-up call, "
             + (f"{bp['info']['load_s'] + bp['info']['warmup_s']:.1f} s, not counted" if bp.get("info", {}).get("load_s") is not None
                else "load not counted") + "); its outputs are cached by audio hash, so a re-run reports the "
