@@ -1,4 +1,8 @@
-"""Entry point: ``python -m benchmarks [--quick] [--only …] [--out DIR]``."""
+"""Entry point: ``python -m benchmarks [--quick] [--only …] [--out DIR]``.
+
+``--only quality`` (not part of the default run: it renders its own evaluation set and runs Basic Pitch)
+writes ``quality.md`` and ``quality.json`` instead of ``results.*``; see :mod:`benchmarks.quality`.
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +13,8 @@ from pathlib import Path
 from .common import DURATIONS, QUICK_DURATIONS, ROOT, machine
 
 ALL = ("cqt", "mu", "unrolled", "convergence", "e2e", "memory")
+#: Selectable with ``--only`` but not run by default.
+EXTRA = ("quality",)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,11 +23,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)}")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks", help="output folder")
     p.add_argument("--reps", type=int, default=None, help="repetitions per timing (default 5, quick 1)")
+    p.add_argument("--basic-pitch-python", default=None,
+                   help="quality: a Python with basic-pitch 0.4.0 (default $UNMF_BASIC_PITCH_PYTHON; "
+                        "without it Basic Pitch's column stays empty)")
+    p.add_argument("--quality-cache", default=None,
+                   help="quality: folder of the rendered set and Basic Pitch outputs "
+                        "(default $UNMF_QUALITY_CACHE or <tmp>/unmf-quality)")
+    p.add_argument("--quality-templates", default=None,
+                   help="quality: run unmf and MU with these templates (.npz or folder) instead of the bundled "
+                        "model's own; writes quality-templates.md/.json")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
-    bad = sorted(set(only) - set(ALL))
+    bad = sorted(set(only) - set(ALL) - set(EXTRA))
     if bad:
-        p.error(f"unknown benchmark(s) {', '.join(bad)} (choose from {', '.join(ALL)})")
+        p.error(f"unknown benchmark(s) {', '.join(bad)} (choose from {', '.join(ALL + EXTRA)})")
     durations = QUICK_DURATIONS if args.quick else DURATIONS
     reps = args.reps or (1 if args.quick else 5)
     res: dict = {"machine": machine(), "quick": args.quick, "reps": reps}
@@ -47,8 +62,16 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "memory":
             from . import e2e
             res[name] = e2e.run_memory(args.quick)
+        elif name == "quality":
+            from . import quality
+            q = quality.run(args.basic_pitch_python, args.quality_cache, templates=args.quality_templates)
+            q["machine"] = res["machine"]
+            for path in quality.write(q, args.out, "quality-templates" if args.quality_templates else "quality"):
+                print(path)
         print(f"[bench] {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
     res["total_s"] = time.perf_counter() - t0
+    if not set(only) - set(EXTRA):
+        return 0
     from .report import write
 
     for path in write(res, args.out):

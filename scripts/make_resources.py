@@ -5,11 +5,14 @@
 * ``resources/demo/demo.mid``: a 16-bar piano piece written below (melody,
   chords, bass, repeated notes), and ``resources/demo/demo.flac``: it rendered
   with FluidSynth and Debian's FluidR3_GM SoundFont (Acoustic Grand Piano).
-* ``resources/templates/default.npz``: the 88 keys A0..C8 rendered one by one
-  with the same SoundFont and analysed exactly like a user's folder of
-  single-note recordings (``unmf templates``).
+* ``resources/templates/default.npz``: the normalised mean of the templates of
+  GM programs 0-7 (the piano family) of FluidR3_GM and TimGM6mb; each preset's
+  88 keys A0..C8 are rendered one by one and analysed exactly like a user's
+  folder of single-note recordings (``unmf templates``). Chosen on the held-out
+  MuseScore General SoundFont (``scripts/choose_templates.py``,
+  ``docs/benchmarks/templates-heldout.md``), which stays out of them.
 
-Needs Debian's ``fluidsynth`` and ``fluid-soundfont-gm`` packages.
+Needs Debian's ``fluidsynth``, ``fluid-soundfont-gm`` and ``timgm6mb-soundfont`` packages.
 """
 from __future__ import annotations
 
@@ -82,20 +85,48 @@ def make_demo(out_dir: Path) -> None:
     print(f"demo: {len(notes)} notes, {len(y) / SR:.1f} s -> {out_dir}")
 
 
-def make_templates(out: Path, params: CQTParams = CQTParams(), spacing: float = 2.5, length: float = 1.5) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
+#: SoundFonts whose pianos make the default templates (never the held-out MuseScore General:
+#: ``benchmarks/quality.py`` keeps it unseen).
+TEMPLATE_SOUNDFONTS = {"FluidR3_GM": "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+                       "TimGM6mb": "/usr/share/sounds/sf2/TimGM6mb.sf2"}
+#: GM programs of those SoundFonts averaged into the default templates (the piano family).
+TEMPLATE_PROGRAMS = tuple(range(8))
+
+
+def key_templates(soundfont: str | None = None, program: int = 0, params: CQTParams = CQTParams(),
+                  spacing: float = 2.5, length: float = 1.5):
+    """Templates of one preset: its 88 keys rendered one by one and analysed like a user's folder."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         notes = [Note(21 + k, k * spacing + 0.1, k * spacing + 0.1 + length, 80) for k in range(88)]
-        write_midi(notes, tmp / "keys.mid")
-        y = render_midi(tmp / "keys.mid", params.sr)
+        write_midi(notes, tmp / "keys.mid", program=program)
+        y = render_midi(tmp / "keys.mid", params.sr, soundfont=soundfont)
         folder = tmp / "keys"
         folder.mkdir()
         seg = int(spacing * params.sr)
         for k, name in enumerate(key_names()):
             save_audio(folder / f"{name}.wav", y[k * seg:(k + 1) * seg], params.sr)
-        t = build_from_folder(folder, params)
-    t.source = "FluidR3_GM Acoustic Grand Piano rendered by FluidSynth (scripts/make_resources.py)"
+        return build_from_folder(folder, params)
+
+
+def mean_templates(sets: list, source: str):
+    """The normalised mean of several template sets (unit-L2 columns averaged, then normalised again)."""
+    from unmf_core.transcription.templates import Templates, normalise_columns
+
+    W = normalise_columns(np.mean([normalise_columns(t.W) for t in sets], axis=0))
+    return Templates(W, sets[0].cqt, source)
+
+
+def make_templates(out: Path, params: CQTParams = CQTParams(), soundfonts: dict = TEMPLATE_SOUNDFONTS,
+                   programs: tuple = TEMPLATE_PROGRAMS) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sets = [key_templates(sf2, p, params) for sf2 in soundfonts.values() for p in programs]
+    if len(sets) == 1:
+        t = sets[0]
+        t.source = "FluidR3_GM Acoustic Grand Piano rendered by FluidSynth (scripts/make_resources.py)"
+    else:
+        t = mean_templates(sets, f"normalised mean of GM programs {', '.join(map(str, programs))} of "
+                                 f"{' and '.join(soundfonts)} rendered by FluidSynth (scripts/make_resources.py)")
     t.save(out)
     print(f"templates -> {out}")
 
