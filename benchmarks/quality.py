@@ -38,7 +38,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import ROOT
 
 #: Instrument sources: name → SoundFont. The unseen one is never used for templates or training.
 SOURCES = {
@@ -493,10 +492,11 @@ def markdown(res: dict) -> str:
             "| " + " | ".join(_f(meth[k].get("cells", {}).get("all", {}).get("s_per_audio_s"), "{:.4f}")
                               for k in keys) + " |", ""]
     out += ["unmf and MU: `Engine.transcribe` total (load, CQT, factorisation, notes), one process, after one "
-            "warm-up file, the two taking turns file by file. Basic Pitch: `basic_pitch.inference.predict` per file (onnxruntime limited to one thread, ONNX model loaded once and one "
-            "warm-up call, "
-            + (f"{bp['info']['load_s'] + bp['info']['warmup_s']:.1f} s, not counted" if bp.get("info", {}).get("load_s") is not None
-               else "load not counted") + "); its outputs are cached by audio hash, so a re-run reports the "
+            "warm-up file, the two taking turns file by file. Basic Pitch: `basic_pitch.inference.predict` per "
+            "file (onnxruntime limited to one thread, ONNX model loaded once and one warm-up call, "
+            + (f"{bp['info']['load_s'] + bp['info']['warmup_s']:.1f} s, not counted"
+               if bp.get("info", {}).get("load_s") is not None else "load not counted")
+            + "); its outputs are cached by audio hash, so a re-run reports the "
             "time of the run that made them.", ""]
     la = m.get("load_average_at_start")
     if la:
