@@ -1,6 +1,6 @@
 """Make the bundled resources from sources the project can reproduce.
 
-    python scripts/make_resources.py [--only demo|templates]
+    python scripts/make_resources.py [--only demo|templates|model-templates]
 
 * ``resources/demo/demo.mid``: a 16-bar piano piece written below (melody,
   chords, bass, repeated notes), and ``resources/demo/demo.flac``: it rendered
@@ -11,6 +11,14 @@
   folder of single-note recordings (``unmf templates``). Chosen on the held-out
   MuseScore General SoundFont (``scripts/choose_templates.py``,
   ``docs/benchmarks/templates-heldout.md``), which stays out of them.
+
+* ``resources/models/default.pt`` (``model-templates``): the bundled model keeps
+  its trained weights and gets ``default.npz`` as its templates, the ones the
+  engine uses by default. The checkpoint records the swap: ``meta`` keeps the
+  templates it was trained with (``trained_with_templates``) and says what
+  replaced them (``templates_replaced``). The model was trained with FluidR3's
+  Acoustic Grand alone (``scripts/train_default.sh``); retraining it for the new
+  templates is the next step of issue 10.
 
 Needs Debian's ``fluidsynth``, ``fluid-soundfont-gm`` and ``timgm6mb-soundfont`` packages.
 """
@@ -131,15 +139,32 @@ def make_templates(out: Path, params: CQTParams = CQTParams(), soundfonts: dict 
     print(f"templates -> {out}")
 
 
+def put_templates_in_model(model: Path, templates: Path) -> None:
+    """Give the bundled model ``templates`` (its weights unchanged) and record the swap in its metadata."""
+    from unmf_core.io.checkpoints import load_checkpoint, save_checkpoint
+    from unmf_core.transcription.templates import read_templates
+
+    ck = load_checkpoint(model)
+    t = read_templates(templates, ck.cqt or CQTParams())
+    meta = dict(ck.meta)
+    meta.setdefault("trained_with_templates", ck.templates_source)
+    meta["templates_replaced"] = (f"scripts/make_resources.py --only model-templates: trained weights kept, "
+                                  f"templates replaced by {templates.name} ({t.source})")
+    save_checkpoint(model, ck.model, ck.cqt or CQTParams(), t.W, t.source, meta, overwrite=True, notes=ck.notes)
+    print(f"templates of {templates.name} -> {model} (trained with: {meta['trained_with_templates']})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=["demo", "templates"])
+    ap.add_argument("--only", choices=["demo", "templates", "model-templates"])
     args = ap.parse_args()
     res = ROOT / "resources"
     if args.only in (None, "demo"):
         make_demo(res / "demo")
     if args.only in (None, "templates"):
         make_templates(res / "templates" / "default.npz")
+    if args.only in (None, "templates", "model-templates"):
+        put_templates_in_model(res / "models" / "default.pt", res / "templates" / "default.npz")
 
 
 if __name__ == "__main__":
