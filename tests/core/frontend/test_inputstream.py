@@ -53,6 +53,7 @@ def test_file_stream_mixes_stereo_to_mono_and_resamples(tmp_path):
 
 
 
+@pytest.mark.slow  # measures wall-clock pacing: in the slow set, not the fast suite
 def test_realtime_file_stream_is_paced_and_can_be_stopped_midway():
     audio = Audio(tone(2.0), 22050)
     rec = Recorder(FileStream(audio, blocksize=512, realtime=True))
