@@ -137,6 +137,7 @@ class RunController(QObject):
         self._next_id = 0
         self._current: int | None = None
         self._workers: dict[int, tuple[RunWorker, QThread]] = {}
+        self._pending: tuple[int, RunRequest] | None = None  # the next run, waiting for the last thread to end
         self.runs_started = 0
 
     @property
@@ -154,10 +155,29 @@ class RunController(QObject):
         return [t for _, t in self._workers.values()]
 
     def start(self, request: RunRequest) -> int:
-        """Cancel the current run (without blocking) and start ``request``; returns its id."""
-        self.cancel()
+        """Cancel the current run (without blocking) and start ``request``; returns its id.
+
+        At most one worker thread runs at a time: while a cancelled run winds down
+        (it stops at its next step boundary), the new one waits and starts when
+        that thread has ended. Runs never share the engine or the CPU with each
+        other (several threads building or running torch models at once crashed
+        natively under a fast sequence of UI actions), and a request that is
+        replaced before it starts never runs.
+        """
+        for worker, _ in self._workers.values():
+            worker.cancel()
         self._next_id += 1
         rid = self._current = self._next_id
+        self.runs_started += 1
+        if self._workers:
+            self._pending = (rid, request)
+        else:
+            self._pending = None
+            self._launch(rid, request)
+        self.started.emit()
+        return rid
+
+    def _launch(self, rid: int, request: RunRequest) -> None:
         worker = RunWorker(rid, request)
         thread = QThread()
         thread.setObjectName(f"unmf-run-{rid}")
@@ -173,20 +193,22 @@ class RunController(QObject):
         thread.started.connect(worker.run)
         thread.finished.connect(self._on_thread_finished)
         self._workers[rid] = (worker, thread)
-        self.runs_started += 1
         thread.start()
-        self.started.emit()
-        return rid
 
     def cancel(self) -> None:
-        """Ask the current run to stop; ``cancelled`` follows once it has."""
+        """Ask the current run to stop; ``cancelled`` follows once it has (at once for one still waiting)."""
         worker = self.current_worker()
         if worker is not None:
             worker.cancel()
+        elif self._pending is not None and self._pending[0] == self._current:
+            self._pending = None
+            self._current = None
+            self.cancelled.emit()
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:
         """Cancel every run and join every thread; True when all have ended."""
         self._current = None
+        self._pending = None
         ok = True
         for worker, thread in list(self._workers.values()):
             worker.cancel()
@@ -202,6 +224,10 @@ class RunController(QObject):
         for rid, (_, t) in list(self._workers.items()):
             if t is thread:
                 self._reap(rid)
+        if not self._workers and self._pending is not None:
+            rid, request = self._pending
+            self._pending = None
+            self._launch(rid, request)
 
     def _reap(self, rid: int) -> None:
         pair = self._workers.pop(rid, None)

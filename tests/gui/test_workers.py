@@ -1,0 +1,47 @@
+"""RunController: one worker thread at a time; a replaced request never runs; cancel of a waiting run."""
+from __future__ import annotations
+
+from gui_helpers import write_recording
+from unmf_core.transcription.engine import Options
+from unmf_gui.runs import RunRequest
+from unmf_gui.workers import EngineSpec, RunController
+
+
+def _long_mu(path) -> RunRequest:
+    return RunRequest(str(path), [Options(method="mu", iterations=100000)], EngineSpec(device="cpu"))
+
+
+def _short_mu(path) -> RunRequest:
+    return RunRequest(str(path), [Options(method="mu", iterations=3)], EngineSpec(device="cpu"))
+
+
+def test_a_new_run_waits_for_the_cancelled_thread_and_a_replaced_request_never_runs(qtbot, tmp_path):
+    path = write_recording(tmp_path, "piece.wav", duration=3.0)
+    ctl = RunController()
+    steps: list[str] = []
+    ctl.step.connect(lambda key, snap: steps.append(key))
+    with qtbot.waitSignal(ctl.step, timeout=60000):
+        ctl.start(_long_mu(path))
+    ctl.start(_short_mu(path))  # replaced before it can start: never runs
+    assert len(ctl.threads()) == 1, "the second run started beside the first"
+    last = _short_mu(path)
+    with qtbot.waitSignal(ctl.finished, timeout=60000):
+        ctl.start(last)
+        assert len(ctl.threads()) <= 1
+    assert ctl.runs_started == 3 and not ctl.running
+    qtbot.waitUntil(lambda: not ctl.threads(), timeout=5000)
+    assert ctl.shutdown()
+
+
+def test_cancelling_a_run_that_waits_for_its_turn_says_cancelled_at_once(qtbot, tmp_path):
+    path = write_recording(tmp_path, "piece.wav", duration=3.0)
+    ctl = RunController()
+    with qtbot.waitSignal(ctl.step, timeout=60000):
+        ctl.start(_long_mu(path))
+    ctl.start(_short_mu(path))
+    assert ctl.running and ctl.current_worker() is None  # waiting for the first thread to end
+    with qtbot.waitSignal(ctl.cancelled, timeout=1000):
+        ctl.cancel()
+    assert not ctl.running
+    qtbot.waitUntil(lambda: not ctl.threads(), timeout=10000)
+    assert ctl.current_worker() is None and ctl.shutdown()
