@@ -75,7 +75,7 @@ class FileActions(QObject):
         super().__init__(window)
         self.w = window
         bar = window.menuBar()
-        file = bar.addMenu("&File")
+        file = self.file_menu = bar.addMenu("&File")
         self._act(file, "&Open…", "Ctrl+O", self.open_dialog)
         self.recent_menu = file.addMenu("Open &recent")
         self._act(file, "Open &demo recording", None, window.open_demo)
@@ -244,11 +244,12 @@ class FileActions(QObject):
     def _export_notes(self, path, title, filt, suffix, write, on_screen: bool) -> bool:
         """Export the final layer's notes; the dialog offers the layer on screen instead when another one is shown."""
         vm = self.w.vm
-        what, option = final_layer_text(vm)
+        edited = vm.edited_notes()  # hand-edited notes are the transcription
+        what, option = ("edited notes", None) if edited is not None else final_layer_text(vm)
         target, ticked = self._target(path, f"{title}: {what}", filt, suffix, option)
         if not target:
             return False
-        notes = vm.notes if (on_screen or ticked) else vm.final_notes()
+        notes = edited if edited is not None else vm.notes if (on_screen or ticked) else vm.final_notes()
         return self._export(target, title, filt, suffix, lambda p: write(notes, p))
 
     def export_png(self, path: str | Path | None = None) -> bool:

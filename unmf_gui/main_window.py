@@ -19,9 +19,11 @@ from unmf_core.transcription.notes import NoteParams, read_midi
 from unmf_core.transcription.engine import DEMO_AUDIO, Options
 from unmf_core.transcription.synth import mix, synthesize
 from unmf_gui.controls import LayerBar, RunToolbar
+from unmf_gui.editing import NoteEditor
 from unmf_gui.files import FileActions
 from unmf_gui.model_choice import remember_choice, restored_choice
 from unmf_gui.playback import Player
+from unmf_gui.project_actions import ProjectActions
 from unmf_gui.status import WordElidedLabel
 from unmf_gui.viewmodel import ViewModel
 from unmf_gui.views.activations import PianoRollView
@@ -82,6 +84,8 @@ class MainWindow(QMainWindow):
         self._restore_threshold()
         self.vm.method = self.method
         self.files = FileActions(self)
+        self.editor = NoteEditor(self)
+        self.project = ProjectActions(self)
         self._build_shortcuts()
         self._connect()
         self._update_engine_label()
@@ -265,6 +269,9 @@ class MainWindow(QMainWindow):
         return [self.method]
 
     def _start(self, request: RunRequest, methods: list[str]) -> None:
+        if not self.editor.allow_run(methods, isinstance(request.source, str)):  # it would drop the note edits
+            self.notify("Run not started: your note edits are kept", 4000)
+            return
         if isinstance(request.source, str):  # a new file replaces every result
             self._previous = {}
         else:  # keep the complete results this run replaces (and those a still-running re-run replaced)
@@ -401,13 +408,13 @@ class MainWindow(QMainWindow):
     def _device_changed(self, name: str) -> None:
         self.set_engine_spec(EngineSpec(self.spec.templates, self.spec.model, name))
 
-    def set_engine_spec(self, spec: EngineSpec) -> None:
-        """Use other templates / model / device; the open file is transcribed again with them."""
+    def set_engine_spec(self, spec: EngineSpec, run: bool = True) -> None:
+        """Use other templates / model / device; the open file is transcribed again with them (when ``run``)."""
         self.spec = spec
         remember_choice(self.settings, spec.model, spec.templates)
         self.engine = None
         self._update_engine_label()
-        if self.vm.loaded is not None:
+        if run and self.vm.loaded is not None:
             self.run()
 
     def _update_engine_label(self) -> None:

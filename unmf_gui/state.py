@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 
+from unmf_core.transcription.edits import Edit, NoteEdits, replace_all
 from unmf_core.transcription.metrics import note_scores
 from unmf_core.transcription.notes import Note, NoteParams
 from unmf_core.transcription.engine import METHODS, Transcription
@@ -59,9 +60,10 @@ class Events:
     """What :class:`AppState` announces (each an :class:`Event`)."""
 
     #: name → arguments: file (), run_started (), run_updated (key), run_finished (key), layer (pos), notes (),
-    #: reference (), metrics (scores or None), compare (), comparison (), position (seconds)
+    #: reference (), metrics (scores or None), compare (), comparison (), position (seconds), edits (),
+    #: beats ()
     NAMES = ("file", "run_started", "run_updated", "run_finished", "layer", "notes", "reference", "metrics",
-             "compare", "comparison", "position")
+             "compare", "comparison", "position", "edits", "beats")
 
     def __init__(self) -> None:
         for name in self.NAMES:
@@ -176,6 +178,10 @@ class AppState:
         self.compare_step = 0
         self.comparison = METHODS_COMPARISON
         self.position = 0.0
+        #: Hand edits of one layer's notes (None: none made); see :meth:`apply_edit`.
+        self.edits: NoteEdits | None = None
+        #: Beat times in seconds (``(n_beats,)``, increasing) when a tempo is known: the editing grid.
+        self.beat_times: np.ndarray | None = None
         self._note_cache: dict[tuple, list[Note]] = {}
         self._pending: set[str] = set()
 
@@ -203,6 +209,8 @@ class AppState:
         self._note_cache.clear()
         self.notes = []
         self.position = 0.0
+        self._drop_edits()
+        self.set_beat_times(None)
         if self.comparison != METHODS_COMPARISON:  # a comparison of other runs was of the old file
             self.set_comparison(None)
         self.events.file.emit()
@@ -213,6 +221,8 @@ class AppState:
         """Forget the named runs' results before they are run again."""
         for k in keys:
             self.runs.pop(k, None)
+        if self.edits is not None and self.edits.key in keys:
+            self._drop_edits()
         self._note_cache = {k: v for k, v in self._note_cache.items() if k[0] not in keys}
         self.follow = True
         self.events.run_started.emit()
@@ -315,6 +325,8 @@ class AppState:
     def set_note_params(self, params: NoteParams | None = None, **changes) -> None:
         """Change note settings (``params`` whole, or fields such as ``threshold=0.2``); no new factorisation."""
         self.note_params = replace(params or self.note_params, **changes)
+        if self.edits is not None and not self.edited:  # an edit layer with nothing left in it: of old settings
+            self._drop_edits()
         self._update_notes()
         self.events.compare.emit()
 
@@ -353,6 +365,8 @@ class AppState:
 
     def _update_notes(self) -> None:
         self.notes = self.notes_for(self.method, self.layer)
+        if self.edits_shown():
+            self.notes = list(self.edits.notes)
         self.events.notes.emit()
         self._update_metrics()
 
@@ -421,3 +435,105 @@ class AppState:
         """Move the playhead."""
         self.position = float(np.clip(seconds, 0.0, self.duration or 0.0))
         self.events.position.emit(self.position)
+
+    # ---- hand edits of the notes, beat grid -------------------------------------------------
+    def edits_shown(self) -> bool:
+        """Whether the layer on screen is the one the edits were made on (its notes are the edited ones)."""
+        e = self.edits
+        return e is not None and e.key == self.method and self.run is not None and bool(self.run.steps) \
+            and self.current_step() == e.step
+
+    @property
+    def edited(self) -> bool:
+        """Whether hand edits change some layer's notes (its note settings are then locked)."""
+        return self.edits is not None and self.edits.edited
+
+    def edited_notes(self) -> list[Note] | None:
+        """The edited notes (what exports write), or None without edits."""
+        return list(self.edits.notes) if self.edited else None
+
+    def can_edit(self) -> bool:
+        """Whether the notes on screen may be edited: a run's layer is shown, and no other layer holds edits."""
+        if self.run is None or not self.run.steps:
+            return False
+        return not self.edited or self.edits_shown()
+
+    def apply_edit(self, edit: Edit) -> None:
+        """Apply ``edit`` to the notes on screen (the first one starts the edit layer on them).
+
+        Raises
+        ------
+        ValueError
+            :meth:`can_edit` is False (another layer holds the edits, or nothing ran).
+        """
+        if not self.can_edit():
+            raise ValueError("the notes on screen cannot be edited")
+        if not self.edits_shown():
+            self.edits = NoteEdits(self.method, self.current_step(), list(self.notes_for(self.method, self.layer)))
+        self.edits.apply(edit)
+        self._edits_changed()
+
+    def revert_edit(self, edit: Edit) -> None:
+        """Undo ``edit`` (the edit layer's last one), showing the layer it was made on."""
+        if self.edits is None:
+            return
+        self.edits.revert(edit)
+        self.show_edited_layer()
+        self._edits_changed()
+
+    def reapply_edit(self, edit: Edit) -> None:
+        """Redo ``edit`` on the edit layer, showing the layer it was made on."""
+        if self.edits is None:
+            return
+        self.edits.apply(edit)
+        self.show_edited_layer()
+        self._edits_changed()
+
+    def discard_edit(self) -> Edit | None:
+        """The edit that puts the base notes back (None without edits); apply it with :meth:`reapply_edit`."""
+        if not self.edited:
+            return None
+        return replace_all(self.edits.notes, self.edits.base)
+
+    def restore_edits(self, key: str, step: int, notes: list[Note]) -> bool:
+        """Put saved edited ``notes`` on run ``key``'s layer ``step`` (a project reopened); False if it has none."""
+        run = self.runs.get(key)
+        if run is None or step not in run.steps:
+            return False
+        pos = run.steps.index(step)
+        self.edits = NoteEdits(key, step, list(self.notes_for(key, pos)), sorted(notes, key=lambda n: (
+            n.onset, n.pitch, n.offset, n.velocity)))
+        self.show_edited_layer()
+        self._edits_changed()
+        return True
+
+    def show_edited_layer(self) -> None:
+        """Select the layer the edits were made on (when its run is the primary one)."""
+        if self.edits is not None and not self.edits_shown() and self.edits.key == self.method and self.run:
+            if self.edits.step in self.run.steps:
+                self.select_layer(self.run.steps.index(self.edits.step), user=True)
+
+    def clear_edits(self) -> None:
+        """Forget the edits (not undoable: a new recording or project replaces them)."""
+        self._drop_edits()
+        self._update_notes()
+
+    def _drop_edits(self) -> None:
+        if self.edits is not None:
+            self.edits = None
+            self.events.edits.emit()
+
+    def _edits_changed(self) -> None:
+        self._update_notes()
+        self.events.edits.emit()
+
+    def set_beat_times(self, beat_times: np.ndarray | None) -> None:
+        """Set (or clear) the beat grid: ``(n_beats,)`` increasing times in seconds."""
+        if beat_times is not None:
+            beat_times = np.asarray(beat_times, dtype=float)
+            if beat_times.ndim != 1 or not np.all(np.isfinite(beat_times)) or np.any(np.diff(beat_times) <= 0):
+                raise ValueError("beat_times must be a 1-D array of increasing finite times")
+        if beat_times is None and self.beat_times is None:
+            return
+        self.beat_times = beat_times
+        self.events.beats.emit()

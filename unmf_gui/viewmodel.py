@@ -35,6 +35,8 @@ class ViewModel(QObject):
     compareChanged = Signal()
     comparisonChanged = Signal()
     positionChanged = Signal(float)
+    editsChanged = Signal()
+    beatsChanged = Signal()
 
     def __init__(self, parent: QObject | None = None, state: AppState | None = None):
         super().__init__(parent)
@@ -45,7 +47,8 @@ class ViewModel(QObject):
                               (ev.layer, self.layerChanged), (ev.notes, self.notesChanged),
                               (ev.reference, self.referenceChanged), (ev.metrics, self.metricsChanged),
                               (ev.compare, self.compareChanged), (ev.comparison, self.comparisonChanged),
-                              (ev.position, self.positionChanged)):
+                              (ev.position, self.positionChanged), (ev.edits, self.editsChanged),
+                              (ev.beats, self.beatsChanged)):
             event.connect(signal.emit)
         self._redraw = QTimer(self)
         self._redraw.setSingleShot(True)
