@@ -71,7 +71,8 @@ def _write(tmp_path, data) -> str:
     (lambda d: d["edits"].update(step=None), "edits.step must be an integer"),
     (lambda d: d["view"].update(tab="mixer"), "view.tab must be one of"),
     (lambda d: d.update(beat_times=[1.0, 0.5]), "beat_times must increase"),
-    (lambda d: d.update(audio="/nowhere/gone.wav", audio_relative="gone.wav"), "recording /nowhere/gone.wav is missing"),
+    (lambda d: d.update(audio="/nowhere/gone.wav", audio_relative="gone.wav"),
+     "recording /nowhere/gone.wav is missing"),
     (lambda d: d["engine"].update(model="/nowhere/model.pt"), "model /nowhere/model.pt is missing"),
 ])
 def test_malformed_projects_give_clear_errors(tmp_path, project, change, message):
