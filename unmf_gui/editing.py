@@ -27,6 +27,12 @@ LOCK_TEXT = "✎ notes edited: settings locked"
 LOCK_TIP = ("You have edited the notes by hand. The threshold and minimum duration would derive new notes and lose "
             "your edits, so they are locked.\nEdit ▸ Discard note edits (undoable) unlocks them.")
 
+#: The editing gestures, for Help ▸ Keyboard shortcuts.
+EDIT_HELP = ("<b>Editing notes</b> (piano roll H): click a note to select and hear it (Ctrl / Shift: add to the "
+             "selection), drag it to move it, drag its right end to resize it, drag on empty space to select "
+             "several, double-click empty space to add a note, Ctrl + wheel for velocity, right-click for velocity "
+             "presets. Middle-drag pans. Times snap to the beat grid when one is known.")
+
 
 class EditCommand(QUndoCommand):
     """One :class:`~unmf_core.transcription.edits.Edit` on the undo stack; ``merge`` names edits that join."""
@@ -116,12 +122,12 @@ class NoteEditor(QObject):
         self.undo_action = self.stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence.Undo)
         self.redo_action = self.stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         for act in (self.undo_action, self.redo_action):
             menu.addAction(act)
             w.addAction(act)
         menu.addSeparator()
-        self.delete_action = self._act("&Delete selected notes", [QKeySequence.Delete, QKeySequence("Backspace")],
+        self.delete_action = self._act("&Delete selected notes", [QKeySequence("Del"), QKeySequence("Backspace")],
                                        self.layer.delete_selection)
         self.select_all_action = self._act("Select &all notes", [QKeySequence("Ctrl+A")],
                                            lambda: self.layer.select(self.layer.notes))

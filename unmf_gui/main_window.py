@@ -19,7 +19,7 @@ from unmf_core.transcription.notes import NoteParams, read_midi
 from unmf_core.transcription.engine import DEMO_AUDIO, Options
 from unmf_core.transcription.synth import mix, synthesize
 from unmf_gui.controls import LayerBar, RunToolbar
-from unmf_gui.editing import NoteEditor
+from unmf_gui.editing import EDIT_HELP, NoteEditor
 from unmf_gui.files import FileActions
 from unmf_gui.model_choice import remember_choice, restored_choice
 from unmf_gui.playback import Player
@@ -510,7 +510,8 @@ class MainWindow(QMainWindow):
         """Help ▸ Keyboard shortcuts."""
         rows = "".join(f"<tr><td><b>{key}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for key, what in self.shortcuts())
         self._show_help("Keyboard shortcuts", f"<table>{rows}</table><p>Click a time view to move the playhead; "
-                                              "drop a recording or a MIDI reference on the window.</p>")
+                                              "drop a recording or a MIDI reference on the window.</p>"
+                                              f"<p>{EDIT_HELP}</p>")
 
     def show_about(self) -> None:
         """Help ▸ About: version, model, templates, licence."""

@@ -239,3 +239,23 @@ def test_other_layers_are_not_edited_while_one_holds_edits(qtbot, win):
     assert key(win.vm.notes) == key(shown) and "go back" in win.message_label.toolTip() + win.message_label.text()
     qtbot.keyClick(win, Qt.Key_Z, Qt.ControlModifier)  # undo shows the edited layer again
     assert win.vm.edits_shown() and not win.vm.edited
+
+
+def test_clicking_a_note_auditions_it_without_moving_the_playhead(qtbot, tmp_path):
+    from test_files_and_playback import FakeStream, Stop
+    from unmf_gui.playback import Player
+
+    (tmp_path / "w").mkdir()
+    w = make_window(qtbot, tmp_path / "w", player=Player(stream_factory=lambda: (FakeStream, Stop)))
+    try:
+        open_and_wait(qtbot, w, write_recording(tmp_path))
+        w.vm.set_position(2.0)
+        n_streams = len(FakeStream.instances)
+        note = find(w.vm.notes, 72)
+        click_note(qtbot, w, note)
+        assert len(FakeStream.instances) == n_streams + 1
+        pulled = FakeStream.instances[-1].pulled[0]
+        assert np.abs(pulled).max() > 0  # the note's sound, from its start
+        assert w.vm.position == pytest.approx(2.0) and not w.player.playing
+    finally:
+        w.close()
