@@ -190,6 +190,13 @@ class NoteEditor(QObject):
         return self.ask(f"{what} replaces the notes you edited by hand.\n\nDiscard your note edits? "
                         "(File ▸ Save project keeps them.)")
 
+    def allow_close(self) -> bool:
+        """Whether the window may close: no note edits, or saved in a project, or the user discards them."""
+        if not self.vm.edited or self.stack.isClean():
+            return True
+        return self.ask("Your note edits are not saved.\n\nDiscard them and close? "
+                        "(File ▸ Save project keeps them.)")
+
     def _ask_user(self, text: str) -> bool:
         answer = QMessageBox.question(self.w, "Discard note edits?", text,
                                       QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Cancel)

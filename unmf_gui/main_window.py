@@ -577,6 +577,9 @@ class MainWindow(QMainWindow):
             self.open_file(path)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if not self.editor.allow_close():  # unsaved note edits: the user chose to keep the window
+            event.ignore()
+            return
         self.player.pause()
         self.layer_bar.timer.stop()
         self.controller.shutdown()

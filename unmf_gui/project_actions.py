@@ -65,13 +65,15 @@ class ProjectActions(QObject):
             e = vm.edits
             edits = ProjectEdits(e.key, e.step, list(e.notes))
         run = vm.run
+        x_range, y_range = w.activations.getPlotItem().vb.viewRange()
         return Project(audio=str(Path(vm.path).resolve()), model=w.spec.model, templates=w.spec.templates,
                        device=w.spec.device, method=w.method, iterations=w.iterations_box.value(),
                        layers=None if box.value() == box.maximum() else box.value(), note_params=vm.note_params,
                        edits=edits, step=vm.current_step() if run and run.steps else None,
                        tab="compare" if w.tabs.currentWidget() is w.compare_view else "transcription",
                        reference=vm.reference_path,
-                       beat_times=None if vm.beat_times is None else [float(t) for t in vm.beat_times])
+                       beat_times=None if vm.beat_times is None else [float(t) for t in vm.beat_times],
+                       x_range=[float(v) for v in x_range], y_range=[float(v) for v in y_range])
 
     def save(self, path: str | Path | None = None) -> bool:
         """File ▸ Save project (Ctrl+S): to ``path``, else the current project, else asked; returns success.
@@ -180,6 +182,8 @@ class ProjectActions(QObject):
             vm.select_layer(run.steps.index(project.step), user=True)
         if project.reference:
             self.w.load_reference(project.reference)
+        if project.x_range and project.y_range:  # the piano roll's zoom (the other time views follow its time axis)
+            self.w.activations.setRange(xRange=project.x_range, yRange=project.y_range, padding=0)
         if project.beat_times is not None:
             vm.set_beat_times(project.beat_times)
         if project.edits is not None:

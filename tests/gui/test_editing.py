@@ -22,6 +22,7 @@ LOW = 21
 @pytest.fixture
 def win(qtbot, tmp_path):
     w = make_window(qtbot, tmp_path)
+    w.editor.ask = lambda text: True  # closing with unsaved edits asks (tested below)
     open_and_wait(qtbot, w, write_recording(tmp_path))
     view = w.activations
     view.setXRange(0.0, 3.2, padding=0)
@@ -259,3 +260,12 @@ def test_clicking_a_note_auditions_it_without_moving_the_playhead(qtbot, tmp_pat
         assert w.vm.position == pytest.approx(2.0) and not w.player.playing
     finally:
         w.close()
+
+
+def test_closing_with_unsaved_edits_asks(qtbot, win):
+    click_note(qtbot, win, find(win.vm.notes, 72))
+    qtbot.keyClick(win, Qt.Key_Delete)
+    asked = []
+    win.editor.ask = lambda text: asked.append(text) or False
+    assert not win.close() and win.isVisible() and "not saved" in asked[0]
+    win.editor.ask = lambda text: True

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def win(qtbot, tmp_path):
     (tmp_path / "first").mkdir()
     w = make_window(qtbot, tmp_path / "first")
+    w.editor.ask = lambda text: True
     yield w
     w.close()
 
@@ -30,6 +32,7 @@ def test_a_saved_project_reopens_with_the_same_notes_and_settings(qtbot, win, tm
     view = win.activations
     view.setXRange(0.0, 3.2, padding=0)
     view.setYRange(50 - 21, 76 - 21, padding=0)
+    qtbot.waitUntil(lambda: abs(view.getPlotItem().vb.viewRange()[1][0] - (50 - 21)) < 1e-6)
     click_note(qtbot, win, find(win.vm.notes, 64))
     qtbot.keyClick(win, Qt.Key_Delete)
     qtbot.mouseDClick(view.viewport(), Qt.LeftButton, Qt.NoModifier, point(win, 2.95, 70))
@@ -46,6 +49,7 @@ def test_a_saved_project_reopens_with_the_same_notes_and_settings(qtbot, win, tm
         with qtbot.waitSignal(other.project.restored, timeout=60000):
             assert other.project.open(path)
         assert key(other.vm.notes) == key(edited)
+        np.testing.assert_allclose(other.activations.getPlotItem().vb.viewRange(), [[0.0, 3.2], [29.0, 55.0]])
         assert other.vm.current_step() == step and other.vm.edited and other.method == win.method
         assert other.notes_controls.threshold.value() == pytest.approx(0.09)
         assert other.notes_controls.min_duration.value() == pytest.approx(0.08)

@@ -15,7 +15,7 @@ Format (version 1)::
      "run": {"method": "unrolled", "iterations": 100, "layers": null},
      "note_params": {"threshold": 0.07, ...},
      "edits": null | {"key": "unrolled", "step": 10, "notes": [[pitch, onset, offset, velocity], ...]},
-     "view": {"step": 10, "tab": "transcription"},
+     "view": {"step": 10, "tab": "transcription", "x_range": [0.0, 12.5], "y_range": [20.0, 60.0]},
      "reference": null | "/abs/piece.mid",
      "beat_times": null | [0.5, 1.0, ...]}
 """
@@ -73,6 +73,8 @@ class Project:
     tab: str = "transcription"
     reference: str | None = None
     beat_times: list[float] | None = None
+    x_range: list[float] | None = None
+    y_range: list[float] | None = None
 
     def to_dict(self, folder: str | Path | None = None) -> dict:
         """The JSON object of this project (``audio_relative`` relative to ``folder`` when given)."""
@@ -90,7 +92,8 @@ class Project:
                 "engine": {"model": self.model, "templates": self.templates, "device": self.device},
                 "run": {"method": self.method, "iterations": self.iterations, "layers": self.layers},
                 "note_params": self.note_params.to_dict(), "edits": edits,
-                "view": {"step": self.step, "tab": self.tab}, "reference": self.reference,
+                "view": {"step": self.step, "tab": self.tab, "x_range": self.x_range, "y_range": self.y_range},
+                "reference": self.reference,
                 "beat_times": None if self.beat_times is None else [float(t) for t in self.beat_times]}
 
 
@@ -231,6 +234,16 @@ def parse_project(data, path: str | Path = "project", check_files: bool = True) 
     tab = _get(view, "tab", str, path, "view.", optional=True) or "transcription"
     if tab not in TABS:
         _fail(path, f"view.tab must be one of {', '.join(TABS)}, not {tab!r}")
+    ranges = []
+    for name in ("x_range", "y_range"):
+        r = view.get(name)
+        if r is not None:
+            if not isinstance(r, list) or len(r) != 2:
+                _fail(path, f"view.{name} must be [low, high]")
+            r = [_number(v, path, f"view.{name}[]") for v in r]
+            if r[1] <= r[0]:
+                _fail(path, f"view.{name} must be [low, high] with low < high")
+        ranges.append(r)
     reference = _get(data, "reference", str, path, "", optional=True)
     beats = data.get("beat_times")
     if beats is not None:
@@ -257,7 +270,7 @@ def parse_project(data, path: str | Path = "project", check_files: bool = True) 
             p = _existing(reference, folder)
             reference = str(p) if p is not None else None
     return Project(audio, model, templates, device, method, iterations, layers, params, edits, step, tab,
-                   reference, beats)
+                   reference, beats, *ranges)
 
 
 def load_project(path: str | Path, check_files: bool = True) -> Project:

@@ -19,7 +19,7 @@ def project(tmp_path):
     notes = [Note(60, 0.25, 0.9, 90), Note(66, 1.0, 1.5, 31)]
     return Project(str(audio), device="cpu", method="mu", iterations=40, layers=None,
                    note_params=NoteParams(threshold=0.12, min_duration=0.1), edits=ProjectEdits("mu", 40, notes),
-                   step=40, tab="compare", beat_times=[0.5, 1.0, 1.5])
+                   step=40, tab="compare", beat_times=[0.5, 1.0, 1.5], x_range=[0.0, 3.5], y_range=[10.0, 40.0])
 
 
 def test_round_trip(tmp_path, project):
@@ -70,6 +70,8 @@ def _write(tmp_path, data) -> str:
     (lambda d: d["edits"]["notes"].append([60, 1.0]), "must be [pitch, onset, offset, velocity]"),
     (lambda d: d["edits"].update(step=None), "edits.step must be an integer"),
     (lambda d: d["view"].update(tab="mixer"), "view.tab must be one of"),
+    (lambda d: d["view"].update(x_range=[2.0, 1.0]), "view.x_range must be [low, high] with low < high"),
+    (lambda d: d["view"].update(y_range=[1.0]), "view.y_range must be [low, high]"),
     (lambda d: d.update(beat_times=[1.0, 0.5]), "beat_times must increase"),
     (lambda d: d.update(audio="/nowhere/gone.wav", audio_relative="gone.wav"),
      "recording /nowhere/gone.wav is missing"),
