@@ -110,6 +110,7 @@ class NoteEditor(QObject):
         self.layer.refused.connect(lambda msg: window.notify(msg, 6000))
         self.layer.selectionChanged.connect(self._selection)
         self.vm.editsChanged.connect(self._edits_changed)
+        self.stack.indexChanged.connect(lambda _i: self._show_edits())
 
     def _build_menu(self) -> None:
         w = self.w
@@ -149,6 +150,10 @@ class NoteEditor(QObject):
         """Apply ``edit`` to the notes on screen as one undo step (joined with the last one of the same ``merge``)."""
         if edit.empty or not self.vm.can_edit():
             return
+        try:
+            edit.apply(self.vm.notes)  # its notes may have gone meanwhile (a run streamed new ones in)
+        except ValueError:
+            return
         if not self.vm.edits_shown():  # a new edit layer: the old commands were of other notes
             self.stack.clear()
         self.stack.push(EditCommand(self.vm, edit, merge))
@@ -163,6 +168,16 @@ class NoteEditor(QObject):
             self.vm.clear_edits()
             return
         self.stack.push(EditCommand(self.vm, edit))
+
+    def _show_edits(self) -> None:
+        """After an undo / redo: show the method and layer the edits are on (they may be off screen)."""
+        e = self.vm.edits
+        if e is None or self.vm.edits_shown() or e.key not in self.vm.runs:
+            return
+        box = self.w.method_box
+        if box.currentData() != e.key:
+            box.setCurrentIndex(box.findData(e.key))
+        self.vm.show_edited_layer()
 
     def _edits_changed(self) -> None:
         if self.vm.edits is None:

@@ -269,3 +269,14 @@ def test_closing_with_unsaved_edits_asks(qtbot, win):
     win.editor.ask = lambda text: asked.append(text) or False
     assert not win.close() and win.isVisible() and "not saved" in asked[0]
     win.editor.ask = lambda text: True
+
+
+def test_undo_shows_the_method_the_edits_are_on(qtbot, win):
+    click_note(qtbot, win, find(win.vm.notes, 72))
+    qtbot.keyClick(win, Qt.Key_Delete)
+    with qtbot.waitSignal(win.run_finished, timeout=30000):
+        win.method_box.setCurrentIndex(win.method_box.findData("mu"))  # a plain MU run: the edits stay
+    assert win.vm.method == "mu" and win.vm.edited and not win.vm.edits_shown()
+    qtbot.keyClick(win, Qt.Key_Z, Qt.ControlModifier)
+    assert win.method == "unrolled" and win.vm.edits_shown() and not win.vm.edited
+    assert any(n.pitch == 72 for n in win.vm.notes)
