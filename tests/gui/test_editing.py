@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMenu
 
 from gui_helpers import make_window, open_and_wait, write_recording
 from unmf_core.transcription.notes import read_midi
@@ -159,11 +159,23 @@ def test_rubber_band_selects_and_the_context_velocity_applies(qtbot, win):
     drag(qtbot, win, point(win, 0.05, 65.4), point(win, 1.45, 59.6))  # around C4 and E4
     assert {n.pitch for n in win.activations.notes_layer.selected} == {60, 64}
     before = list(win.vm.notes)
+    vp = win.activations.viewport()
+    qtbot.mousePress(vp, Qt.RightButton, Qt.NoModifier, point(win, 0.5, 60))  # a selected note's context menu
+    qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu))
+    menu = QApplication.activePopupWidget()
+    action = next(a for a in menu.actions() if a.text().startswith("Velocity p (48)"))
+    with qtbot.waitSignal(win.vm.notesChanged, timeout=2000):
+        action.trigger()
+    menu.close()
+    assert {n.pitch: n.velocity for n in win.vm.notes if n.pitch in (60, 64)} == {60: 48, 64: 48}
     with qtbot.waitSignal(win.vm.notesChanged, timeout=2000):
         assert win.activations.notes_layer.set_selection_velocity(30)
     assert {n.pitch: n.velocity for n in win.vm.notes if n.pitch in (60, 64)} == {60: 30, 64: 30}
-    undo_redo(qtbot, win, before, list(win.vm.notes))
-    assert len(notes) == len(win.vm.notes)
+    after = list(win.vm.notes)
+    win.editor.stack.undo()
+    undo_redo(qtbot, win, before, [n for n in win.vm.notes])
+    win.editor.stack.redo()
+    assert key(win.vm.notes) == key(after) and len(notes) == len(after)
 
 
 def test_times_snap_to_the_beat_grid(qtbot, win):

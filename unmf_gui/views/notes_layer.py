@@ -71,15 +71,29 @@ class NotesItem(pg.GraphicsObject):
         self.notes: list[Note] = []
         self.selected: set[Note] = set()
         self.preview: list[Note] = []
+        self._bins: list[tuple[QBrush, QPainterPath]] = []
+        self._chosen, self._ghost = QPainterPath(), QPainterPath()
         self._bounds = QRectF()
 
     def set_notes(self, notes: list[Note], selected: set[Note], preview: list[Note] | None = None) -> None:
-        """Draw ``notes`` with ``selected`` outlined (and ``preview`` dashed)."""
+        """Draw ``notes`` with ``selected`` outlined (and ``preview`` dashed); the paths are built here, once."""
         self.prepareGeometryChange()
         self.notes, self.selected, self.preview = list(notes), set(selected), list(preview or [])
+        bins: dict[int, QPainterPath] = {}
+        self._chosen, self._ghost = QPainterPath(), QPainterPath()
         rect = QRectF()
-        for n in self.notes + self.preview:
-            rect = rect.united(note_rect(n))
+        for n in self.notes:
+            r = note_rect(n)
+            rect = rect.united(r)
+            b = int(np.clip((n.velocity - 1) * N_BINS // 127, 0, N_BINS - 1))
+            bins.setdefault(b, QPainterPath()).addRect(r)
+            if n in self.selected:
+                self._chosen.addRect(r)
+        for n in self.preview:
+            r = note_rect(n)
+            rect = rect.united(r)
+            self._ghost.addRect(r)
+        self._bins = [(QBrush(velocity_color(1 + (b + 0.5) * 127 / N_BINS)), path) for b, path in bins.items()]
         self._bounds = rect.adjusted(-0.05, -0.5, 0.05, 0.5)
         self.update()
 
@@ -87,27 +101,15 @@ class NotesItem(pg.GraphicsObject):
         return self._bounds
 
     def paint(self, painter, *_args) -> None:
-        bins: dict[int, QPainterPath] = {}
-        chosen = QPainterPath()
-        for n in self.notes:
-            r = note_rect(n)
-            b = int(np.clip((n.velocity - 1) * N_BINS // 127, 0, N_BINS - 1))
-            bins.setdefault(b, QPainterPath()).addRect(r)
-            if n in self.selected:
-                chosen.addRect(r)
-        for b, path in bins.items():
-            painter.setPen(OUTLINE_PEN)
-            painter.setBrush(QBrush(velocity_color(1 + (b + 0.5) * 127 / N_BINS)))
+        painter.setPen(OUTLINE_PEN)
+        for brush, path in self._bins:
+            painter.setBrush(brush)
             painter.drawPath(path)
         painter.setBrush(Qt.NoBrush)
         painter.setPen(SELECTED_PEN)
-        painter.drawPath(chosen)
-        if self.preview:
-            ghost = QPainterPath()
-            for n in self.preview:
-                ghost.addRect(note_rect(n))
-            painter.setPen(PREVIEW_PEN)
-            painter.drawPath(ghost)
+        painter.drawPath(self._chosen)
+        painter.setPen(PREVIEW_PEN)
+        painter.drawPath(self._ghost)
 
 
 class NotesLayer(QObject):
