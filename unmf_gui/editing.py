@@ -39,9 +39,10 @@ class EditCommand(QUndoCommand):
 
     _ids: dict[str, int] = {}
 
-    def __init__(self, vm, edit: Edit, merge: str = ""):
+    def __init__(self, vm, edit: Edit, merge: str = "", shown=None):
         super().__init__(edit.label)
         self.vm, self.edit, self.merge = vm, edit, merge
+        self.shown = shown  # called after an undo / redo (shows where the edit is)
         self._done = False
 
     def id(self) -> int:  # noqa: A003 (Qt override)
@@ -59,6 +60,8 @@ class EditCommand(QUndoCommand):
         try:
             if self._done:
                 self.vm.reapply_edit(self.edit)
+                if self.shown is not None:
+                    self.shown()
             else:
                 self.vm.apply_edit(self.edit)
                 self._done = True
@@ -70,6 +73,9 @@ class EditCommand(QUndoCommand):
             self.vm.revert_edit(self.edit)
         except ValueError:
             self.setObsolete(True)
+            return
+        if self.shown is not None:
+            self.shown()
 
 
 def describe(notes: list[Note]) -> str:
@@ -110,7 +116,6 @@ class NoteEditor(QObject):
         self.layer.refused.connect(lambda msg: window.notify(msg, 6000))
         self.layer.selectionChanged.connect(self._selection)
         self.vm.editsChanged.connect(self._edits_changed)
-        self.stack.indexChanged.connect(lambda _i: self._show_edits())
 
     def _build_menu(self) -> None:
         w = self.w
@@ -156,7 +161,7 @@ class NoteEditor(QObject):
             return
         if not self.vm.edits_shown():  # a new edit layer: the old commands were of other notes
             self.stack.clear()
-        self.stack.push(EditCommand(self.vm, edit, merge))
+        self.stack.push(EditCommand(self.vm, edit, merge, self._show_edits))
 
     def discard(self) -> None:
         """Edit ▸ Discard note edits: back to the derived notes (undoable); the note settings unlock."""
@@ -167,7 +172,7 @@ class NoteEditor(QObject):
         if not self.vm.edits_shown():  # the edits are of the other method's run: not shown, dropped at once
             self.vm.clear_edits()
             return
-        self.stack.push(EditCommand(self.vm, edit))
+        self.stack.push(EditCommand(self.vm, edit, shown=self._show_edits))
 
     def _show_edits(self) -> None:
         """After an undo / redo: show the method and layer the edits are on (they may be off screen)."""

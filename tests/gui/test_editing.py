@@ -286,7 +286,8 @@ def test_closing_with_unsaved_edits_asks(qtbot, win):
 def test_undo_shows_the_method_the_edits_are_on(qtbot, win):
     click_note(qtbot, win, find(win.vm.notes, 72))
     qtbot.keyClick(win, Qt.Key_Delete)
-    with qtbot.waitSignal(win.run_finished, timeout=30000):
+    win.iterations_box.setValue(20)
+    with qtbot.waitSignal(win.run_finished, timeout=90000):
         win.method_box.setCurrentIndex(win.method_box.findData("mu"))  # a plain MU run: the edits stay
     assert win.vm.method == "mu" and win.vm.edited and not win.vm.edits_shown()
     qtbot.keyClick(win, Qt.Key_Z, Qt.ControlModifier)
