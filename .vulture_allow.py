@@ -7,6 +7,8 @@ _.forward  # noqa
 # window holds them.
 _.dragEnterEvent  # noqa
 _.eventFilter  # noqa
+_.mergeWith  # noqa
+_.paint  # noqa
 _.dropEvent  # noqa
 _.toolbar  # noqa
 _.run_action  # noqa

@@ -133,10 +133,9 @@ class NoteEditor(QObject):
             menu.addAction(act)
             w.addAction(act)
         menu.addSeparator()
-        self.delete_action = self._act("&Delete selected notes", [QKeySequence("Del"), QKeySequence("Backspace")],
-                                       self.layer.delete_selection)
-        self.select_all_action = self._act("Select &all notes", [QKeySequence("Ctrl+A")],
-                                           lambda: self.layer.select(self.layer.notes))
+        self._act("&Delete selected notes", [QKeySequence("Del"), QKeySequence("Backspace")],
+                  self.layer.delete_selection)
+        self._act("Select &all notes", [QKeySequence("Ctrl+A")], lambda: self.layer.select(self.layer.notes))
         menu.addSeparator()
         self.discard_action = self._act("Discard note &edits (derive the notes again)", [], self.discard)
         self.discard_action.setEnabled(False)
