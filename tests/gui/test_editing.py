@@ -90,6 +90,8 @@ def test_click_selects_and_delete_removes_with_undo(qtbot, win):
     undo_redo(qtbot, win, before, after)
     qtbot.keyClick(win, Qt.Key_Z, Qt.ControlModifier)
     assert not win.vm.edited and win.notes_controls.threshold.isEnabled()  # all undone: unlocked again
+    qtbot.keyClick(win, Qt.Key_A, Qt.ControlModifier)
+    assert win.activations.notes_layer.selected == set(win.vm.notes) and len(win.vm.notes) > 1
 
 
 def test_double_click_adds_a_note_with_undo(qtbot, win):
