@@ -8,7 +8,7 @@ lock to half or double the written tempo; :func:`estimate_tempo` chooses the
 metrical level among the envelope's autocorrelation peaks at ½, 1 and 2 times
 librosa's estimate with a log-normal tempo prior (see its notes).
 
-The grid always starts at 0 s (a pickup beat of 0.5-1.5 beat periods before
+The grid always starts at 0 s (a pickup beat of up to 1.5 beat periods before
 the first tracked beat) and runs one beat past the end, so every note lies on it.
 """
 from __future__ import annotations
@@ -145,17 +145,29 @@ def _acf_salience(env: np.ndarray, bpm: float) -> float:
 
 
 def event_prior(notes) -> float | None:
-    """A tempo prior (bpm) from the notes: two onset events per beat at their median inter-onset interval.
+    """A tempo prior (bpm) from the notes' inter-onset intervals: the left hand's, else two events per beat.
 
-    Onsets closer than 50 ms form one event (a chord); None with fewer than 8 events.
+    Onsets closer than 50 ms form one event (a chord). With at least 8 events
+    whose lowest note lies below middle C (the left hand, which keeps the beat
+    in most piano textures), one beat per median interval between them; else
+    two events per beat at the median interval of all events; None with fewer
+    than 8 events.
     """
-    on = np.sort(np.asarray([n.onset for n in notes], dtype=np.float64))
-    if len(on) < 2:
+    if len(notes) < 2:
         return None
-    events = on[np.concatenate([[True], np.diff(on) > 0.05])]
-    if len(events) < 8:
+    order = sorted(notes, key=lambda n: n.onset)
+    on = np.array([n.onset for n in order])
+    starts = np.concatenate([[True], np.diff(on) > 0.05])
+    ids = np.cumsum(starts) - 1
+    times = on[starts]
+    if len(times) < 8:
         return None
-    return float(np.clip(60.0 / (2 * np.median(np.diff(events))), MIN_BPM, MAX_BPM))
+    lowest = np.full(len(times), 128)
+    np.minimum.at(lowest, ids, [n.pitch for n in order])
+    left = times[lowest < 60]
+    if len(left) >= 8:
+        return float(np.clip(60.0 / np.median(np.diff(left)), MIN_BPM, MAX_BPM))
+    return float(np.clip(60.0 / (2 * np.median(np.diff(times))), MIN_BPM, MAX_BPM))
 
 
 def estimate_tempo(env: np.ndarray, prior_bpm: float = PRIOR_BPM) -> float:
@@ -204,7 +216,7 @@ def grid_from_beats(beats: np.ndarray, duration: float, env: np.ndarray | None =
     carry the most onset strength in ``env`` (the first beat when None).
     """
     b = np.unique(np.asarray(beats, dtype=np.float64))
-    b = b[(b >= 0) & np.isfinite(b)]
+    b = b[(b >= 0.05) & np.isfinite(b)]  # a beat at the very start is the tracker's edge, not the music's
     if len(b) < 2:
         return fixed_grid(120.0, duration, beats_per_bar)
     if len(b) >= 5:  # the tracker's beats sit on envelope frames (23 ms): a running linear fit over 9 beats
@@ -214,7 +226,7 @@ def grid_from_beats(beats: np.ndarray, duration: float, env: np.ndarray | None =
     period = float(np.median(np.diff(b)))
     while b[0] >= 1.5 * period:
         b = np.concatenate([[b[0] - period], b])
-    b = np.concatenate([[0.0], b[1:]]) if b[0] < 0.5 * period else np.concatenate([[0.0], b])
+    b = np.concatenate([[0.0], b[1:]]) if b[0] < 0.05 else np.concatenate([[0.0], b])
     tail = float(np.median(np.diff(b[-5:]))) if len(b) > 2 else period
     if b[-1] < duration + tail:
         b = np.concatenate([b, b[-1] + tail * np.arange(1, int(np.ceil((duration + tail - b[-1]) / tail)) + 1)])

@@ -59,8 +59,8 @@ def test_fixed_grid_and_bad_grids():
 def test_grid_from_beats_adds_a_pickup_and_covers_the_piece():
     g = grid_from_beats(np.array([1.3, 1.8, 2.3, 2.8]), 4.0)
     assert g.beats[0] == 0 and np.allclose(g.beats[1:5], [0.3, 0.8, 1.3, 1.8]) and g.beats[-1] >= 4.0
-    g = grid_from_beats(np.array([0.1, 0.6, 1.1]), 1.0)
-    assert np.allclose(g.beats[:3], [0.0, 0.6, 1.1])
+    g = grid_from_beats(np.array([0.02, 0.3, 0.8, 1.3]), 1.0)  # a first beat near 0 s moves to 0 s
+    assert np.allclose(g.beats[:3], [0.0, 0.3, 0.8])
 
 
 def test_tempo_map_round_trip_keeps_note_times(tmp_path):
