@@ -59,9 +59,9 @@ class Events:
     """What :class:`AppState` announces (each an :class:`Event`)."""
 
     #: name → arguments: file (), run_started (), run_updated (key), run_finished (key), layer (pos), notes (),
-    #: reference (), metrics (scores or None), compare (), comparison (), position (seconds)
+    #: reference (), metrics (scores or None), compare (), comparison (), position (seconds), beats ()
     NAMES = ("file", "run_started", "run_updated", "run_finished", "layer", "notes", "reference", "metrics",
-             "compare", "comparison", "position")
+             "compare", "comparison", "position", "beats")
 
     def __init__(self) -> None:
         for name in self.NAMES:
@@ -176,6 +176,8 @@ class AppState:
         self.compare_step = 0
         self.comparison = METHODS_COMPARISON
         self.position = 0.0
+        #: Beat times (s) of the last tempo tracking or fixed tempo (None before any); see :meth:`set_beat_times`.
+        self.beat_times: np.ndarray | None = None
         self._note_cache: dict[tuple, list[Note]] = {}
         self._pending: set[str] = set()
 
@@ -203,6 +205,7 @@ class AppState:
         self._note_cache.clear()
         self.notes = []
         self.position = 0.0
+        self.set_beat_times(None)
         if self.comparison != METHODS_COMPARISON:  # a comparison of other runs was of the old file
             self.set_comparison(None)
         self.events.file.emit()
@@ -415,6 +418,11 @@ class AppState:
             return 0, None, []
         pos = run.position_of(self.compare_step)
         return run.steps[pos], run.H_db[pos], self.notes_for(key, pos)
+
+    def set_beat_times(self, beats: np.ndarray | None) -> None:
+        """Publish the recording's beat times (s), or None; announced by the ``beats`` event."""
+        self.beat_times = None if beats is None else np.asarray(beats, dtype=np.float64)
+        self.events.beats.emit()
 
     # ---- playback position ----------------------------------------------------
     def set_position(self, seconds: float) -> None:
