@@ -15,9 +15,9 @@ Each piece is rendered with FluidSynth, the three Debian GM SoundFonts in turn
 tracked (a) on the transcribed notes, (b) on the audio's onset strength and (c) on the
 reference notes (what the tracker gives with a perfect transcription). Scores: beat
 F-measure (``mir_eval.beat.f_measure``, 70 ms window; the grid's added pickup beat at 0 s
-and its beats after the music's last beat left out), the written tempo's error (median of the
-grid, vs the piece's tempo), and the note onset-F (mir_eval, 50 ms) of the transcription before and after quantisation to 1/16
-on the grid tracked from the transcribed notes.
+and its beats after the music's last beat left out), the written tempo's error (median of
+the grid, vs the piece's tempo), and the note onset-F (mir_eval, 50 ms) of the
+transcription before and after quantisation to 1/16 on the grid tracked from the transcribed notes.
 """
 from __future__ import annotations
 
