@@ -2,7 +2,7 @@
 
 ``--tempo auto|BPM``, ``--quantize off|1/4|1/8|1/16|1/32|1/8t|1/16t``,
 ``--format midi|musicxml|csv`` (default: from the output's suffix, MIDI for a
-folder), ``--beats-from notes|audio`` and ``--time-signature 4/4|3/4``.
+folder), ``--beats-from audio|notes`` and ``--time-signature 4/4|3/4``.
 :func:`write` turns one transcription into the chosen file.
 """
 from __future__ import annotations
@@ -58,8 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--quantize", type=_quantize, default="off",
                    help="snap notes to the beat grid: off (default), 1/4, 1/8, 1/16, 1/32, 1/8t, 1/16t "
                    "(MusicXML needs note values: off writes it on 1/16)")
-    g.add_argument("--beats-from", choices=["notes", "audio"], default="notes",
-                   help="track the beats on the transcribed notes' onsets (default) or on the audio's")
+    g.add_argument("--beats-from", choices=["notes", "audio"], default="audio",
+                   help="track the beats on the audio's onset strength (default) or on the transcribed notes' "
+                   "onsets (either way snapped to the notes' onsets)")
     g.add_argument("--time-signature", type=_metre, default=4, metavar="N/4",
                    help="4/4 (default), 3/4 or 2/4")
 

@@ -207,19 +207,63 @@ def track_beats(env: np.ndarray, bpm: float | None = None, prior_bpm: float = PR
     return librosa.frames_to_time(frames, sr=SR, hop_length=HOP)
 
 
+def snap_beats(beats: np.ndarray, onsets: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Move each beat to the weighted mean of the onsets within an eighth of a beat of it.
+
+    The tracker's beats sit on envelope frames (23 ms) and drift by a few
+    frames where the tempo it was given is slightly off; notes on the grid start
+    exactly on the beat. Beats without an onset that close are placed between
+    their snapped neighbours (evenly), or at the nearest snapped beats' tempo
+    before the first and after the last.
+
+    Parameters
+    ----------
+    beats : np.ndarray
+        ``(n,)`` tracked beat times (s), increasing.
+    onsets : np.ndarray
+        ``(m,)`` onset times (s).
+    weights : np.ndarray, optional
+        ``(m,)`` weights of the onsets (default 1).
+    """
+    b = np.asarray(beats, dtype=np.float64).copy()
+    on = np.asarray(onsets, dtype=np.float64)
+    if len(b) < 2 or on.size == 0:
+        return b
+    w = np.ones_like(on) if weights is None else np.asarray(weights, dtype=np.float64)
+    periods = np.diff(b)
+    half_width = np.concatenate([[periods[0]], np.minimum(periods[:-1], periods[1:]), [periods[-1]]]) / 8
+    snapped = np.zeros(len(b), dtype=bool)
+    for i in range(len(b)):
+        near = np.abs(on - b[i]) <= half_width[i]
+        if near.any():
+            b[i] = float(np.average(on[near], weights=w[near]))
+            snapped[i] = True
+    idx = np.flatnonzero(snapped)
+    if len(idx) >= 2:  # beats without an onset: between their snapped neighbours, or on at the edges' tempo
+        rest = np.flatnonzero(~snapped)
+        b[rest] = np.interp(rest, idx, b[idx])
+        head, tail = idx[:2], idx[-2:]
+        early, late = rest[rest < idx[0]], rest[rest > idx[-1]]
+        b[early] = b[idx[0]] - (idx[0] - early) * (b[head[1]] - b[head[0]]) / (head[1] - head[0])
+        b[late] = b[idx[-1]] + (late - idx[-1]) * (b[tail[1]] - b[tail[0]]) / (tail[1] - tail[0])
+    b = b[b >= 0]
+    return b[np.concatenate([[True], np.diff(b) > 0])]
+
+
 def grid_from_beats(beats: np.ndarray, duration: float, env: np.ndarray | None = None,
-                    beats_per_bar: int = 4) -> BeatGrid:
+                    beats_per_bar: int = 4, smooth: bool = True) -> BeatGrid:
     """A :class:`BeatGrid` from tracked beat times: a pickup beat from 0 s, extended to ``duration``.
 
-    Beat times are smoothed by a running linear fit over 9 beats (the tracker's
-    times are whole envelope frames). The downbeat is the phase (beat index modulo ``beats_per_bar``) whose beats
-    carry the most onset strength in ``env`` (the first beat when None).
+    With ``smooth``, beat times are smoothed by a running linear fit over 9 beats
+    (the tracker's times are whole envelope frames). The downbeat is the phase
+    (beat index modulo ``beats_per_bar``) whose beats carry the most onset
+    strength in ``env`` (the first beat when None).
     """
     b = np.unique(np.asarray(beats, dtype=np.float64))
     b = b[(b >= 0.05) & np.isfinite(b)]  # a beat at the very start is the tracker's edge, not the music's
     if len(b) < 2:
         return fixed_grid(120.0, duration, beats_per_bar)
-    if len(b) >= 5:  # the tracker's beats sit on envelope frames (23 ms): a running linear fit over 9 beats
+    if smooth and len(b) >= 5:  # the tracker's beats sit on envelope frames (23 ms): a running linear fit over 9 beats
         from scipy.signal import savgol_filter
 
         b = savgol_filter(b, min(9, len(b) - (1 - len(b) % 2)), 1)
@@ -252,7 +296,8 @@ def beat_grid(notes, duration: float, tempo: str | float = "auto", audio: tuple[
     tempo : "auto" or float
         ``"auto"`` tracks the beats; a number gives a constant-tempo grid from 0 s.
     audio : (samples, sr), optional
-        Track on the audio's onset strength instead of the notes' (see ``docs/benchmarks/tempo.md``).
+        Track on the audio's onset strength instead of the notes' (see ``docs/benchmarks/tempo.md``);
+        the tempo prior (:func:`event_prior`) and the snapping of the beats (:func:`snap_beats`) use the notes.
     beats_per_bar : int
         Beats of a bar (4 for 4/4, 3 for 3/4).
     """
@@ -262,4 +307,7 @@ def beat_grid(notes, duration: float, tempo: str | float = "auto", audio: tuple[
     if not np.any(env > 0):
         return fixed_grid(120.0, duration, beats_per_bar)
     prior = event_prior(notes) or PRIOR_BPM
-    return grid_from_beats(track_beats(env, prior_bpm=prior), duration, env, beats_per_bar)
+    beats = track_beats(env, prior_bpm=prior)
+    if notes:  # onsets to the sample, not the envelope's frame: snap the beats to them
+        beats = snap_beats(beats, np.array([n.onset for n in notes]), np.array([n.velocity for n in notes]))
+    return grid_from_beats(beats, duration, env, beats_per_bar, smooth=not notes)
