@@ -2,8 +2,9 @@
 
 The maths is :mod:`unmf_core.notation` (the same calls as ``unmf transcribe
 --tempo/--quantize/--format``); this module holds the settings dialog and the
-exports. Each export tracks the beats of the final layer's notes (or uses the
-fixed tempo) and publishes them to the state (:meth:`AppState.set_beat_times`).
+exports. Each export tracks the beats on the recording (snapped to the final
+layer's notes, as ``unmf transcribe`` does; or uses the fixed tempo) and
+publishes them to the state (:meth:`AppState.set_beat_times`).
 """
 from __future__ import annotations
 
@@ -92,7 +93,9 @@ class NotationActions(QObject):
         from unmf_core.notation.tempo import beat_grid
 
         vm = self.w.vm
-        grid = beat_grid(notes, vm.duration, self.settings.tempo, beats_per_bar=self.settings.beats_per_bar)
+        audio = vm.loaded.audio if vm.loaded is not None else None
+        pcm = (audio.samples, audio.sr) if audio is not None else None
+        grid = beat_grid(notes, vm.duration, self.settings.tempo, pcm, self.settings.beats_per_bar)
         vm.set_beat_times(grid.beats)
         return grid
 

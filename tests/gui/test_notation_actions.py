@@ -34,6 +34,12 @@ def test_export_musicxml_and_midi_publish_the_beats(qtbot, win, tmp_path):
     assert win.files.notation.export_midi(tmp_path / "out.mid")
     tempi = [m.tempo for m in mido.MidiFile(str(tmp_path / "out.mid")).tracks[0] if m.type == "set_tempo"]
     assert tempi and mido.tempo2bpm(tempi[0]) == pytest.approx(90, rel=1e-4)
+    # auto: beats tracked on the recording, published, and the file re-reads with every pitch
+    win.files.notation.settings = NotationSettings()
+    assert win.files.notation.export_musicxml(tmp_path / "auto.musicxml")
+    beats = seen[-1]
+    assert beats[0] == 0 and len(beats) >= 2 and beats[-1] >= win.vm.duration
+    assert sorted(p for p, _, _ in read_musicxml(tmp_path / "auto.musicxml")) == sorted(n.pitch for n in notes)
 
 
 def test_dialog_round_trips_the_settings(qtbot, win):

@@ -213,7 +213,7 @@ def snap_beats(beats: np.ndarray, onsets: np.ndarray, weights: np.ndarray | None
     The tracker's beats sit on envelope frames (23 ms) and drift by a few
     frames where the tempo it was given is slightly off; notes on the grid start
     exactly on the beat. Beats without an onset that close are placed between
-    their snapped neighbours (evenly), or at the nearest snapped beats' tempo
+    their snapped neighbours (evenly), or at the snapped beats' median period
     before the first and after the last.
 
     Parameters
@@ -242,10 +242,10 @@ def snap_beats(beats: np.ndarray, onsets: np.ndarray, weights: np.ndarray | None
     if len(idx) >= 2:  # beats without an onset: between their snapped neighbours, or on at the edges' tempo
         rest = np.flatnonzero(~snapped)
         b[rest] = np.interp(rest, idx, b[idx])
-        head, tail = idx[:2], idx[-2:]
+        period = float(np.median(np.diff(b[idx]) / np.diff(idx)))
         early, late = rest[rest < idx[0]], rest[rest > idx[-1]]
-        b[early] = b[idx[0]] - (idx[0] - early) * (b[head[1]] - b[head[0]]) / (head[1] - head[0])
-        b[late] = b[idx[-1]] + (late - idx[-1]) * (b[tail[1]] - b[tail[0]]) / (tail[1] - tail[0])
+        b[early] = b[idx[0]] - (idx[0] - early) * period
+        b[late] = b[idx[-1]] + (late - idx[-1]) * period
     b = b[b >= 0]
     return b[np.concatenate([[True], np.diff(b) > 0])]
 
