@@ -88,6 +88,9 @@ def write_musicxml(notes: list[Note], path: str | Path, grid: BeatGrid, quantize
 def read_musicxml(path: str | Path) -> list[tuple[int, Fraction, Fraction]]:
     """``(pitch, onset, duration)`` of every note of a MusicXML file, in quarter notes, ties joined.
 
+    A note head with a tie start (or continue) is joined with the next head of its pitch that starts where it ends,
+    as notation programs read it (music21's ``stripTies`` misses a tie into a note that a bar line split again).
+
     Raises
     ------
     MidiError
@@ -99,9 +102,24 @@ def read_musicxml(path: str | Path) -> list[tuple[int, Fraction, Fraction]]:
         score = converter.parse(str(path), format="musicxml", forceSource=True)
     except Exception as exc:  # music21 raises many types on malformed files
         raise MidiError(f"{Path(path).name}: not a readable MusicXML file ({str(exc)[:120]})") from None
-    out = []
-    for el in score.stripTies().flatten().notes:
-        for p in el.pitches:
-            out.append((int(p.midi), Fraction(el.offset).limit_denominator(96),
-                        Fraction(el.quarterLength).limit_denominator(96)))
-    return sorted(out, key=lambda x: (x[1], x[0]))
+    pieces = []  # (pitch, onset, end, tied on): each written note head
+    for el in score.flatten().notes:
+        on = Fraction(el.offset).limit_denominator(96)
+        end = on + Fraction(el.quarterLength).limit_denominator(96)
+        heads = el.notes if el.isChord else [el]
+        for n in heads:
+            tie = n.tie if n.tie is not None else el.tie
+            pieces.append((int(n.pitch.midi), on, end, tie is not None and tie.type in ("start", "continue")))
+    out: list[list] = []
+    open_: dict[int, list] = {}  # pitch → the note a tie continues
+    for pitch, on, end, tied in sorted(pieces, key=lambda x: (x[1], x[0])):
+        prev = open_.pop(pitch, None)
+        if prev is not None and prev[1] + prev[2] == on:
+            prev[2] += end - on
+            cur = prev
+        else:
+            cur = [pitch, on, end - on]
+            out.append(cur)
+        if tied:
+            open_[pitch] = cur
+    return [(p, a, d) for p, a, d in sorted(out, key=lambda x: (x[1], x[0]))]

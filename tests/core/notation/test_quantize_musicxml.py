@@ -71,3 +71,13 @@ def test_score_has_two_staves_metre_tempo_and_pickup(tmp_path):
     assert score.recurse().getElementsByClass(tempo.MetronomeMark)[0].number == pytest.approx(80)
     assert [(p, a) for p, a, _ in read_musicxml(path)] == [(72, 0), (48, 1), (50, 1), (76, 1)]
     assert to_score([], grid).parts[0].flatten().notes.first() is None  # no notes: an empty score, no error
+
+
+def test_ties_across_bar_lines_and_odd_lengths_read_back_whole(tmp_path):
+    grid = fixed_grid(60, 12.0)  # a beat is a second
+    notes = [Note(60, 0.5, 2.25), Note(64, 1.5, 3.5), Note(67, 2.75, 4.75), Note(72, 4.0, 6.25),
+             Note(55, 5.0, 7.25), Note(43, 3.0, 10.5), Note(48, 1 / 3, 1.0)]
+    path = tmp_path / "ties.musicxml"
+    write_musicxml(notes, path, grid, "1/16t")
+    placed = quantize_positions(notes, grid, Fraction(1, 6))
+    assert read_musicxml(path) == sorted(((n.pitch, a, b - a) for n, a, b in placed), key=lambda x: (x[1], x[0]))
