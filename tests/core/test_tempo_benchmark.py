@@ -17,8 +17,9 @@ def test_material_is_on_the_sixteenth_grid_and_tracked():
 
 def test_markdown_table():
     m = {"beat_f_notes": 1.0, "beat_f_audio": 0.9, "beat_f_ref": 1.0, "tempo_err_notes": 0.01,
-         "max_tempo_err_notes": 0.02, "tempo_err_audio": 0.0, "onset_f": 0.8, "onset_f_q16": 0.81}
+         "max_tempo_err_notes": 0.02, "tempo_err_audio": 0.0, "onset_f": 0.8, "onset_f_q16": 0.81,
+         "onset_f_q16_notes": 0.79}
     row = {"bpm": 60, "style": "melody", "source": "x", "beat_f_notes": 1, "beat_f_audio": 1, "beat_f_ref": 1,
-           "tempo_notes": 60, "tempo_audio": 60, "onset_f": 0.8, "onset_f_q16": 0.81}
+           "tempo_notes": 60, "tempo_audio": 60, "onset_f": 0.8, "onset_f_q16": 0.81, "onset_f_q16_notes": 0.79}
     text = markdown({"per_tempo": {"60": m}, "rows": [row]})
-    assert "| 60 | 1.000 | 0.900 |" in text and "+0.010" in text
+    assert "| 60 | 1.000 | 0.900 |" in text and "+0.010 | -0.010 |" in text

@@ -48,8 +48,8 @@ def to_midi_file(notes: list[Note], grid: BeatGrid, program: int = 0) -> mido.Mi
     track = mido.MidiTrack()
     track.append(mido.MetaMessage("track_name", name="unmf", time=0))
     track.append(mido.Message("program_change", program=int(program), channel=0, time=0))
-    ticks_on = np.round(eff.to_beats([n.onset for n in notes]) * RESOLUTION).astype(np.int64) if notes else []
-    ticks_off = np.round(eff.to_beats([n.offset for n in notes]) * RESOLUTION).astype(np.int64) if notes else []
+    ticks_on = np.round(eff.to_beats(np.array([n.onset for n in notes])) * RESOLUTION).astype(np.int64)
+    ticks_off = np.round(eff.to_beats(np.array([n.offset for n in notes])) * RESOLUTION).astype(np.int64)
     nev: list[tuple[int, int, mido.Message]] = []
     for n, a, b in zip(notes, ticks_on, ticks_off):
         b = max(int(b), int(a) + 1)

@@ -38,7 +38,7 @@ def to_score(notes: list[Note], grid: BeatGrid, quantize: str = DEFAULT_QUANTIZE
     """
     from music21 import chord, clef, instrument, layout, meter, metadata, note, stream, tempo
 
-    step = grid_step(quantize) or grid_step(DEFAULT_QUANTIZE)
+    step = grid_step(quantize) or Fraction(1, 4)  # DEFAULT_QUANTIZE
     placed = quantize_positions(notes, grid, step)
     score = stream.Score()
     score.insert(0, metadata.Metadata(title=title))
@@ -56,6 +56,7 @@ def to_score(notes: list[Note], grid: BeatGrid, quantize: str = DEFAULT_QUANTIZE
     for n, a, b in placed:
         groups.setdefault((0 if n.pitch >= SPLIT_PITCH else 1, a, b), []).append(n)
     for (staff_i, a, b), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+        el: note.NotRest
         if len(members) == 1:
             el = note.Note(members[0].pitch, quarterLength=b - a)
             el.volume.velocity = members[0].velocity
@@ -96,7 +97,7 @@ def read_musicxml(path: str | Path) -> list[tuple[int, Fraction, Fraction]]:
     MidiError
         The file cannot be read as MusicXML.
     """
-    from music21 import converter
+    from music21 import chord, converter
 
     try:
         score = converter.parse(str(path), format="musicxml", forceSource=True)
@@ -106,10 +107,11 @@ def read_musicxml(path: str | Path) -> list[tuple[int, Fraction, Fraction]]:
     for el in score.flatten().notes:
         on = Fraction(el.offset).limit_denominator(96)
         end = on + Fraction(el.quarterLength).limit_denominator(96)
-        heads = el.notes if el.isChord else [el]
+        heads = list(el.notes) if isinstance(el, chord.Chord) else [el]  # type: ignore[attr-defined]
         for n in heads:
             tie = n.tie if n.tie is not None else el.tie
-            pieces.append((int(n.pitch.midi), on, end, tie is not None and tie.type in ("start", "continue")))
+            tied = tie is not None and tie.type in ("start", "continue")
+            pieces.append((int(n.pitch.midi), on, end, tied))  # type: ignore[attr-defined,union-attr]
     out: list[list] = []
     open_: dict[int, list] = {}  # pitch → the note a tie continues
     for pitch, on, end, tied in sorted(pieces, key=lambda x: (x[1], x[0])):
