@@ -14,7 +14,7 @@ from .common import DURATIONS, QUICK_DURATIONS, ROOT, machine
 
 ALL = ("cqt", "mu", "unrolled", "convergence", "e2e", "memory")
 #: Selectable with ``--only`` but not run by default.
-EXTRA = ("quality",)
+EXTRA = ("quality", "tempo")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quality-templates", default=None,
                    help="quality: run unmf and MU with these templates (.npz or folder) instead of the bundled "
                         "model's own; writes quality-templates.md/.json")
+    p.add_argument("--tempo-cache", default=None,
+                   help="tempo: folder of its rendered pieces (default $UNMF_TEMPO_CACHE or <tmp>/unmf-tempo)")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     bad = sorted(set(only) - set(ALL) - set(EXTRA))
@@ -67,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
             q = quality.run(args.basic_pitch_python, args.quality_cache, templates=args.quality_templates)
             q["machine"] = res["machine"]
             for path in quality.write(q, args.out, "quality-templates" if args.quality_templates else "quality"):
+                print(path)
+        elif name == "tempo":
+            from . import tempo
+            r = tempo.run(args.tempo_cache)
+            r["machine"], r["when"] = res["machine"], time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            for path in tempo.write(r, args.out):
                 print(path)
         print(f"[bench] {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
     res["total_s"] = time.perf_counter() - t0

@@ -14,6 +14,7 @@ from unmf_core.transcription.notes import write_csv, write_midi
 from unmf_gui.calibrate_dialog import open_dialog as open_calibrate_dialog
 from unmf_gui.finetune_dialog import open_dialog as open_finetune_dialog
 from unmf_gui.model_compare import ModelCompare
+from unmf_gui.notation_actions import NotationActions
 from unmf_gui.workers import EngineSpec
 
 MIDI_FILTER = "MIDI (*.mid *.midi)"
@@ -85,6 +86,7 @@ class FileActions(QObject):
         file.addSeparator()
         self._act(file, "&Export MIDI…", "Ctrl+E", self.export_midi)
         self._act(file, "Export notes as &CSV…", None, self.export_csv)
+        self.notation = NotationActions(window, file, self)
         self._act(file, "Export view as &PNG…", None, self.export_png)
         file.addSeparator()
         self._act(file, "&Quit", "Ctrl+Q", window.close)

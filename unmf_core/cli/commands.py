@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
+from . import notation
 from ..errors import Cancelled, OptionError, UnmfError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -129,17 +130,15 @@ def _run_one(engine, path: Path, opts):
 def cmd_transcribe(args) -> int:
     from ..errors import OutputError
     from ..io.atomic import check_writable
-    from ..transcription.notes import write_midi
 
     inputs = [Path(a) for a in args.audio]
     out = Path(args.output)
-    if len(inputs) == 1 and out.suffix and not out.is_dir() and out.suffix.lower() not in MIDI_SUFFIXES:
-        raise OptionError(f"-o {out}: the output is MIDI; name it .mid (or give a folder)")
+    fmt = notation.output_format(args, out, len(inputs) == 1)
     if len(inputs) > 1 or out.is_dir() or not out.suffix:
         if out.exists() and not out.is_dir():
             raise OutputError(f"{out}: several inputs need an output folder")
         out.mkdir(parents=True, exist_ok=True)
-        targets = [out / f"{p.stem}.mid" for p in inputs]
+        targets = [out / f"{p.stem}{notation.suffix(fmt)}" for p in inputs]
     else:
         targets = [out]
     for t in targets:
@@ -150,7 +149,7 @@ def cmd_transcribe(args) -> int:
     for src, dst in zip(inputs, targets):
         try:
             res = _run_one(engine, src, opts)
-            write_midi(res.notes, dst, overwrite=args.overwrite)
+            summary = notation.write(res.notes, res.duration, dst, args, fmt, src, args.overwrite)
         except (Cancelled, OptionError):
             raise
         except UnmfError as exc:
@@ -160,7 +159,7 @@ def cmd_transcribe(args) -> int:
             failed.append(exc)
             continue
         print(f"{src.name}: {len(res.notes)} notes, {res.duration:.1f} s of audio in {res.timings['total']:.2f} s "
-              f"-> {dst}")
+              f"({summary}) -> {dst}")
     return _batch_status(failed, len(inputs))
 
 
@@ -267,11 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"unmf {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("transcribe", help="transcribe recordings to MIDI")
+    t = sub.add_parser("transcribe", help="transcribe recordings to MIDI, MusicXML or CSV")
     t.add_argument("audio", nargs="+", help="audio files (WAV, FLAC, OGG)")
-    t.add_argument("-o", "--output", required=True, help="a .mid for one input, a folder for several")
+    t.add_argument("-o", "--output", required=True, help="a .mid/.musicxml/.csv for one input, a folder for several")
     t.add_argument("--overwrite", action="store_true", help="replace existing output files")
     _add_engine_args(t)
+    notation.add_arguments(t)
     t.set_defaults(func=cmd_transcribe)
 
     e = sub.add_parser("evaluate", help="transcribe and score against reference MIDI files")

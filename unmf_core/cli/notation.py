@@ -1,0 +1,134 @@
+"""``unmf transcribe``'s notation options: tempo, quantisation and output format.
+
+``--tempo auto|BPM``, ``--quantize off|1/4|1/8|1/16|1/32|1/8t|1/16t``,
+``--format midi|musicxml|csv`` (default: from the output's suffix, MIDI for a
+folder), ``--beats-from audio|notes`` and ``--time-signature 4/4|3/4``.
+:func:`write` turns one transcription into the chosen file.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import OptionError
+
+#: Output formats → (file suffix, accepted suffixes of ``-o``).
+FORMATS = {"midi": (".mid", (".mid", ".midi")), "musicxml": (".musicxml", (".musicxml", ".xml")),
+           "csv": (".csv", (".csv",))}
+
+
+def _tempo(text: str) -> str | float:
+    from ..notation.tempo import MAX_BPM, MIN_BPM
+
+    t = text.strip().lower()
+    if t == "auto":
+        return "auto"
+    try:
+        v = float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use auto or a tempo in bpm") from None
+    if not MIN_BPM / 2 <= v <= 2 * MAX_BPM:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"{text!r}: a tempo of {MIN_BPM / 2:g}-{2 * MAX_BPM:g} bpm")
+    return v
+
+
+def _quantize(text: str) -> str:
+    from ..notation.quantize import STEPS
+
+    t = text.strip().lower()
+    if t not in STEPS:
+        raise argparse.ArgumentTypeError(f"{text!r}: use one of {', '.join(STEPS)}")
+    return t
+
+
+def _metre(text: str) -> int:
+    t = text.strip()
+    if t not in ("2/4", "3/4", "4/4"):
+        raise argparse.ArgumentTypeError(f"{text!r}: use 4/4, 3/4 or 2/4")
+    return int(t[0])
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the notation group to a sub-command's parser."""
+    g = p.add_argument_group("notation")
+    g.add_argument("--format", choices=sorted(FORMATS), default=None,
+                   help="midi, musicxml or csv (default: from the output's suffix; midi for a folder)")
+    g.add_argument("--tempo", type=_tempo, default="auto",
+                   help="auto (default: track the beats; written as a tempo map) or a fixed tempo in bpm")
+    g.add_argument("--quantize", type=_quantize, default="off",
+                   help="snap notes to the beat grid: off (default), 1/4, 1/8, 1/16, 1/32, 1/8t, 1/16t "
+                   "(MusicXML needs note values: off writes it on 1/16)")
+    g.add_argument("--beats-from", choices=["notes", "audio"], default="audio",
+                   help="track the beats on the audio's onset strength (default) or on the transcribed notes' "
+                   "onsets (either way snapped to the notes' onsets)")
+    g.add_argument("--time-signature", type=_metre, default=4, metavar="N/4",
+                   help="4/4 (default), 3/4 or 2/4")
+
+
+def output_format(args, out: Path, single: bool) -> str:
+    """The output format: ``--format``, else the suffix of ``-o`` (one output), else MIDI.
+
+    Raises
+    ------
+    OptionError
+        ``-o`` names a file whose suffix does not fit the format.
+    """
+    fmt = args.format
+    if single and out.suffix and not out.is_dir():
+        by_suffix = next((f for f, (_, sfx) in FORMATS.items() if out.suffix.lower() in sfx), None)
+        if fmt is None and by_suffix is None:
+            raise OptionError(f"-o {out}: name it .mid, .musicxml or .csv (or give a folder, or --format)")
+        if fmt is not None and by_suffix != fmt:
+            raise OptionError(f"-o {out}: --format {fmt} writes {' or '.join(FORMATS[fmt][1])} files")
+        return by_suffix  # type: ignore[return-value]
+    return fmt or "midi"
+
+
+def suffix(fmt: str) -> str:
+    """File suffix of a format (``.mid``, ``.musicxml``, ``.csv``)."""
+    return FORMATS[fmt][0]
+
+
+def write(notes, duration: float, dst: str | Path, args, fmt: str, audio: str | Path | None = None,
+          overwrite: bool = False) -> str:
+    """Write one transcription as ``fmt`` with the notation options of ``args``; returns a summary.
+
+    Parameters
+    ----------
+    notes : list of Note
+        The transcription's notes (``Transcription.notes``).
+    duration : float
+        Length of the recording (s).
+    dst : path
+        The file to write (atomically).
+    args : argparse.Namespace
+        With ``tempo``, ``quantize``, ``beats_from`` and ``time_signature``.
+    fmt : str
+        ``"midi"``, ``"musicxml"`` or ``"csv"``.
+    audio : path, optional
+        The recording (read again when ``--beats-from audio``).
+    """
+    from ..notation.midi import write_midi
+    from ..notation.musicxml import write_musicxml
+    from ..notation.quantize import quantize
+    from ..notation.tempo import beat_grid
+    from ..transcription.notes import write_csv
+
+    pcm = None
+    if args.tempo == "auto" and args.beats_from == "audio" and audio is not None:
+        from ..frontend.audio import load_audio
+        from ..notation.tempo import SR
+
+        a = load_audio(audio, SR)
+        pcm = (a.samples, a.sr)
+    grid = beat_grid(notes, duration, args.tempo, pcm, args.time_signature)
+    if fmt == "musicxml":
+        write_musicxml(notes, dst, grid, args.quantize, overwrite=overwrite)
+    else:
+        out = quantize(notes, grid, args.quantize)
+        if fmt == "csv":
+            write_csv(out, dst, overwrite=overwrite)
+        else:
+            write_midi(out, dst, grid, overwrite=overwrite)
+    q = "" if args.quantize == "off" else f", quantised {args.quantize}"
+    return f"{grid.bpm:.1f} bpm {grid.time_signature}{q}"
