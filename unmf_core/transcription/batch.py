@@ -265,7 +265,8 @@ class _SigintIgnored:
 
 def run_batch(jobs: list[Job], recipe: Recipe, workers: int = 1, *, overwrite: bool = False,
               cancel: Callable[[], bool] | None = None, write: Callable = write_midi_file,
-              callback: Callable | None = None) -> Iterator[tuple[str, int, Outcome | None]]:
+              callback: Callable | None = None, processes: bool = False
+              ) -> Iterator[tuple[str, int, Outcome | None]]:
     """Transcribe ``jobs``, yielding ``("start", i, None)`` and ``("done", i, outcome)`` per job.
 
     Parameters
@@ -285,7 +286,10 @@ def run_batch(jobs: list[Job], recipe: Recipe, workers: int = 1, *, overwrite: b
     write : callable
         ``write(result, dst, overwrite)``; a module-level function (it is sent to the workers).
     callback : callable, optional
-        ``callback(step)`` after each step of each file (``workers=1`` only).
+        ``callback(step)`` after each step of each file (in this process only).
+    processes : bool
+        Use worker processes even for one worker or one file (the app does: it never
+        runs a second torch model in one of its threads).
 
     Raises
     ------
@@ -295,10 +299,12 @@ def run_batch(jobs: list[Job], recipe: Recipe, workers: int = 1, *, overwrite: b
         ``cancel()`` returned True.
     """
     cancel = cancel or (lambda: False)
-    if workers <= 1 or len(jobs) <= 1:
+    if not jobs:
+        return
+    if not processes and (workers <= 1 or len(jobs) <= 1):
         yield from _run_here(jobs, recipe, overwrite, cancel, write, callback)
     else:
-        yield from _run_pool(jobs, recipe, min(workers, len(jobs)), overwrite, cancel, write)
+        yield from _run_pool(jobs, recipe, max(1, min(workers, len(jobs))), overwrite, cancel, write)
 
 
 def _run_here(jobs, recipe, overwrite, cancel, write, callback):
