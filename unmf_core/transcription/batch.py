@@ -32,6 +32,8 @@ from ..errors import AudioError, Cancelled, OptionError, OutputError, UnmfError
 
 #: Recordings a folder is searched for (case-insensitive).
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+#: Seconds a cancelled batch waits for its workers to stop at a step before terminating them.
+CANCEL_GRACE = 2.0
 #: Environment variables that fix a worker's native thread pools to one thread (set before torch is imported).
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -240,13 +242,22 @@ def _init_worker(recipe: Recipe, cancel_event) -> None:
 
 
 def _exit_on_term(signum, frame):
-    raise SystemExit(128 + signum)
+    """SIGTERM (a cancel the worker did not answer in time): unwind a job in progress, else leave at once."""
+    if _WORKER.get("busy"):
+        raise SystemExit(128 + signum)
+    os._exit(128 + signum)
 
 
 def _work(job: Job, overwrite: bool, write: Callable) -> Outcome:
     if "error" in _WORKER:
         raise _WORKER["error"]
-    return _WORKER["runner"].run(job, overwrite, write)
+    _WORKER["busy"] = True
+    try:
+        return _WORKER["runner"].run(job, overwrite, write)
+    except SystemExit as exc:  # terminated: the atomic write (if any) has removed its temp file while unwinding
+        os._exit(exc.code if isinstance(exc.code, int) else 1)
+    finally:
+        _WORKER["busy"] = False
 
 
 class _SigintIgnored:
@@ -356,7 +367,7 @@ def _run_pool(jobs, recipe, workers, overwrite, cancel, write):
     finally:
         if not finished:
             stop.set()  # running files stop at their next step; queued ones return at once
-        _close(pool)
+        _close(pool, 30.0 if finished else CANCEL_GRACE)
 
 
 def _submit(pool, todo, running, overwrite, write) -> int:
@@ -365,8 +376,13 @@ def _submit(pool, todo, running, overwrite, write) -> int:
     return i
 
 
-def _close(pool, grace: float = 30.0) -> None:
-    """Shut the pool down: queued work dropped, each worker joined; one still alive after ``grace`` s is terminated."""
+def _close(pool, grace: float) -> None:
+    """Shut the pool down: queued work dropped, each worker joined; one still alive after ``grace`` s is terminated.
+
+    Terminating is safe: a worker's SIGTERM handler unwinds a job in progress (an atomic
+    write removes its temporary file) and ends a worker that is still starting (importing
+    torch, building the engine: work that cannot stop at a step) at once.
+    """
     procs = list(getattr(pool, "_processes", {}).values())  # no public handle on the pool's processes
     pool.shutdown(wait=False, cancel_futures=True)
     deadline = time.monotonic() + grace
