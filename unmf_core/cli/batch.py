@@ -85,6 +85,7 @@ def transcribe(args) -> int:
                 continue
             if bar:
                 bar.close()
+            assert outcome is not None  # a "done" event
             outcomes[i] = outcome
             tag = f"[{len(outcomes):>{width}}/{len(jobs)}] " if len(jobs) > 1 else ""
             if outcome.status == "done":

@@ -6,7 +6,8 @@ per file started or finished; stop iterating, or make ``cancel()`` return True, 
 stop). The command line (``unmf transcribe DIR -o OUT/ -j N``) and the app's folder
 queue both drain it.
 
-With ``workers > 1`` the files go to ``workers`` processes (``spawn``: safe in a
+With ``workers > 1`` the files go to ``workers`` processes
+(:func:`~unmf_core.transcription.processes.run_in_processes`; ``spawn``: safe in a
 process with threads, such as the app) that each run ONE torch thread, build the
 :class:`~unmf_core.transcription.engine.Engine` once (the pool's initializer) and
 transcribe and write file after file; the calling process only hands out paths
@@ -21,8 +22,6 @@ This module imports neither torch nor numpy at import time.
 from __future__ import annotations
 
 import os
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +31,6 @@ from ..errors import AudioError, Cancelled, OptionError, OutputError, UnmfError
 
 #: Recordings a folder is searched for (case-insensitive).
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-#: Seconds a cancelled batch waits for its workers to stop at a step before terminating them.
-CANCEL_GRACE = 2.0
-#: Environment variables that fix a worker's native thread pools to one thread (set before torch is imported).
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def usable_cores() -> int:
@@ -150,7 +145,8 @@ def plan(inputs: list[Path], out: str | Path, roots: Iterable[str | Path] = ()) 
     """
     out = Path(out)
     roots = [Path(r) for r in roots]
-    jobs, seen = [], {}
+    jobs: list[Job] = []
+    seen: dict[Path, Path] = {}
     for src in inputs:
         sub = next((src.parent.relative_to(r) for r in roots if src.is_relative_to(r)), Path())
         dst = out / sub / f"{src.stem}.mid"
@@ -224,56 +220,6 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-# ---- worker processes ------------------------------------------------------------------------------------------
-_WORKER: dict = {}
-
-
-def _init_worker(recipe: Recipe, cancel_event) -> None:
-    """Pool initializer: one torch thread, Ctrl+C left to the parent, the engine built once (or its error kept)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _exit_on_term)  # unwinds, so an atomic write in progress removes its temp file
-    for name in THREAD_ENV:
-        os.environ[name] = str(recipe.threads or 1)
-    _WORKER["cancel"] = cancel_event
-    try:
-        _WORKER["runner"] = _Runner(recipe, cancel_event.is_set)
-    except UnmfError as exc:
-        _WORKER["error"] = exc
-
-
-def _exit_on_term(signum, frame):
-    """SIGTERM (a cancel the worker did not answer in time): unwind a job in progress, else leave at once."""
-    if _WORKER.get("busy"):
-        raise SystemExit(128 + signum)
-    os._exit(128 + signum)
-
-
-def _work(job: Job, overwrite: bool, write: Callable) -> Outcome:
-    if "error" in _WORKER:
-        raise _WORKER["error"]
-    _WORKER["busy"] = True
-    try:
-        return _WORKER["runner"].run(job, overwrite, write)
-    except SystemExit as exc:  # terminated: the atomic write (if any) has removed its temp file while unwinding
-        os._exit(exc.code if isinstance(exc.code, int) else 1)
-    finally:
-        _WORKER["busy"] = False
-
-
-class _SigintIgnored:
-    """Ignore Ctrl+C while workers start: they inherit it and never see a KeyboardInterrupt (main thread only)."""
-
-    def __enter__(self):
-        self.old = None
-        if threading.current_thread() is threading.main_thread():
-            self.old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        return self
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGINT, self.old)
-
-
 def run_batch(jobs: list[Job], recipe: Recipe, workers: int = 1, *, overwrite: bool = False,
               cancel: Callable[[], bool] | None = None, write: Callable = write_midi_file,
               callback: Callable | None = None, processes: bool = False
@@ -331,68 +277,23 @@ def _run_here(jobs, recipe, overwrite, cancel, write, callback):
 
 
 def _run_pool(jobs, recipe, workers, overwrite, cancel, write):
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    from contextlib import closing
+    from functools import partial
 
-    ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
-    recipe = Recipe(**{**recipe.__dict__, "threads": 1})
-    todo = list(enumerate(jobs))[::-1]
-    running: dict = {}
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(recipe, stop))
-    finished = False
-    try:
-        with _SigintIgnored():  # the pool starts a process per submit, up to `workers`
-            started = [_submit(pool, todo, running, overwrite, write) for _ in range(workers)]
-        for i in started:
-            yield "start", i, None
-        while running:
-            done, _ = wait(list(running), timeout=0.1, return_when=FIRST_COMPLETED)
-            if cancel():
+    from .processes import run_in_processes
+
+    factory = partial(_serve_jobs, Recipe(**{**recipe.__dict__, "threads": 1}), overwrite, write)
+    with closing(run_in_processes(jobs, factory, workers, cancel, threads=1)) as events:
+        for kind, i, outcome in events:
+            if outcome is not None and outcome.status == "cancelled":
                 raise Cancelled("batch cancelled")
-            for fut in done:
-                i = running.pop(fut)
-                try:
-                    outcome = fut.result()
-                except BrokenProcessPool:
-                    raise UnmfError("a worker process ended unexpectedly (out of memory?); "
-                                    "try fewer parallel files (-j)") from None
-                if outcome.status == "cancelled":
-                    raise Cancelled("batch cancelled")
-                yield "done", i, outcome
-                if todo:
-                    yield "start", _submit(pool, todo, running, overwrite, write), None
-        finished = True
-    finally:
-        if not finished:
-            stop.set()  # running files stop at their next step; queued ones return at once
-        _close(pool, 30.0 if finished else CANCEL_GRACE)
+            yield kind, i, outcome
 
 
-def _submit(pool, todo, running, overwrite, write) -> int:
-    i, job = todo.pop()
-    running[pool.submit(_work, job, overwrite, write)] = i
-    return i
-
-
-def _close(pool, grace: float) -> None:
-    """Shut the pool down: queued work dropped, each worker joined; one still alive after ``grace`` s is terminated.
-
-    Terminating is safe: a worker's SIGTERM handler unwinds a job in progress (an atomic
-    write removes its temporary file) and ends a worker that is still starting (importing
-    torch, building the engine: work that cannot stop at a step) at once.
-    """
-    procs = list(getattr(pool, "_processes", {}).values())  # no public handle on the pool's processes
-    pool.shutdown(wait=False, cancel_futures=True)
-    deadline = time.monotonic() + grace
-    for p in procs:
-        p.join(max(0.0, deadline - time.monotonic()))
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-            p.join(5)
-    pool.shutdown(wait=True)
+def _serve_jobs(recipe: Recipe, overwrite: bool, write: Callable, stop: Callable[[], bool]) -> Callable:
+    """Run once in each worker process: build the engine, return what transcribes one job."""
+    runner = _Runner(recipe, stop)
+    return lambda job: runner.run(job, overwrite, write)
 
 
 def existing(jobs: list[Job]) -> list[Job]:
