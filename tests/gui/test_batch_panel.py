@@ -41,15 +41,15 @@ def test_folder_queue_statuses_cancel_and_open(qtbot, win, folder):
     with qtbot.waitSignal(panel.batchEnded, timeout=180000) as ended:
         assert panel.start(workers=2)
         assert panel.running and panel.cancel_button.isEnabled()
-    assert ended.args == ["finished"]
-    qtbot.waitUntil(lambda: not panel.running)
+    assert ended.args == ["finished"], panel.status
+    qtbot.waitUntil(lambda: not panel.running, timeout=60000)
     a, b, c = panel.status
     assert a.startswith("done: ") and b.startswith("done: ") and int(a.split()[1]) > 0
     assert c.startswith("failed: ") and "c.wav" in c  # the corrupt file is reported, the others finished
     assert sorted(p.name for p in out.iterdir()) == ["a.mid", "b.mid"]
     assert panel.table.item(2, 1).text() == c and "2 done, 1 failed of 3" in panel.summary.text()
     assert not panel.open_row(2)  # a failed file has nothing to show
-    with qtbot.waitSignal(win.run_finished, timeout=60000):
+    with qtbot.waitSignal(win.run_finished, timeout=180000):
         assert panel.open_row(0)  # a finished one opens in the main window
     assert str(win.vm.path).endswith("a.wav")
 
@@ -58,7 +58,7 @@ def test_folder_queue_statuses_cancel_and_open(qtbot, win, folder):
     panel.ask_overwrite = lambda there: asked.append([j.dst.name for j in there]) or "skip"
     with qtbot.waitSignal(panel.batchEnded, timeout=180000):
         panel.start(workers=1)
-    qtbot.waitUntil(lambda: not panel.running)
+    qtbot.waitUntil(lambda: not panel.running, timeout=60000)
     assert asked == [["a.mid", "b.mid"]]
     assert panel.status[:2] == ["skipped (exists)"] * 2 and panel.status[2].startswith("failed: ")
 
@@ -69,7 +69,7 @@ def test_folder_queue_statuses_cancel_and_open(qtbot, win, folder):
     with qtbot.waitSignal(panel.batchEnded, timeout=180000) as ended:
         assert panel.start(workers=2)
         panel.cancel()
-    assert ended.args == ["cancelled"]
+    assert ended.args == ["cancelled"], panel.status
     qtbot.waitUntil(lambda: not panel.running, timeout=60000)
     assert set(panel.status) == {"cancelled"}
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before and _parts(folder) == []
