@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QDockWidget, QFileDialog, QHBo
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from unmf_core.errors import Cancelled, UnmfError
-from unmf_core.transcription.batch import Job, Recipe, existing, find_audio, plan, run_batch, usable_cores
+from unmf_core.transcription.batch import (Job, Recipe, default_workers, existing, find_audio, plan, run_batch,
+                                           usable_cores)
 
 #: Default output folder, inside the folder opened.
 OUTPUT_SUBFOLDER = "unmf-midi"
@@ -87,7 +88,7 @@ class BatchPanel(QDockWidget):
         self.output_button.clicked.connect(self.choose_output)
         self.workers_box = QSpinBox()
         self.workers_box.setRange(1, max(1, usable_cores()) * 2)
-        self.workers_box.setValue(usable_cores())
+        self.workers_box.setValue(default_workers())
         self.workers_box.setToolTip("files transcribed at once, each in its own process")
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(lambda: self.start())

@@ -15,18 +15,20 @@ from ..errors import OptionError, OutputError
 
 MIDI_SUFFIXES = (".mid", ".midi")
 NOTE_FIELDS = ("threshold", "offset_ratio", "min_duration", "merge_gap", "reonset_ratio")
-#: Torch threads of a single in-process run (``-j 1``). Measured on a 2-core machine for one 25 s file:
-#: see the ``-j`` help and docs; 1 thread was as fast in wall time and spent less CPU.
+#: Torch threads of an in-process run (``-j 1`` or one file). One 25 s file on a shared 2-core machine: 1 thread
+#: took 7.4 s CPU and 29 s wall (median of 6), 2 threads 16.5 s CPU and 68 s wall (OpenMP threads spinning
+#: while the other core is busy); on a loaded machine two threads only cost more.
 SINGLE_THREADS = 1
 
 
 def add_batch_args(p: argparse.ArgumentParser, jobs_type) -> None:
     """``-j`` and ``--recursive`` of ``unmf transcribe``."""
-    from ..transcription.batch import usable_cores
+    from ..transcription.batch import default_workers
 
     p.add_argument("-j", "--jobs", type=jobs_type, default=None, metavar="N",
                    help=f"files transcribed at once, each in its own process with one thread "
-                   f"(default: the usable cores, here {usable_cores()}; 1: in this process)")
+                   f"(default: the usable cores, as far as half the memory allows: here {default_workers()}; "
+                   f"1: in this process)")
     p.add_argument("-r", "--recursive", action="store_true",
                    help="also transcribe the audio files in sub-folders of a folder given (default: only the "
                    "folder's own .wav/.flac/.ogg files); outputs keep the sub-folders")
@@ -66,11 +68,12 @@ def jobs_of(args):
 
 def transcribe(args) -> int:
     """Run ``unmf transcribe``; returns the exit code (0, or the first failure's)."""
-    from ..transcription.batch import check_targets, run_batch, usable_cores
+    from ..transcription.batch import check_targets, default_workers, run_batch
 
     jobs = jobs_of(args)
     check_targets(jobs, args.overwrite)
-    workers = min(args.jobs or usable_cores(), len(jobs))
+    default = 1 if args.device.startswith("cuda") else default_workers()  # one GPU: one process uses it best
+    workers = min(args.jobs or default, len(jobs))
     recipe = recipe_of(args)
     t0 = time.perf_counter()
     outcomes = {}

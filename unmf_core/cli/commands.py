@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("transcribe", help="transcribe recordings to MIDI")
     t.add_argument("audio", nargs="+", help="audio files (WAV, FLAC, OGG) and folders of them")
-    t.add_argument("-o", "--output", required=True, help="a .mid for one file, a folder for several or a folder")
+    t.add_argument("-o", "--output", required=True, help="a .mid for one file; a folder for several files or folders")
     t.add_argument("--overwrite", action="store_true", help="replace existing output files")
     _batch_args(t, _number(int, "jobs", 1))
     _add_engine_args(t)
