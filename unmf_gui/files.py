@@ -78,6 +78,8 @@ class FileActions(QObject):
         bar = window.menuBar()
         file = self.file_menu = bar.addMenu("&File")
         self._act(file, "&Open…", "Ctrl+O", self.open_dialog)
+        self._act(file, "Open self._act(file, "Open &folder…", "Ctrl+Shift+O", self.open_folder_dialog)folder…", "Ctrl+Alt+O", self.open_folder_dialog)
+        self.batch_panel = None  # unmf_gui.batch_panel.BatchPanel, made on first use
         self.recent_menu = file.addMenu("Open &recent")
         self._act(file, "Open &demo recording", None, window.open_demo)
         file.addSeparator()
@@ -154,6 +156,16 @@ class FileActions(QObject):
         path, _ = QFileDialog.getOpenFileName(self.w, "Open a recording", self._start_dir(), audio_filter())
         if path:
             self.w.open_file(path)
+
+    def open_folder_dialog(self, path: str | None = None) -> None:
+        """File ▸ Open folder: its recordings in the folder queue (:mod:`unmf_gui.batch_panel`)."""
+        path = path or QFileDialog.getExistingDirectory(self.w, "Open a folder of recordings", self._start_dir())
+        if path:
+            if self.batch_panel is None:
+                from unmf_gui.batch_panel import BatchPanel
+
+                self.batch_panel = BatchPanel(self.w)
+            self.batch_panel.set_folder(path)
 
     def reference_dialog(self) -> None:
         """File ▸ Load reference."""

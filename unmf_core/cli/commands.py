@@ -20,6 +20,7 @@ from pathlib import Path
 from .. import __version__
 from . import notation
 from ..errors import Cancelled, OptionError, UnmfError
+from .batch import add_batch_args as _batch_args
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -128,39 +129,9 @@ def _run_one(engine, path: Path, opts):
 
 
 def cmd_transcribe(args) -> int:
-    from ..errors import OutputError
-    from ..io.atomic import check_writable
+    from .batch import transcribe
 
-    inputs = [Path(a) for a in args.audio]
-    out = Path(args.output)
-    fmt = notation.output_format(args, out, len(inputs) == 1)
-    if len(inputs) > 1 or out.is_dir() or not out.suffix:
-        if out.exists() and not out.is_dir():
-            raise OutputError(f"{out}: several inputs need an output folder")
-        out.mkdir(parents=True, exist_ok=True)
-        targets = [out / f"{p.stem}{notation.suffix(fmt)}" for p in inputs]
-    else:
-        targets = [out]
-    for t in targets:
-        check_writable(t, args.overwrite)
-    engine = _engine(args)
-    opts = _options(args, engine)
-    failed: list[UnmfError] = []
-    for src, dst in zip(inputs, targets):
-        try:
-            res = _run_one(engine, src, opts)
-            summary = notation.write(res.notes, res.duration, dst, args, fmt, src, args.overwrite)
-        except (Cancelled, OptionError):
-            raise
-        except UnmfError as exc:
-            if len(inputs) == 1:
-                raise
-            _report(exc)
-            failed.append(exc)
-            continue
-        print(f"{src.name}: {len(res.notes)} notes, {res.duration:.1f} s of audio in {res.timings['total']:.2f} s "
-              f"({summary}) -> {dst}")
-    return _batch_status(failed, len(inputs))
+    return transcribe(args)
 
 
 def _report(exc: BaseException) -> None:
@@ -267,9 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("transcribe", help="transcribe recordings to MIDI, MusicXML or CSV")
-    t.add_argument("audio", nargs="+", help="audio files (WAV, FLAC, OGG)")
-    t.add_argument("-o", "--output", required=True, help="a .mid/.musicxml/.csv for one input, a folder for several")
+    t.add_argument("audio", nargs="+", help="audio files (WAV, FLAC, OGG) and folders of them")
+    t.add_argument("-o", "--output", required=True,
+                   help="a .mid/.musicxml/.csv for one file; a folder for several files or folders")
     t.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    _batch_args(t, _number(int, "jobs", 1))
     _add_engine_args(t)
     notation.add_arguments(t)
     t.set_defaults(func=cmd_transcribe)

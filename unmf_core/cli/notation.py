@@ -8,6 +8,7 @@ folder), ``--beats-from audio|notes`` and ``--time-signature 4/4|3/4``.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OptionError
@@ -15,6 +16,8 @@ from ..errors import OptionError
 #: Output formats → (file suffix, accepted suffixes of ``-o``).
 FORMATS = {"midi": (".mid", (".mid", ".midi")), "musicxml": (".musicxml", (".musicxml", ".xml")),
            "csv": (".csv", (".csv",))}
+#: Every output suffix ``-o`` may name.
+SUFFIXES = tuple(sfx for _, accepted in FORMATS.values() for sfx in accepted)
 
 
 def _tempo(text: str) -> str | float:
@@ -132,3 +135,25 @@ def write(notes, duration: float, dst: str | Path, args, fmt: str, audio: str | 
             write_midi(out, dst, grid, overwrite=overwrite)
     q = "" if args.quantize == "off" else f", quantised {args.quantize}"
     return f"{grid.bpm:.1f} bpm {grid.time_signature}{q}"
+
+
+@dataclass(frozen=True)
+class Writer:
+    """The batch's ``write(result, job, overwrite)``: one transcription to ``job.dst`` as ``fmt``.
+
+    Picklable (sent to ``-j`` worker processes); has the notation attributes :func:`write` reads.
+    """
+
+    fmt: str = "midi"
+    tempo: str | float = "auto"
+    quantize: str = "off"
+    beats_from: str = "audio"
+    time_signature: int = 4
+
+    @classmethod
+    def of(cls, args, fmt: str) -> Writer:
+        """The writer of parsed ``transcribe`` arguments and an output format."""
+        return cls(fmt, args.tempo, args.quantize, args.beats_from, args.time_signature)
+
+    def __call__(self, result, job, overwrite: bool) -> None:
+        write(result.notes, result.duration, job.dst, self, self.fmt, job.src, overwrite)

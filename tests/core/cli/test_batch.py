@@ -1,0 +1,117 @@
+"""``unmf transcribe`` on folders and with ``-j N`` worker processes (:mod:`unmf_core.transcription.batch`)."""
+import multiprocessing
+
+import pytest
+import soundfile as sf
+
+from tests.conftest import synth_notes
+from unmf_core.cli import main
+from unmf_core.errors import AudioError, Cancelled, OptionError
+from unmf_core.transcription.batch import Job, Recipe, find_audio, plan, run_batch
+from unmf_core.transcription.notes import read_midi
+
+FAST = ["--method", "mu", "--iterations", "20"]
+SCORES = {"a.wav": [(60, 0.2, 0.8), (67, 0.9, 1.5)], "b.flac": [(50, 0.1, 0.6), (55, 0.7, 1.2)],
+          "c.wav": [(72, 0.3, 1.0)]}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "pieces"
+    d.mkdir()
+    for name, score in SCORES.items():
+        sf.write(d / name, synth_notes(score), 22050)
+    (d / "notes.txt").write_text("not audio, not looked at")
+    (d / "live").mkdir()
+    sf.write(d / "live" / "d.wav", synth_notes([(64, 0.1, 0.9)]), 22050)
+    return d
+
+
+def _notes(path):
+    return [(n.pitch, round(n.onset, 6), round(n.offset, 6), n.velocity) for n in read_midi(path)]
+
+
+def _leftovers(folder):
+    return [p.name for p in folder.rglob("*") if ".part" in p.name]
+
+
+def test_a_folder_gives_one_midi_per_recording_and_a_summary(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["transcribe", str(folder), "-o", str(out), "-j", "1", *FAST]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.mid", "b.mid", "c.mid"]  # not live/d.wav: no -r
+    assert {n.pitch for n in read_midi(out / "a.mid")} >= {60, 67}
+    text = capsys.readouterr().out
+    assert "[1/3] a.wav:" in text and "[3/3] c.wav:" in text
+    assert "3 of 3 files transcribed, 0 failed" in text and "s of audio in" in text
+
+
+def test_recursive_keeps_sub_folders(folder, tmp_path):
+    out = tmp_path / "out"
+    assert main(["transcribe", str(folder), "-o", str(out), "-j", "1", "-r", *FAST]) == 0
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.mid")) == ["a.mid", "b.mid", "c.mid", "live/d.mid"]
+
+
+def test_a_corrupt_file_is_reported_and_the_others_finish(folder, tmp_path, capsys):
+    (folder / "b2.wav").write_text("not audio")
+    out = tmp_path / "out"
+    rc = main(["transcribe", str(folder), "-o", str(out), "-j", "1", *FAST])
+    cap = capsys.readouterr()
+    assert rc == 3  # the exit code of unreadable audio
+    assert sorted(p.name for p in out.iterdir()) == ["a.mid", "b.mid", "c.mid"]
+    assert "b2.wav" in cap.err and "1 of 4 files failed" in cap.err
+    assert "3 of 4 files transcribed, 1 failed" in cap.out
+
+
+def test_two_workers_give_the_same_notes_as_one_and_leave_no_process(folder, tmp_path, capsys):
+    (folder / "bad.ogg").write_text("not audio")
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main(["transcribe", str(folder), "-o", str(one), "-j", "1", "--layers", "4"]) == 3
+    assert main(["transcribe", str(folder), "-o", str(two), "-j", "2", "--layers", "4"]) == 3
+    assert "(2 processes)" in capsys.readouterr().out
+    names = sorted(p.name for p in one.iterdir())
+    assert names == sorted(p.name for p in two.iterdir()) == ["a.mid", "b.mid", "c.mid"]
+    for name in names:
+        assert _notes(one / name) == _notes(two / name) != []
+    assert multiprocessing.active_children() == []
+
+
+def test_existing_outputs_are_kept_without_overwrite(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b.mid").write_bytes(b"mine")
+    assert main(["transcribe", str(folder), "-o", str(out), "-j", "1", *FAST]) == 5
+    assert "already exists" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["b.mid"] and (out / "b.mid").read_bytes() == b"mine"
+    assert main(["transcribe", str(folder), "-o", str(out), "-j", "1", "--overwrite", *FAST]) == 0
+    assert {n.pitch for n in read_midi(out / "b.mid")} >= {50, 55}
+
+
+def test_folder_and_name_errors_are_one_line(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["transcribe", str(tmp_path / "empty"), "-o", str(tmp_path / "out")]) == 3
+    err = capsys.readouterr().err.strip()
+    assert "no audio files" in err and "\n" not in err
+    with pytest.raises(AudioError):
+        find_audio([tmp_path / "missing"])
+    with pytest.raises(OptionError, match="would both be written"):
+        plan([tmp_path / "x.wav", tmp_path / "x.flac"], tmp_path / "out")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_cancel_stops_the_batch_without_partial_files(folder, tmp_path, workers):
+    """Cancelled after the first file starts: ``Cancelled``, no half-written MIDI, every worker ended."""
+    out = tmp_path / "out"
+    out.mkdir()
+    jobs = [Job(p, out / f"{p.stem}.mid") for p in find_audio([folder])]
+    events = []
+
+    def cancel():
+        return bool(events)
+
+    with pytest.raises(Cancelled):
+        for event in run_batch(jobs, Recipe(method="mu", iterations=400), workers, cancel=cancel):
+            events.append(event)
+    assert events[0][0] == "start"
+    assert not [e for e in events if e[0] == "done"]  # 400 MU steps per file: all stopped mid-file
+    assert list(out.iterdir()) == [] and _leftovers(tmp_path) == []
+    assert multiprocessing.active_children() == []
