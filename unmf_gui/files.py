@@ -78,7 +78,7 @@ class FileActions(QObject):
         bar = window.menuBar()
         file = self.file_menu = bar.addMenu("&File")
         self._act(file, "&Open…", "Ctrl+O", self.open_dialog)
-        self._act(file, "Open self._act(file, "Open &folder…", "Ctrl+Shift+O", self.open_folder_dialog)folder…", "Ctrl+Alt+O", self.open_folder_dialog)
+        self._act(file, "Open &folder…", "Ctrl+Alt+O", self.open_folder_dialog)
         self.batch_panel = None  # unmf_gui.batch_panel.BatchPanel, made on first use
         self.recent_menu = file.addMenu("Open &recent")
         self._act(file, "Open &demo recording", None, window.open_demo)

@@ -86,10 +86,6 @@ class BeatGrid:
         last = b[-1] - b[-2]
         return np.where(q > idx[-1], b[-1] + (q - idx[-1]) * last, np.interp(q, idx, b))
 
-    def bar_lines(self) -> np.ndarray:
-        """Beat indices where bars start (the pickup bar's start, 0, included when there is one)."""
-        starts = np.arange(self.downbeat, len(self.beats), self.beats_per_bar)
-        return np.concatenate([[0], starts]) if self.downbeat else starts
 
 
 def fixed_grid(bpm: float, duration: float, beats_per_bar: int = 4) -> BeatGrid:

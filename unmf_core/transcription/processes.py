@@ -102,7 +102,7 @@ def _init_worker(factory: Callable, stop, threads: int) -> None:
         _WORKER["error"] = exc
 
 
-def _exit_on_term(signum, frame):
+def _exit_on_term(signum, _frame):
     """SIGTERM (a cancel not answered in time): unwind an item in progress (an atomic write removes its temp
     file on the way), or leave at once while starting (importing torch, building the engine)."""
     if _WORKER.get("busy"):
