@@ -87,7 +87,6 @@ class BeatGrid:
         return np.where(q > idx[-1], b[-1] + (q - idx[-1]) * last, np.interp(q, idx, b))
 
 
-
 def fixed_grid(bpm: float, duration: float, beats_per_bar: int = 4) -> BeatGrid:
     """A constant-tempo grid from 0 s, covering ``duration`` seconds (``--tempo BPM``)."""
     if not np.isfinite(bpm) or not MIN_BPM / 2 <= bpm <= 2 * MAX_BPM:
