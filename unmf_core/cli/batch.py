@@ -96,7 +96,8 @@ def transcribe(args) -> int:
             tag = f"[{len(outcomes):>{width}}/{len(jobs)}] " if len(jobs) > 1 else ""
             if outcome.status == "done":
                 print(f"{tag}{outcome.job.src.name}: {outcome.notes} notes, {outcome.duration:.1f} s of audio in "
-                      f"{outcome.seconds:.2f} s -> {outcome.job.dst}", flush=True)
+                      f"{outcome.seconds:.2f} s" + (f" ({outcome.summary})" if outcome.summary else "")
+                      + f" -> {outcome.job.dst}", flush=True)
             else:
                 print(f"unmf: error: {tag}{outcome.error}", file=sys.stderr, flush=True)
     except KeyboardInterrupt:

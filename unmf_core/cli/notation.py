@@ -155,5 +155,5 @@ class Writer:
         """The writer of parsed ``transcribe`` arguments and an output format."""
         return cls(fmt, args.tempo, args.quantize, args.beats_from, args.time_signature)
 
-    def __call__(self, result, job, overwrite: bool) -> None:
-        write(result.notes, result.duration, job.dst, self, self.fmt, job.src, overwrite)
+    def __call__(self, result, job, overwrite: bool) -> str:
+        return write(result.notes, result.duration, job.dst, self, self.fmt, job.src, overwrite)

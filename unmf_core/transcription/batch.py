@@ -101,7 +101,8 @@ class Outcome:
 
     ``status`` is ``"done"`` (``notes`` notes written to ``job.dst``), ``"failed"``
     (``error``: one line; ``exit_code`` as the CLI's) or ``"cancelled"``.
-    ``duration`` is the recording's length, ``seconds`` the time spent on it.
+    ``duration`` is the recording's length, ``seconds`` the time spent on it, ``summary``
+    what the writer said of the file (e.g. its tempo), if anything.
     """
 
     job: Job
@@ -111,6 +112,7 @@ class Outcome:
     seconds: float = 0.0
     error: str = ""
     exit_code: int = 0
+    summary: str = ""
 
 
 def find_audio(paths: Iterable[str | Path], recursive: bool = False) -> list[Path]:
@@ -216,7 +218,7 @@ class _Runner:
             res = self.engine.transcribe(job.src, self.opts, callback=callback)
             if self.cancel():
                 return Outcome(job, "cancelled", seconds=time.perf_counter() - t0)
-            write(res, job, overwrite)
+            summary = write(res, job, overwrite)
         except Cancelled:
             return Outcome(job, "cancelled", seconds=time.perf_counter() - t0)
         except UnmfError as exc:
@@ -225,7 +227,8 @@ class _Runner:
         except (MemoryError, RuntimeError, ValueError) as exc:  # e.g. torch out of memory on a huge file
             return Outcome(job, "failed", seconds=time.perf_counter() - t0,
                            error=f"{job.src.name}: {type(exc).__name__}: {one_line(exc)}", exit_code=1)
-        return Outcome(job, "done", len(res.notes), res.duration, time.perf_counter() - t0)
+        return Outcome(job, "done", len(res.notes), res.duration, time.perf_counter() - t0,
+                       summary=summary or "")
 
 
 def one_line(exc: BaseException) -> str:
@@ -254,8 +257,8 @@ def run_batch(jobs: list[Job], recipe: Recipe, workers: int = 1, *, overwrite: b
         writes nothing half-done, ends every worker and raises
         :class:`~unmf_core.errors.Cancelled`. Closing the generator does the same.
     write : callable
-        ``write(result, job, overwrite)``; picklable (it is sent to the workers), e.g. a module-level
-        function or :class:`unmf_core.cli.notation.Writer`.
+        ``write(result, job, overwrite)``, returning None or a one-line summary; picklable (it is
+        sent to the workers), e.g. a module-level function or :class:`unmf_core.cli.notation.Writer`.
     callback : callable, optional
         ``callback(step)`` after each step of each file (in this process only).
     processes : bool
