@@ -2,6 +2,8 @@
 
 ``--only quality`` (not part of the default run: it renders its own evaluation set and runs Basic Pitch)
 writes ``quality.md`` and ``quality.json`` instead of ``results.*``; see :mod:`benchmarks.quality`.
+``--only peer`` (not default either: it runs Basic Pitch) writes ``peer.md`` / ``peer.json``: whole-process
+time and memory against Basic Pitch (:mod:`benchmarks.peer`; ``--reps`` = pairs, default 3).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from .common import DURATIONS, QUICK_DURATIONS, ROOT, machine
 
 ALL = ("cqt", "mu", "unrolled", "convergence", "e2e", "memory")
 #: Selectable with ``--only`` but not run by default.
-EXTRA = ("quality",)
+EXTRA = ("quality", "peer")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
             q = quality.run(args.basic_pitch_python, args.quality_cache, templates=args.quality_templates)
             q["machine"] = res["machine"]
             for path in quality.write(q, args.out, "quality-templates" if args.quality_templates else "quality"):
+                print(path)
+        elif name == "peer":
+            from . import peer
+            r = peer.run(args.basic_pitch_python, args.quality_cache, pairs=args.reps or 3,
+                         progress=lambda m: print(m, file=sys.stderr, flush=True))
+            for path in peer.write(r, args.out):
                 print(path)
         print(f"[bench] {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
     res["total_s"] = time.perf_counter() - t0

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from unmf_core.nmf.chunking import initialize, iterate_mu, mu
-from unmf_core.nmf.kernels import beta_divergence, update_H, update_W
+from unmf_core.nmf.kernels import beta_divergence, data_terms, fit_divergence, update_H, update_W
 
 
 def _data(seed=0, F=40, K=6, T=50):
@@ -67,3 +67,18 @@ def test_initialize_scales_to_data_and_is_seeded():
     W1, H1 = initialize(M, W, n_iter=3, seed=7)
     assert torch.equal(H0, H1)
     assert not torch.equal(H0, initialize(M, W, n_iter=3, seed=8)[1])
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5, 2.0])
+@pytest.mark.parametrize("batch", [(), (3,)])
+def test_fit_divergence_equals_the_textbook_formula(beta, batch):
+    g = torch.Generator().manual_seed(1)
+    W = torch.rand(*batch, 40, 6, generator=g)
+    H = torch.rand(*batch, 6, 50, generator=g)
+    M = torch.rand(*batch, 40, 50, generator=g) * (torch.rand(*batch, 40, 50, generator=g) > 0.3)  # zeros too
+    ref = float(beta_divergence(M, W @ H, beta))
+    assert float(fit_divergence(M, W, H, beta)) == pytest.approx(ref, rel=1e-5)
+    if beta == 1:
+        assert float(fit_divergence(M, W, H, beta, data_terms(M))) == pytest.approx(ref, rel=1e-5)
+        assert float(fit_divergence(M, W, 2 * H, beta)) == pytest.approx(float(beta_divergence(M, W @ (2 * H))),
+                                                                       rel=1e-5)
