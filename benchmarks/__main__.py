@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quality-templates", default=None,
                    help="quality: run unmf and MU with these templates (.npz or folder) instead of the bundled "
                         "model's own; writes quality-templates.md/.json")
+    p.add_argument("--peer-jobs", default="batch,single",
+                   help="peer: which jobs to run, of batch (16 files) and single (one 25 s file)")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     bad = sorted(set(only) - set(ALL) - set(EXTRA))
@@ -73,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "peer":
             from . import peer
             r = peer.run(args.basic_pitch_python, args.quality_cache, pairs=args.reps or 3,
-                         progress=lambda m: print(m, file=sys.stderr, flush=True))
+                         progress=lambda m: print(m, file=sys.stderr, flush=True),
+                         jobs_to_run=tuple(j.strip() for j in args.peer_jobs.split(",") if j.strip()))
             for path in peer.write(r, args.out):
                 print(path)
         print(f"[bench] {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)

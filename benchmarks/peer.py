@@ -163,8 +163,12 @@ def paired(fns: dict, pairs: int, progress=print) -> dict:
             "memory_ratio": float(max(x["peak_tree_mb"] for x in a) / max(y["peak_tree_mb"] for y in b))}
 
 
-def run(bp_python: str | None, cache: str | Path | None, pairs: int = 3, progress=print) -> dict:
-    """Both jobs; see the module docstring."""
+def run(bp_python: str | None, cache: str | Path | None, pairs: int = 3, progress=print,
+        jobs_to_run: tuple[str, ...] = ("batch", "single")) -> dict:
+    """The jobs ``jobs_to_run`` (``"batch"``, ``"single"``); see the module docstring."""
+    bad = set(jobs_to_run) - {"batch", "single"}
+    if bad:
+        raise ValueError(f"unknown peer job(s) {', '.join(sorted(bad))} (batch, single)")
     from .quality import basic_pitch_python
 
     py = basic_pitch_python(bp_python)
@@ -182,10 +186,12 @@ def run(bp_python: str | None, cache: str | Path | None, pairs: int = 3, progres
     with tempfile.TemporaryDirectory(prefix="unmf-peer-") as d:
         work = Path(d)
         single = excerpt(files[0], SINGLE_SECONDS, work)
-        progress(f"[peer] batch: {len(files)} files, {audio_s:.0f} s of audio; unmf extra args {jobs}")
-        res["batch"] = paired(commands(files, bp_script, work, jobs), pairs, progress)
-        progress(f"[peer] single: {SINGLE_SECONDS:g} s")
-        res["single"] = paired(commands([single], bp_script, work, []), pairs, progress)
+        if "batch" in jobs_to_run:
+            progress(f"[peer] batch: {len(files)} files, {audio_s:.0f} s of audio; unmf extra args {jobs}")
+            res["batch"] = paired(commands(files, bp_script, work, jobs), pairs, progress)
+        if "single" in jobs_to_run:
+            progress(f"[peer] single: {SINGLE_SECONDS:g} s")
+            res["single"] = paired(commands([single], bp_script, work, []), pairs, progress)
     res["load_average_at_end"] = list(os.getloadavg())
     return res
 
@@ -216,6 +222,9 @@ def write(res: dict, out: Path) -> list[Path]:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for job, label in (("batch", f"{len(res['files'])} files"), ("single", f"one {SINGLE_SECONDS:g} s file")):
+        if job not in res:
+            lines.append(f"| {label} | not run in this run (`--peer-jobs`) | | | | | | | | |")
+            continue
         r = res[job]
         u, b = r["median"]["unmf"], r["median"]["basic_pitch"]
         audio = f"{res['audio_s']:.0f} s" if job == "batch" else f"{SINGLE_SECONDS:g} s"

@@ -131,10 +131,11 @@ def update_H(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float = 1.
     torch.Tensor
         The updated H.
     """
-    WH = (W @ H).clamp_min(EPS)
+    inplace = not torch.is_grad_enabled()  # no autograd graph to keep: temporaries can be reused
+    WH = (W @ H).clamp_min_(EPS) if inplace else (W @ H).clamp_min(EPS)
     Wt = W.transpose(-1, -2)
     if beta == 1:
-        num = Wt @ (M / WH)
+        num = Wt @ (torch.div(M, WH, out=WH) if inplace else M / WH)
         den = W.sum(dim=-2).unsqueeze(-1).expand_as(H)
     elif beta == 2:
         num = Wt @ M
@@ -147,6 +148,9 @@ def update_H(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float = 1.
     ratio = _ratio(num, den, beta)
     if not (isinstance(step, float) and step == 1.0):
         ratio = ratio ** step
+    if inplace and ratio.shape == H.shape and ratio.dtype == H.dtype:  # no gradients: reuse the ratio's memory
+        H = ratio.mul_(H) if accel is None else ratio.mul_(H).mul_(accel)
+        return H if clip is None else H.clamp_max_(clip)
     H = H * ratio
     if accel is not None:
         H = H * accel

@@ -82,3 +82,16 @@ def test_fit_divergence_equals_the_textbook_formula(beta, batch):
         assert float(fit_divergence(M, W, H, beta, data_terms(M))) == pytest.approx(ref, rel=1e-5)
         assert float(fit_divergence(M, W, 2 * H, beta)) == pytest.approx(float(beta_divergence(M, W @ (2 * H))),
                                                                        rel=1e-5)
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5, 2.0])
+def test_update_without_gradients_reuses_memory_and_gives_the_same_bits(beta):
+    g = torch.Generator().manual_seed(0)
+    W, H, M = torch.rand(50, 8, generator=g), torch.rand(8, 60, generator=g), torch.rand(50, 60, generator=g)
+    A = torch.rand(8, 60, generator=g) + 0.5
+    H0 = H.clone()
+    for kw in ({}, {"accel": A}, {"accel": A, "step": torch.tensor(1.3)}, {"clip": 0.5}, {"lambda_H": 0.1}):
+        ref = update_H(M, W, H, beta, **kw)
+        with torch.no_grad():
+            assert torch.equal(update_H(M, W, H, beta, **kw), ref)
+    assert torch.equal(H, H0)  # the input is never written
