@@ -158,7 +158,7 @@ class AccelCNN(nn.Module):
         faster than the 1-D layout for these few channels), activations in
         place, in :attr:`precision` (float32: equal to the 1-D layout up to
         float rounding; bfloat16: faster on CPUs with AMX / AVX-512 BF16, see
-        :func:`bf16_supported`). Input and output stay float32 ``(n, 1, L)``.
+        :func:`bf16_supported`). The output ``(n, 1, L)`` has the input's dtype.
         """
         (w1, b1), (w2, b2), (w3, b3) = self._inference_weights()
         n, _, length = x.shape
@@ -172,17 +172,19 @@ class AccelCNN(nn.Module):
         if mask is not None:
             y.mul_(mask.unsqueeze(2))
         y = nn.functional.conv2d(y, w3, b3, padding=(0, _pad(self.conv3)))
-        return y.reshape(n, 1, length).to(torch.float32)
+        return y.reshape(n, 1, length).to(x.dtype)
 
     def _inference_weights(self) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         """The convolutions' weights as channels-last 2-D kernels in :attr:`precision` (cached until they change)."""
         convs = (self.conv1, self.conv2, self.conv3)
-        key = (self.precision, self.conv1.weight.device,
+        # bfloat16 replaces float32 only: a model kept in float64 runs in float64
+        dtype = self.precision if self.conv1.weight.dtype == torch.float32 else self.conv1.weight.dtype
+        key = (dtype, self.conv1.weight.device,
                tuple((c.weight._version, c.weight.data_ptr()) for c in convs))
         cached = self.__dict__.get("_fast")
         if cached is None or cached[0] != key:
-            ws = [(c.weight.detach().unsqueeze(2).to(self.precision).contiguous(memory_format=torch.channels_last),
-                   None if c.bias is None else c.bias.detach().to(self.precision)) for c in convs]
+            ws = [(c.weight.detach().unsqueeze(2).to(dtype).contiguous(memory_format=torch.channels_last),
+                   None if c.bias is None else c.bias.detach().to(dtype)) for c in convs]
             self.__dict__["_fast"] = cached = (key, ws)
         return cached[1]
 

@@ -177,3 +177,13 @@ def test_bfloat16_precision_is_close_and_keeps_the_untrained_model_exact():
         assert torch.equal(plain.layers[0].accel_H(H), torch.ones_like(H))
     with pytest.raises(ValueError):
         model.set_precision(torch.float16)
+
+
+def test_a_float64_model_runs_in_float64_without_gradients():
+    cnn = _randomise(AccelCNN(16)).double().eval()
+    x = torch.rand(6, 200, dtype=torch.float64)
+    with torch.enable_grad():
+        ref = cnn(x).detach()
+    with torch.no_grad():
+        out = cnn(x)
+    assert out.dtype == torch.float64 and torch.allclose(out, ref, rtol=1e-12, atol=1e-12)
