@@ -32,3 +32,5 @@ _.tab  # noqa
 _.export  # noqa
 # benchmarks/report.py: the list of benchmark targets is read by name.
 TARGETS  # noqa
+# unmf_core/nmf/unrolled.py: public check before UnrolledMU.set_precision(torch.bfloat16) (bf16 is not the default yet).
+bf16_supported  # noqa

@@ -2,6 +2,8 @@
 
 ``--only quality`` (not part of the default run: it renders its own evaluation set and runs Basic Pitch)
 writes ``quality.md`` and ``quality.json`` instead of ``results.*``; see :mod:`benchmarks.quality`.
+``--only peer`` (not default either: it runs Basic Pitch) writes ``peer.md`` / ``peer.json``: whole-process
+time and memory against Basic Pitch (:mod:`benchmarks.peer`; ``--reps`` = pairs, default 3).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from .common import DURATIONS, QUICK_DURATIONS, ROOT, machine
 
 ALL = ("cqt", "mu", "unrolled", "convergence", "e2e", "memory")
 #: Selectable with ``--only`` but not run by default.
-EXTRA = ("quality", "tempo")
+EXTRA = ("quality", "tempo", "peer")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
                         "model's own; writes quality-templates.md/.json")
     p.add_argument("--tempo-cache", default=None,
                    help="tempo: folder of its rendered pieces (default $UNMF_TEMPO_CACHE or <tmp>/unmf-tempo)")
+    p.add_argument("--peer-jobs", default="batch,single",
+                   help="peer: which jobs to run, of batch (16 files) and single (one 25 s file)")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     bad = sorted(set(only) - set(ALL) - set(EXTRA))
@@ -75,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
             r = tempo.run(args.tempo_cache)
             r["machine"], r["when"] = res["machine"], time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             for path in tempo.write(r, args.out):
+                print(path)
+        elif name == "peer":
+            from . import peer
+            r = peer.run(args.basic_pitch_python, args.quality_cache, pairs=args.reps or 3,
+                         progress=lambda m: print(m, file=sys.stderr, flush=True),
+                         jobs_to_run=tuple(j.strip() for j in args.peer_jobs.split(",") if j.strip()))
+            for path in peer.write(r, args.out):
                 print(path)
         print(f"[bench] {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
     res["total_s"] = time.perf_counter() - t0

@@ -2,8 +2,9 @@
 
 ``python scripts/time_30s.py [--threads N]`` tiles the bundled demo to 30 s and
 prints the median of 5 runs of: loading, the CQT, plain MU (10 and 100
-iterations, W fixed), the unrolled forward (the bundled model's layers) and
-note extraction.
+iterations, W fixed), the unrolled forward (the bundled model's layers; also
+with the divergence after every layer, as the app's divergence view asks, and
+with A_H in bfloat16) and note extraction.
 """
 from __future__ import annotations
 
@@ -56,16 +57,23 @@ def main() -> int:
                 pass
             return last
 
+        def bf16(fn):
+            engine.model.set_precision(torch.bfloat16)
+            try:
+                return fn()
+            finally:
+                engine.model.set_precision(torch.float32)
+
         last = run(Options())
         bg = engine.background(M, last.W, Options())
         rows = {
             "load (FLAC, resample)": median_time(lambda: engine.load(path)),
             "CQT": median_time(lambda: engine.spectrogram(audio)),
-            "MU, 10 iterations": median_time(lambda: run(Options(method="mu", iterations=10,
-                                                               track_divergence=False))),
-            "MU, 100 iterations": median_time(lambda: run(Options(method="mu", iterations=100,
-                                                                track_divergence=False))),
-            f"unrolled, {engine.model.cfg.n_layers} layers": median_time(lambda: run(Options(track_divergence=False))),
+            "MU, 10 iterations": median_time(lambda: run(Options(method="mu", iterations=10))),
+            "MU, 100 iterations": median_time(lambda: run(Options(method="mu", iterations=100))),
+            f"unrolled, {engine.model.cfg.n_layers} layers": median_time(lambda: run(Options())),
+            "  + divergence every layer": median_time(lambda: run(Options(track_divergence=True))),
+            "  A_H in bfloat16": median_time(lambda: bf16(lambda: run(Options()))),
             "notes": median_time(lambda: extract_notes(last.H.numpy(), engine.cqt.frame_rate, background=bg)),
         }
     print(f"30 s file, {M.shape[1]} frames, torch threads {torch.get_num_threads()}, model: "

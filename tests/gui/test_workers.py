@@ -45,3 +45,21 @@ def test_cancelling_a_run_that_waits_for_its_turn_says_cancelled_at_once(qtbot, 
     assert not ctl.running
     qtbot.waitUntil(lambda: not ctl.threads(), timeout=10000)
     assert ctl.current_worker() is None and ctl.shutdown()
+
+
+def test_run_events_carry_the_divergence_only_when_asked(tmp_path):
+    """Qt-free: the app's runs ask for the divergence (its view plots it); a run that does not ask gets NaN."""
+    import math
+
+    from unmf_gui.runs import run_events
+
+    path = write_recording(tmp_path, "piece.wav", duration=2.0)
+    for track in (True, False):
+        request = RunRequest(str(path), [Options(method="mu", iterations=3, track_divergence=track)],
+                             EngineSpec(device="cpu"))
+        divs = [args[1].divergence for kind, *args in run_events(request, lambda: False) if kind == "step"]
+        assert len(divs) == 4  # the initialisation and three iterations
+        if track:
+            assert all(math.isfinite(d) for d in divs) and divs[-1] < divs[0]
+        else:
+            assert all(math.isnan(d) for d in divs)

@@ -36,7 +36,7 @@ from typing import Callable, Iterator, cast
 
 import torch
 
-from .kernels import EPS, Step, apply_W, beta_divergence, random_H, update_H, w_stats
+from .kernels import EPS, Step, apply_W, data_terms, fit_divergence, random_H, update_H, w_stats
 from ..frontend.blocks import check_cancel
 
 #: Default chunk length in seconds used by :class:`unmf_core.transcription.engine.Engine`. Besides bounding
@@ -71,9 +71,25 @@ def spans(n_frames: int, chunk: int | None, halo: int = 0) -> list[tuple[int, in
     return out
 
 
-def divergence(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float, chunk: int | None = None) -> float:
-    """D_β(M | WH) summed over chunks (never forms the whole ``W @ H``)."""
-    return float(sum(beta_divergence(M[..., a:b], W @ H[..., a:b], beta) for _, a, b, _ in spans(M.shape[-1], chunk)))
+def divergence(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float, chunk: int | None = None,
+               cache: dict | None = None) -> float:
+    """D_β(M | WH) summed over chunks (never forms the whole ``W @ H``; :func:`~unmf_core.nmf.kernels.fit_divergence`).
+
+    ``cache`` (a dict kept by the caller across steps) holds the terms that depend on M alone.
+    """
+    return float(sum(_chunk_divergence(M, W, H[..., a:b], beta, a, b, cache)
+                     for _, a, b, _ in spans(M.shape[-1], chunk)))
+
+
+def _chunk_divergence(M: torch.Tensor, W: torch.Tensor, h: torch.Tensor, beta: float, a: int, b: int,
+                      cache: dict | None) -> torch.Tensor:
+    """D_β(M[..., a:b] | W h), the M-only terms taken from (or stored in) ``cache``."""
+    m = M[..., a:b]
+    if beta != 1 or cache is None:
+        return fit_divergence(m, W, h, beta)
+    if (a, b) not in cache:
+        cache[(a, b)] = data_terms(m)
+    return fit_divergence(m, W, h, beta, cache[(a, b)])
 
 
 def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 1.0, seed: int = 0,
@@ -164,6 +180,7 @@ def iterate_mu(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, n_iter: int, b
         within one chunk).
     """
     parts = spans(M.shape[-1], chunk)
+    cache: dict = {}
     with torch.no_grad():
         for i in range(1, n_iter + 1):
             H = H.clone() if len(parts) > 1 else H
@@ -178,7 +195,7 @@ def iterate_mu(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, n_iter: int, b
             if update_w:
                 assert num is not None and den is not None  # parts is never empty
                 W = apply_W(W, num, den, beta, lambda_W=lambda_W)
-            div = divergence(M, W, H, beta, chunk) if track_divergence else float("nan")
+            div = divergence(M, W, H, beta, chunk, cache) if track_divergence else float("nan")
             yield Step(i, W, H, div)
 
 
@@ -257,14 +274,18 @@ def iter_layers(model, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, track_
         As in :func:`iterate_mu`.
     """
     n = len(model.layers) if n_layers is None else min(n_layers, len(model.layers))
+    cache: dict = {}
     for i, layer in enumerate(model.layers[:n]):
-        W, H, div = apply_layer(layer, M, W, H, model.updates_w(i), chunk, track_divergence, cancel)
+        W, H, div = apply_layer(layer, M, W, H, model.updates_w(i), chunk, track_divergence, cancel, cache)
         yield Step(i + 1, W, H, div)
 
 
 def apply_layer(layer, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, with_w: bool, chunk: int | None = None,
-                track_divergence: bool = False, cancel=None) -> tuple[torch.Tensor, torch.Tensor, float]:
+                track_divergence: bool = False, cancel=None,
+                cache: dict | None = None) -> tuple[torch.Tensor, torch.Tensor, float]:
     """One unrolled layer: W updated if ``with_w`` (accelerated by A_W), then H (by A_H, with step ω).
+
+    ``cache``: a dict the caller keeps across layers for the divergence's M-only terms.
 
     Returns
     -------
@@ -287,5 +308,5 @@ def apply_layer(layer, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, with_w
                      clip=cfg.clip_h, step=layer.step_size())
         H_new = _put(H_new, a, b, h, len(parts))
         if track_divergence:
-            div += float(beta_divergence(M[..., a:b], W @ h, cfg.beta).detach())
+            div += float(_chunk_divergence(M, W.detach(), h.detach(), cfg.beta, a, b, cache))
     return W, H_new, div if track_divergence else float("nan")

@@ -59,6 +59,40 @@ def beta_divergence(M: torch.Tensor, V: torch.Tensor, beta: float = 1.0, eps: fl
     return ((Mp ** beta + (beta - 1) * V ** beta - beta * Mp * V ** (beta - 1)) / (beta * (beta - 1))).sum()
 
 
+def data_terms(M: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(Σ M log M, Σ M)`` in float64: the part of the KL divergence that depends on M alone.
+
+    Computed once per recording (or chunk) and passed to :func:`fit_divergence`.
+    """
+    return torch.special.xlogy(M, M).sum(dtype=torch.float64), M.sum(dtype=torch.float64)
+
+
+def fit_divergence(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float = 1.0,
+                   terms: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """D_β(M | WH) as :func:`beta_divergence` gives it, with fewer passes over ``(..., F, T)``.
+
+    For β = 1 (KL) it is ``Σ M log M − Σ M log WH − Σ M + Σ WH`` where
+    ``Σ WH = (1ᵀW)(H1)`` needs no product and the M-only terms come from
+    :func:`data_terms` (computed once when ``terms`` is given): one matrix
+    product, one log and one multiply-sum, instead of the ten element-wise
+    passes of the textbook formula. Sums in float64. Other β: :func:`beta_divergence`.
+    No gradients (the training loss uses :func:`beta_divergence`).
+
+    Returns
+    -------
+    torch.Tensor
+        A float64 scalar (summed over batch dimensions too).
+    """
+    if beta != 1:
+        return beta_divergence(M, W @ H, beta).detach().to(torch.float64)
+    with torch.no_grad():
+        m_log_m, m_sum = terms if terms is not None else data_terms(M)
+        log_v = (W @ H).clamp_min_(EPS).log_()
+        w_col = W.sum(dim=-2, dtype=torch.float64).unsqueeze(-2)
+        wh_sum = (w_col @ H.sum(dim=-1, dtype=torch.float64).unsqueeze(-1)).sum()
+        return m_log_m - (M * log_v).sum(dtype=torch.float64) - m_sum + wh_sum
+
+
 def _ratio(num: torch.Tensor, den: torch.Tensor, beta: float) -> torch.Tensor:
     r = num / den.clamp_min(EPS)
     g = mm_exponent(beta)
@@ -97,10 +131,11 @@ def update_H(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float = 1.
     torch.Tensor
         The updated H.
     """
-    WH = (W @ H).clamp_min(EPS)
+    inplace = not torch.is_grad_enabled()  # no autograd graph to keep: temporaries can be reused
+    WH = (W @ H).clamp_min_(EPS) if inplace else (W @ H).clamp_min(EPS)
     Wt = W.transpose(-1, -2)
     if beta == 1:
-        num = Wt @ (M / WH)
+        num = Wt @ (torch.div(M, WH, out=WH) if inplace else M / WH)
         den = W.sum(dim=-2).unsqueeze(-1).expand_as(H)
     elif beta == 2:
         num = Wt @ M
@@ -113,6 +148,9 @@ def update_H(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, beta: float = 1.
     ratio = _ratio(num, den, beta)
     if not (isinstance(step, float) and step == 1.0):
         ratio = ratio ** step
+    if inplace and ratio.shape == H.shape and ratio.dtype == H.dtype:  # no gradients: reuse the ratio's memory
+        H = ratio.mul_(H) if accel is None else ratio.mul_(H).mul_(accel)
+        return H if clip is None else H.clamp_max_(clip)
     H = H * ratio
     if accel is not None:
         H = H * accel

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Iterator
+from typing import Iterator, cast
 
 import torch
 from torch import nn
@@ -112,6 +112,8 @@ class AccelCNN(nn.Module):
         self.act = nn.LeakyReLU()
         self.bn1 = nn.BatchNorm1d(2 * hidden) if batchnorm else nn.Identity()
         self.bn2 = nn.BatchNorm1d(hidden) if batchnorm else nn.Identity()
+        #: Precision of the convolutions when run without gradients (:meth:`_trunk_inference`); not a parameter.
+        self.precision = torch.float32
         if head == "centered":
             nn.init.zeros_(self.conv3.weight)
             if self.conv3.bias is not None:
@@ -138,6 +140,8 @@ class AccelCNN(nn.Module):
         return self._head(y)
 
     def _trunk(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        if not torch.is_grad_enabled() and isinstance(self.bn1, nn.Identity):
+            return self._trunk_inference(x, mask)
         y = self.act(self.bn1(self.conv1(x)))
         if mask is not None:
             y = y * mask
@@ -145,6 +149,44 @@ class AccelCNN(nn.Module):
         if mask is not None:
             y = y * mask
         return self.conv3(y)
+
+    def _trunk_inference(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """:meth:`_trunk` without gradients: the same convolutions, laid out for speed.
+
+        Each convolution runs as a 2-D one of height 1 in channels-last layout
+        (the channels of one frame adjacent, which oneDNN computes several times
+        faster than the 1-D layout for these few channels), activations in
+        place, in :attr:`precision` (float32: equal to the 1-D layout up to
+        float rounding; bfloat16: faster on CPUs with AMX / AVX-512 BF16, see
+        :func:`bf16_supported`). The output ``(n, 1, L)`` has the input's dtype.
+        """
+        (w1, b1), (w2, b2), (w3, b3) = self._inference_weights()
+        n, _, length = x.shape
+        dtype = w1.dtype
+        y = nn.functional.conv2d(x.to(dtype).reshape(n, 1, 1, length), w1, b1, padding=(0, _pad(self.conv1)))
+        y = nn.functional.leaky_relu_(y, self.act.negative_slope)
+        if mask is not None:
+            y.mul_(mask.unsqueeze(2))
+        y = nn.functional.leaky_relu_(nn.functional.conv2d(y, w2, b2, padding=(0, _pad(self.conv2))),
+                                      self.act.negative_slope)
+        if mask is not None:
+            y.mul_(mask.unsqueeze(2))
+        y = nn.functional.conv2d(y, w3, b3, padding=(0, _pad(self.conv3)))
+        return y.reshape(n, 1, length).to(x.dtype)
+
+    def _inference_weights(self) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """The convolutions' weights as channels-last 2-D kernels in :attr:`precision` (cached until they change)."""
+        convs = (self.conv1, self.conv2, self.conv3)
+        # bfloat16 replaces float32 only: a model kept in float64 runs in float64
+        dtype = self.precision if self.conv1.weight.dtype == torch.float32 else self.conv1.weight.dtype
+        key = (dtype, self.conv1.weight.device,
+               tuple((c.weight._version, c.weight.data_ptr()) for c in convs))
+        cached = self.__dict__.get("_fast")
+        if cached is None or cached[0] != key:
+            ws = [(c.weight.detach().unsqueeze(2).to(dtype).contiguous(memory_format=torch.channels_last),
+                   None if c.bias is None else c.bias.detach().to(dtype)) for c in convs]
+            self.__dict__["_fast"] = cached = (key, ws)
+        return cached[1]
 
     def _tiled(self, x: torch.Tensor) -> torch.Tensor:
         n, length = x.shape
@@ -167,6 +209,18 @@ class AccelCNN(nn.Module):
         if self.head == "seed":
             return nn.functional.softplus(torch.relu(y))
         return nn.functional.softplus(y + _OFFSET)
+
+
+def _pad(conv: nn.Conv1d) -> int:
+    return int(cast(tuple, conv.padding)[0])
+
+
+def bf16_supported() -> bool:
+    """Whether this machine's CPU runs bfloat16 convolutions natively (oneDNN with AVX-512 BF16 or AMX)."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def _normalise(x: torch.Tensor, how: str, dims: tuple[int, ...]) -> torch.Tensor:
@@ -248,6 +302,18 @@ class UnrolledMU(nn.Module):
             self.layers = nn.ModuleList(UnrolledLayer(cfg, Aw, Ah) for _ in range(cfg.n_layers))
         else:
             self.layers = nn.ModuleList(UnrolledLayer(cfg) for _ in range(cfg.n_layers))
+
+    def set_precision(self, dtype: torch.dtype) -> None:
+        """Run the CNNs' convolutions in ``dtype`` (float32 or bfloat16) when no gradients are taken.
+
+        Parameters stay float32 (checkpoints are unchanged); only the
+        inference-time copies of the kernels and the activations change.
+        """
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"precision must be float32 or bfloat16, not {dtype}")
+        for m in self.modules():
+            if isinstance(m, AccelCNN):
+                m.precision = dtype
 
     def updates_w(self, i: int) -> bool:
         """Whether layer ``i`` (0-based) updates W."""

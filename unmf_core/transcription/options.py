@@ -34,7 +34,8 @@ class Options:
         model), else :class:`~unmf_core.transcription.notes.NoteParams`'s defaults. See
         :meth:`Engine.notes_for`.
     track_divergence : bool
-        Compute D(M | WH) at every step.
+        Compute D(M | WH) at every step (default off: only a view that shows
+        the curve asks for it; otherwise every step's divergence is NaN).
     chunk_seconds : float or None
         Recordings longer than this are factorised in time chunks of this
         length (:mod:`unmf_core.nmf.chunking`): the same result, with memory
@@ -54,6 +55,6 @@ class Options:
     init_iters: int = 5
     seed: int = 0
     notes: NoteParams | None = None
-    track_divergence: bool = True
+    track_divergence: bool = False
     chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS
     cancel: Callable[[], bool] | None = field(default=None, repr=False, compare=False)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from unmf_core.nmf.chunking import initialize, iterate_mu, mu
-from unmf_core.nmf.kernels import beta_divergence, update_H, update_W
+from unmf_core.nmf.kernels import beta_divergence, data_terms, fit_divergence, update_H, update_W
 
 
 def _data(seed=0, F=40, K=6, T=50):
@@ -67,3 +67,31 @@ def test_initialize_scales_to_data_and_is_seeded():
     W1, H1 = initialize(M, W, n_iter=3, seed=7)
     assert torch.equal(H0, H1)
     assert not torch.equal(H0, initialize(M, W, n_iter=3, seed=8)[1])
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5, 2.0])
+@pytest.mark.parametrize("batch", [(), (3,)])
+def test_fit_divergence_equals_the_textbook_formula(beta, batch):
+    g = torch.Generator().manual_seed(1)
+    W = torch.rand(*batch, 40, 6, generator=g)
+    H = torch.rand(*batch, 6, 50, generator=g)
+    M = torch.rand(*batch, 40, 50, generator=g) * (torch.rand(*batch, 40, 50, generator=g) > 0.3)  # zeros too
+    ref = float(beta_divergence(M, W @ H, beta))
+    assert float(fit_divergence(M, W, H, beta)) == pytest.approx(ref, rel=1e-5)
+    if beta == 1:
+        assert float(fit_divergence(M, W, H, beta, data_terms(M))) == pytest.approx(ref, rel=1e-5)
+        assert float(fit_divergence(M, W, 2 * H, beta)) == pytest.approx(float(beta_divergence(M, W @ (2 * H))),
+                                                                       rel=1e-5)
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.5, 2.0])
+def test_update_without_gradients_reuses_memory_and_gives_the_same_bits(beta):
+    g = torch.Generator().manual_seed(0)
+    W, H, M = torch.rand(50, 8, generator=g), torch.rand(8, 60, generator=g), torch.rand(50, 60, generator=g)
+    A = torch.rand(8, 60, generator=g) + 0.5
+    H0 = H.clone()
+    for kw in ({}, {"accel": A}, {"accel": A, "step": torch.tensor(1.3)}, {"clip": 0.5}, {"lambda_H": 0.1}):
+        ref = update_H(M, W, H, beta, **kw)
+        with torch.no_grad():
+            assert torch.equal(update_H(M, W, H, beta, **kw), ref)
+    assert torch.equal(H, H0)  # the input is never written

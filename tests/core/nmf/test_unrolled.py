@@ -146,3 +146,44 @@ def test_learned_step_starts_as_plain_mu_and_over_relaxes():
     loss = model(M, W, H)[1].square().sum()
     loss.backward()
     assert all(torch.isfinite(layer.log_step.grad) and layer.log_step.grad != 0 for layer in model.layers)
+
+
+@pytest.mark.parametrize("shape", [(88, 300), (5, 5000)])
+def test_inference_layout_equals_the_training_layout(shape):
+    """Without gradients the CNN runs channels-last 2-D convolutions (tiled beyond TILE frames): same factors."""
+    cnn = _randomise(AccelCNN(16)).eval()
+    x = torch.rand(*shape) ** 2
+    with torch.enable_grad():
+        ref = cnn(x).detach()
+    with torch.no_grad():
+        fast = cnn(x)
+        assert torch.allclose(fast, ref, rtol=1e-5, atol=1e-6) and not torch.equal(fast, torch.ones_like(fast))
+        cnn.conv2.weight.mul_(2.0)  # changed weights: the cached inference kernels must follow
+        changed = cnn(x)
+    with torch.enable_grad():
+        assert torch.allclose(changed, cnn(x).detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_bfloat16_precision_is_close_and_keeps_the_untrained_model_exact():
+    model = _randomise(UnrolledMU(UnrolledConfig(n_layers=2, w_every=0))).eval()
+    M, W, H = _problem(T=200)
+    with torch.no_grad():
+        ref = model(M, W, H)[1]
+        model.set_precision(torch.bfloat16)
+        low = model(M, W, H)[1]
+        assert torch.allclose(low, ref, rtol=0.05, atol=1e-3 * float(ref.max()))
+        plain = UnrolledMU(UnrolledConfig(n_layers=2, w_every=0))
+        plain.set_precision(torch.bfloat16)
+        assert torch.equal(plain.layers[0].accel_H(H), torch.ones_like(H))
+    with pytest.raises(ValueError):
+        model.set_precision(torch.float16)
+
+
+def test_a_float64_model_runs_in_float64_without_gradients():
+    cnn = _randomise(AccelCNN(16)).double().eval()
+    x = torch.rand(6, 200, dtype=torch.float64)
+    with torch.enable_grad():
+        ref = cnn(x).detach()
+    with torch.no_grad():
+        out = cnn(x)
+    assert out.dtype == torch.float64 and torch.allclose(out, ref, rtol=1e-12, atol=1e-12)

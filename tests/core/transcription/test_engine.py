@@ -27,7 +27,7 @@ def engine():
 
 
 def test_mu_transcribes_synthetic_chords(engine, recording):
-    res = engine.transcribe(recording, Options(method="mu", iterations=60))
+    res = engine.transcribe(recording, Options(method="mu", iterations=60, track_divergence=True))
     ref = [Note(p, a, b) for p, a, b in SCORE]
     assert note_scores(ref, res.notes)["onset_f"] >= 0.8
     assert res.H.shape[0] == 88 and res.W.shape == (288, 88)
