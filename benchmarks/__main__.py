@@ -14,7 +14,7 @@ from .common import DURATIONS, QUICK_DURATIONS, ROOT, machine
 
 ALL = ("cqt", "mu", "unrolled", "convergence", "e2e", "memory")
 #: Selectable with ``--only`` but not run by default.
-EXTRA = ("quality",)
+EXTRA = ("quality", "live")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
             q = quality.run(args.basic_pitch_python, args.quality_cache, templates=args.quality_templates)
             q["machine"] = res["machine"]
             for path in quality.write(q, args.out, "quality-templates" if args.quality_templates else "quality"):
+                print(path)
+        elif name == "live":
+            from . import live
+            lv = live.run(args.quick)
+            lv["machine"] = res["machine"]
+            for path in live.write(lv, args.out):
                 print(path)
         print(f"[bench] {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
     res["total_s"] = time.perf_counter() - t0

@@ -32,6 +32,9 @@ MAX_WINDOW_SECONDS = 30.0
 #: A new onset is reported once it lies this far behind the newest frame. 0 by default: on the demo,
 #: 0.05-0.15 s changed no note and only added latency (the rule's minimum duration already waits).
 SETTLE_SECONDS = 0.0
+#: A note first found this long after its onset is not reported: it is too late to be of use live, and it
+#: comes from a level that changed since (the running scale or the background), not from its own sound.
+LATE_SECONDS = 0.5
 
 
 class NoteTracker:
@@ -45,9 +48,11 @@ class NoteTracker:
         The note rule's settings.
     """
 
-    def __init__(self, frame_rate: float, params: NoteParams = NoteParams(), settle: float = SETTLE_SECONDS):
+    def __init__(self, frame_rate: float, params: NoteParams = NoteParams(), settle: float = SETTLE_SECONDS,
+                 late: float = LATE_SECONDS):
         self.fr = float(frame_rate)
         self.settle = float(settle)
+        self.late = float(late)
         self.params = params
         self.scale = 0.0
         self._H: np.ndarray | None = None
@@ -108,6 +113,8 @@ class NoteTracker:
                     continue  # the tail of something older, not a new onset
                 if n.onset > t_end - self.settle:
                     continue  # not certain yet: wait for the next update
+                if n.onset < t_end - self.late:
+                    continue  # too late to report live (see LATE_SECONDS)
                 onsets.append(n)
                 self._open.append(n)
                 matched.add(len(self._open) - 1)
