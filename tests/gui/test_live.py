@@ -1,4 +1,4 @@
-"""Live ▸ Start listening: a file-backed stream drawn while it runs; Stop keeps a normal transcription; no microphone."""
+"""Live ▸ Start listening: a file-backed stream drawn while it runs; Stop keeps the take; no microphone."""
 from __future__ import annotations
 
 import numpy as np
