@@ -39,9 +39,9 @@ class LiveWorker(QObject):
     finished = Signal(object, object)  # Transcription, Audio
     failed = Signal(str)
 
-    def __init__(self, engine, stream_factory: Callable):
+    def __init__(self, engine, stream_factory: Callable, spec=None):
         super().__init__()
-        self.engine, self.stream_factory = engine, stream_factory
+        self.engine, self.stream_factory, self.spec = engine, stream_factory, spec
         self._stop = False
 
     def stop(self) -> None:
@@ -51,6 +51,12 @@ class LiveWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
+            if self.engine is None:  # no file run built one yet: build it here, off the GUI thread
+                from unmf_core.transcription.engine import Engine
+
+                spec = self.spec
+                self.engine = Engine(templates=getattr(spec, "templates", None), model=getattr(spec, "model", None),
+                                     device="cpu")
             stream = self.stream_factory(self.engine.cqt.sr)
             transcriber = LiveTranscriber(self.engine)
             blocks: list[np.ndarray] = []
@@ -79,13 +85,15 @@ class LiveWindow(QDialog):
     takeReady = Signal(object, object)  # Transcription, Audio
     failed = Signal(str)
 
-    def __init__(self, engine, stream_factory: Callable, parent=None):
+    def __init__(self, engine, stream_factory: Callable, parent=None, spec=None):
         super().__init__(parent)
         self.setWindowTitle("unmf — listening")
-        self.engine = engine
-        fr = engine.cqt.frame_rate
+        from unmf_core.frontend.cqt import CQTParams
+
+        cqt = engine.cqt if engine is not None else CQTParams()
+        fr = cqt.frame_rate
         self._frames = int(VIEW_SECONDS * fr)
-        self._M = np.full((engine.cqt.n_bins, self._frames), -80.0, dtype=np.float32)
+        self._M = np.full((cqt.n_bins, self._frames), -80.0, dtype=np.float32)
         self._fr = fr
         self._notes: dict[tuple[int, float], object] = {}
         self._latencies: list[float] = []
@@ -112,7 +120,7 @@ class LiveWindow(QDialog):
         lay.addLayout(row)
         self.resize(900, 600)
         self._thread = QThread()
-        self.worker = LiveWorker(engine, stream_factory)
+        self.worker = LiveWorker(engine, stream_factory, spec)
         self.worker.moveToThread(self._thread)
         self._thread.started.connect(self.worker.run)
         self.worker.step.connect(self._on_step)
@@ -181,14 +189,14 @@ class LiveWindow(QDialog):
         self.failed.emit(message)
 
 
-def take_to_window(win, result, audio: Audio) -> None:
+def take_to_window(win, result, audio: Audio, engine) -> None:
     """Hold a live take in the main window as a normal transcription (a loaded recording and one unrolled run)."""
+    from unmf_core.frontend.blocks import block_cqt
     from unmf_gui.runs import Loaded, Snapshot
 
     if len(audio.samples) == 0:
         return
-    engine = win.engine
-    M = engine.plain_spectrogram(audio).cpu().numpy()
+    M = block_cqt(audio.samples, engine.cqt).cpu().numpy()
     T = min(M.shape[1], result.H.shape[1])
     M, H = M[:, :T], result.H[:, :T]
     from dataclasses import replace
@@ -235,15 +243,12 @@ class LiveAction:
         self.action.setStatusTip(reason)
 
     def start(self) -> LiveWindow | None:
-        """Open the live view and start listening (None when the engine is not ready or there is no input)."""
+        """Open the live view and start listening (None when there is no input)."""
         if self.reason:
             self.win.notify(self.reason, 6000)
             return None
-        if self.win.engine is None:
-            self.win.notify("The model is still loading", 4000)
-            return None
-        w = self.window = LiveWindow(self.win.engine, self.stream_factory, self.win)
-        w.takeReady.connect(lambda result, audio: take_to_window(self.win, result, audio))
+        w = self.window = LiveWindow(self.win.engine, self.stream_factory, self.win, self.win.spec)
+        w.takeReady.connect(lambda result, audio: take_to_window(self.win, result, audio, w.worker.engine))
         w.failed.connect(lambda msg: self.win.notify(msg, 8000))
         w.show()
         w.start()

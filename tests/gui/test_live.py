@@ -11,12 +11,6 @@ from unmf_core.frontend.inputstream import FileStream
 PIECE = [(60, 0.3, 0.9), (64, 0.5, 1.2), (67, 1.0, 1.6), (48, 1.4, 2.4), (72, 2.0, 2.6), (55, 2.5, 3.3)]
 
 
-def _wait_engine(qtbot, win):
-    if win.engine is None:
-        with qtbot.waitSignal(win.controller.engineReady, timeout=60000):
-            pass
-
-
 def test_no_microphone_disables_the_action_with_the_reason(qtbot, tmp_path):
     win = make_window(qtbot, tmp_path)
     win.live.set_status([], "no audio input: PortAudio is not available (test)")
@@ -28,7 +22,6 @@ def test_no_microphone_disables_the_action_with_the_reason(qtbot, tmp_path):
 
 def test_live_view_draws_notes_while_running_and_stop_keeps_the_take(qtbot, tmp_path):
     win = make_window(qtbot, tmp_path)
-    _wait_engine(qtbot, win)
     audio = Audio(synth_notes(PIECE).astype(np.float32), 22050, "piece")
     win.live.stream_factory = lambda sr: FileStream(audio, sr=sr, realtime=False)
     win.live.set_status([], "")
