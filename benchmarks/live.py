@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import ROOT, tiled_demo
+from .common import ROOT, input_dir, tiled_demo
 
 
 def _rss_mb() -> float:
@@ -57,6 +57,7 @@ def child(seconds: float, offline: bool) -> dict:
     ref1 = read_midi(DEMO_MIDI)
     tile = engine.load(DEMO_AUDIO).duration
     lt = LiveTranscriber(engine, keep=False)
+    progress = input_dir() / f"live_progress_{seconds:g}s.json"  # partial figures while a long replay runs
     lat: list[float] = []
     rss: list[tuple[float, float]] = []
     c0, w0 = time.process_time(), time.perf_counter()
@@ -67,6 +68,9 @@ def child(seconds: float, offline: bool) -> dict:
         if step.audio_time >= next_mark:
             rss.append((step.audio_time, _rss_mb()))
             next_mark += 60.0
+            progress.write_text(json.dumps({"audio_s": step.audio_time, "cpu_s": time.process_time() - c0,
+                                            "wall_s": time.perf_counter() - w0, "rss_mb": rss,
+                                            "notes": len(lt.notes)}))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     notes = lt.notes
     reps = int(np.ceil(seconds / tile))
