@@ -161,4 +161,6 @@ def write(res: dict, out: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(child(float(sys.argv[1]), "--offline" in sys.argv)))
+    result = json.dumps(child(float(sys.argv[1]), "--offline" in sys.argv))
+    (input_dir() / f"live_result_{float(sys.argv[1]):g}s.json").write_text(result)
+    print(result)
