@@ -123,6 +123,30 @@ def run(quick: bool = False) -> dict:
     return {"replay": _run_child(short, True), "long": _run_child(long_, False)}
 
 
+def _long_lines(lg: dict) -> list[str]:
+    return [
+        f"## {lg['seconds'] / 60:g}-minute replay (unpaced, keep=False)", "",
+        "| | value |", "|---|---|",
+        f"| CPU share | {100 * lg['cpu_share']:.1f} % of one core ({lg['cpu_s']:.0f} CPU s) |",
+        f"| peak RSS | {lg['peak_rss_mb']:.0f} MB (includes the decoded file, "
+        f"{lg['seconds'] * 22050 * 4 / 2**20:.0f} MB) |",
+        "| RSS every minute of audio (MB) | " + ", ".join(f"{m:.0f}" for _, m in lg["rss_mb"]) + " |",
+        f"| drift: largest per-tile median onset shift vs the first tile | "
+        f"{lg['drift_ms']['max_abs_median_shift']:.1f} ms over {lg['drift_ms']['tiles']} tiles "
+        f"(last tile {lg['drift_ms']['last_tile_shift']:.1f} ms) |",
+        f"| onset-F vs the demo's MIDI | {lg['live_vs_ref']['onset_f']:.3f} |", ""]
+
+
+def _partial_lines(lg: dict) -> list[str]:
+    """A long replay that was stopped before its end: the figures of its progress file."""
+    return [
+        f"## Long replay, stopped after {lg['audio_s'] / 60:.1f} minutes of audio (unpaced, keep=False)", "",
+        "| | value |", "|---|---|",
+        f"| CPU share so far | {100 * lg['cpu_s'] / max(lg['audio_s'], 1e-9):.1f} % of one core |",
+        "| RSS every minute of audio (MB) | " + ", ".join(f"{m:.0f}" for _, m in lg["rss_mb"]) + " |",
+        f"| notes | {lg['notes']} |", ""]
+
+
 def write(res: dict, out: Path) -> list[Path]:
     """``live.md`` and ``live.json`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -143,17 +167,8 @@ def write(res: dict, out: Path) -> list[Path]:
         f"| onset-F of live against file transcription (agreement) | {f(r['live_vs_offline'])} |",
         f"| notes: live / file | {r['n_notes']} / {r['offline_notes']} |",
         f"| peak RSS | {r['peak_rss_mb']:.0f} MB |", "",
-        f"## {lg['seconds'] / 60:g}-minute replay (unpaced, keep=False)", "",
-        "| | value |", "|---|---|",
-        f"| CPU share | {100 * lg['cpu_share']:.1f} % of one core ({lg['cpu_s']:.0f} CPU s) |",
-        f"| peak RSS | {lg['peak_rss_mb']:.0f} MB (includes the decoded file, "
-        f"{lg['seconds'] * 22050 * 4 / 2**20:.0f} MB) |",
-        "| RSS every minute of audio (MB) | " + ", ".join(f"{m:.0f}" for _, m in lg["rss_mb"]) + " |",
-        f"| drift: largest per-tile median onset shift vs the first tile | "
-        f"{lg['drift_ms']['max_abs_median_shift']:.1f} ms over {lg['drift_ms']['tiles']} tiles "
-        f"(last tile {lg['drift_ms']['last_tile_shift']:.1f} ms) |",
-        f"| onset-F vs the demo's MIDI | {f(lg['live_vs_ref'])} |", "",
     ]
+    lines += _long_lines(lg) if "cpu_share" in lg else _partial_lines(lg)
     md, js = out / "live.md", out / "live.json"
     md.write_text("\n".join(lines))
     js.write_text(json.dumps(res, indent=2))
