@@ -16,7 +16,7 @@ from .common import DURATIONS, QUICK_DURATIONS, ROOT, machine
 
 ALL = ("cqt", "mu", "unrolled", "convergence", "e2e", "memory")
 #: Selectable with ``--only`` but not run by default.
-EXTRA = ("quality", "tempo", "peer")
+EXTRA = ("quality", "tempo", "peer", "live")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
                          progress=lambda m: print(m, file=sys.stderr, flush=True),
                          jobs_to_run=tuple(j.strip() for j in args.peer_jobs.split(",") if j.strip()))
             for path in peer.write(r, args.out):
+                print(path)
+        elif name == "live":
+            from . import live
+            lv = live.run(args.quick)
+            lv["machine"] = res["machine"]
+            for path in live.write(lv, args.out):
                 print(path)
         print(f"[bench] {name} done in {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
     res["total_s"] = time.perf_counter() - t0

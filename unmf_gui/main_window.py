@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QLabel, QMainWindow, QMessageBox, QProgressBar, Q
 from unmf_core.errors import UnmfError
 from unmf_core.transcription.notes import NoteParams, read_midi
 from unmf_core.transcription.engine import DEMO_AUDIO, Options
+from unmf_gui.live import LiveAction
 from unmf_core.transcription.synth import mix, synthesize
 from unmf_gui.controls import LayerBar, RunToolbar
 from unmf_gui.editing import EDIT_HELP, NoteEditor
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         self.editor = NoteEditor(self)
         self.project = ProjectActions(self)
         self._build_shortcuts()
+        self.live = LiveAction(self)  # Live ▸ Start listening (unmf_gui/live.py)
         self._connect()
         self._update_engine_label()
         self.layer_bar.refresh()

@@ -281,6 +281,9 @@ _EXTRA_COMMANDS: list = []
 from .train import add_commands as _train_commands  # noqa: E402
 
 _EXTRA_COMMANDS.append(_train_commands)
+from .listen import add_command as _listen_command  # noqa: E402
+
+_EXTRA_COMMANDS.append(_listen_command)
 
 
 def main(argv: list[str] | None = None) -> int:

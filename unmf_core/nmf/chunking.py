@@ -282,10 +282,14 @@ def iter_layers(model, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, track_
 
 def apply_layer(layer, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, with_w: bool, chunk: int | None = None,
                 track_divergence: bool = False, cancel=None,
-                cache: dict | None = None) -> tuple[torch.Tensor, torch.Tensor, float]:
+                cache: dict | None = None, peak: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """One unrolled layer: W updated if ``with_w`` (accelerated by A_W), then H (by A_H, with step ω).
 
     ``cache``: a dict the caller keeps across layers for the divergence's M-only terms.
+    ``peak`` (shape ``(..., 1, 1)``) replaces the maximum of H in A_H's input normalisation (default: the
+    maximum of the H given): the live transcriber (:mod:`unmf_core.streaming`) runs a window of a stream
+    with the running maximum of everything it has seen.
 
     Returns
     -------
@@ -298,12 +302,13 @@ def apply_layer(layer, M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, with_w
         num, den = _sum_w_stats(M, W, H, cfg.beta, parts, cancel)
         W = apply_W(W, num, den, cfg.beta, accel=layer.accel_W(W), lambda_W=cfg.lambda_w)
     whole = len(parts) == 1
-    peak = None if whole else H.amax(dim=(-2, -1), keepdim=True)  # one chunk normalises by its own max
+    if peak is None and not whole:
+        peak = H.amax(dim=(-2, -1), keepdim=True)  # one chunk normalises by its own max
     H_new = H if whole else torch.empty_like(H)
     div = 0.0
     for lo, a, b, hi in parts:
         check_cancel(cancel)
-        acc = layer.accel_H(H) if whole else layer.accel_H(H[..., lo:hi], peak)[..., a - lo:b - lo]
+        acc = layer.accel_H(H, peak) if whole else layer.accel_H(H[..., lo:hi], peak)[..., a - lo:b - lo]
         h = update_H(M[..., a:b], W, H[..., a:b], cfg.beta, accel=acc, lambda_H=cfg.lambda_h,
                      clip=cfg.clip_h, step=layer.step_size())
         H_new = _put(H_new, a, b, h, len(parts))
