@@ -12,7 +12,6 @@ when there is no microphone or no PortAudio.
 from __future__ import annotations
 
 import math
-import time
 from typing import Callable
 
 import numpy as np
@@ -94,7 +93,6 @@ class LiveWindow(QDialog):
         fr = cqt.frame_rate
         self._frames = int(VIEW_SECONDS * fr)
         self._M = np.full((cqt.n_bins, self._frames), -80.0, dtype=np.float32)
-        self._fr = fr
         self._notes: dict[tuple[int, float], object] = {}
         self._latencies: list[float] = []
         self.take = None
@@ -129,7 +127,6 @@ class LiveWindow(QDialog):
 
     def start(self) -> None:
         """Start listening."""
-        self._t0 = time.monotonic()
         self._thread.start()
 
     @Slot()
