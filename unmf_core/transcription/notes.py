@@ -17,6 +17,7 @@ import pretty_midi
 
 from ..frontend.cqt import LOWEST_PITCH, N_KEYS
 from ..errors import MidiError
+from .notes_offsets import decay_offset
 
 
 @dataclass(frozen=True, order=True)
@@ -65,6 +66,16 @@ class NoteParams:
         Move each onset to the steepest rise of its activation: low keys' long CQT
         windows smear an attack over up to half a second, and the threshold
         crossing comes early.
+    offset_mode : str
+        ``"decay"``: a note ends where its own activation turns from the slow decay
+        of a held key to the fast drop of the damper (or the room's decay): the
+        break of a two-segment line fit to log H between the note's peak and the
+        frame where H falls below ``offset_rel ×`` that peak (see
+        :mod:`unmf_core.transcription.notes_offsets`), never after the key's next
+        onset. ``"scale"``: where H falls below the hysteresis threshold
+        (``threshold × offset_ratio × scale``), as before.
+    offset_rel : float
+        ``"decay"`` offsets: the note's decay is followed down to this fraction of its peak.
     """
 
     threshold: float = 0.07
@@ -76,6 +87,8 @@ class NoteParams:
     background_ratio: float = 15.0
     refine_onsets: bool = True
     min_peak: float = 1e-3
+    offset_mode: str = "decay"
+    offset_rel: float = 0.05
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-ready)."""
@@ -159,6 +172,8 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
         Sorted by onset, then pitch.
     """
     H = np.asarray(H, dtype=np.float64)
+    if params.offset_mode not in ("decay", "scale"):
+        raise ValueError(f"offset_mode must be 'decay' or 'scale', not {params.offset_mode!r}")
     scale = activation_scale(H) if scale is None else float(scale)
     if scale <= 0 or not np.isfinite(scale):
         return []
@@ -169,6 +184,7 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
     min_ioi = max(1, int(round(params.min_ioi * frame_rate)))
     notes: list[Note] = []
     rise = max(1, int(round(0.5 * frame_rate)))
+    peak_frames = max(1, int(round(0.3 * frame_rate)))
     for k in range(H.shape[0]):
         h = H[k]
         on_k = max(on, params.min_peak)
@@ -181,6 +197,7 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
                 merged[-1][1] = e
             else:
                 merged.append([s, e])
+        spans: list[tuple[int, int]] = []
         for s, e in merged:
             starts = _split_reonsets(h, s, e, on_k, params.reonset_ratio, min_ioi, gap + 1) + [e]
             for a, b in zip(starts[:-1], starts[1:]):
@@ -188,9 +205,14 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
                     a = _steepest_rise(h, a, b, rise)
                 if b - a < min_len or h[a:b].max() < on_k:
                     continue
-                peak = float(h[a:b].max()) / scale
-                vel = int(np.clip(round(127 * min(1.0, peak) ** 0.5), 1, 127))
-                notes.append(Note(LOWEST_PITCH + k, a / frame_rate, b / frame_rate, vel))
+                spans.append((a, b))
+        for i, (a, b) in enumerate(spans):
+            if params.offset_mode == "decay":
+                limit = spans[i + 1][0] if i + 1 < len(spans) else H.shape[1]
+                b = max(a + min_len, decay_offset(h, a, limit, params.offset_rel, peak_frames=peak_frames))
+            peak = float(h[a:b].max()) / scale
+            vel = int(np.clip(round(127 * min(1.0, peak) ** 0.5), 1, 127))
+            notes.append(Note(LOWEST_PITCH + k, a / frame_rate, b / frame_rate, vel))
     notes.sort(key=lambda n: (n.onset, n.pitch))
     return notes
 

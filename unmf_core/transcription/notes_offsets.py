@@ -1,0 +1,96 @@
+"""Note offsets from a note's own decay (used by :func:`unmf_core.transcription.notes.extract_notes`).
+
+A piano note's activation decays roughly exponentially while the key is held and
+drops much faster when the damper falls (or, in a room, turns into the room's
+decay). A threshold relative to the whole recording ends loud notes late and
+quiet ones early; here a note ends where its own log-activation changes from the
+slow to the fast decay: the break point of a two-segment straight-line fit to
+``log h`` between the note's peak and the frame where ``h`` first falls below a
+fraction of that peak.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def two_segment_break(y: np.ndarray, min_len: int = 3) -> int:
+    """Index ``e`` that best splits ``y`` into two straight lines ``y[:e]``, ``y[e:]`` (least squares).
+
+    Parameters
+    ----------
+    y : np.ndarray
+        ``(n,)`` values (here: log-activation from a note's peak on).
+    min_len : int
+        Fewest points on each side.
+
+    Returns
+    -------
+    int
+        The break, in ``min_len .. n - min_len``; ``n`` when ``y`` is too short to split.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n = len(y)
+    if n < 2 * min_len:
+        return n
+    x = np.arange(n, dtype=np.float64)
+
+    def cum(v: np.ndarray) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum(v)])
+
+    s1, sx, sy, sxx, sxy, syy = cum(np.ones(n)), cum(x), cum(y), cum(x * x), cum(x * y), cum(y * y)
+    e = np.arange(min_len, n - min_len + 1)
+
+    def sse(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        m = s1[j] - s1[i]
+        mx, my = sx[j] - sx[i], sy[j] - sy[i]
+        vx = sxx[j] - sxx[i] - mx * mx / m
+        cxy = sxy[j] - sxy[i] - mx * my / m
+        vy = syy[j] - syy[i] - my * my / m
+        return vy - np.where(vx > 1e-12, cxy * cxy / np.maximum(vx, 1e-12), 0.0)
+
+    zero, end = np.zeros_like(e), np.full_like(e, n)
+    return int(e[np.argmin(sse(zero, e) + sse(e, end))])
+
+
+def decay_offset(h: np.ndarray, start: int, limit: int, rel: float, floor: float = 0.01,
+                 peak_frames: int | None = None, extra: int = 3) -> int:
+    """Offset frame of the note starting at ``start`` on activation row ``h``.
+
+    Parameters
+    ----------
+    h : np.ndarray
+        ``(T,)`` activation of one key.
+    start : int
+        The note's onset frame.
+    limit : int
+        The note cannot last past this frame (the key's next onset, or T).
+    rel : float
+        The note's region ends where ``h`` first falls below ``rel × peak``.
+    floor : float
+        ``log(h + floor × peak)``: keeps the noise floor out of the fit.
+    peak_frames : int, optional
+        The peak is searched in the first ``peak_frames`` frames (default: to ``limit``).
+    extra : int
+        Frames after the cut that the fit still sees.
+
+    Returns
+    -------
+    int
+        End frame (exclusive) in ``start + 1 .. limit``; ``limit`` when ``h`` never falls below
+        ``rel × peak`` before it.
+    """
+    limit = int(min(limit, len(h)))
+    if limit - start < 2:
+        return max(start + 1, limit)
+    seg = np.asarray(h[start:limit], dtype=np.float64)
+    p = int(np.argmax(seg[:peak_frames] if peak_frames else seg))
+    pk = seg[p]
+    if pk <= 0:
+        return start + 1
+    below = np.flatnonzero(seg[p:] < rel * pk)
+    if not len(below):  # still sounding at the next onset of the key (or the end): it lasts until then
+        return limit
+    cut = p + int(below[0])
+    tail = seg[p:cut + extra]  # a few frames past the cut, so that a drop at its end has a second segment
+    e = p + two_segment_break(np.log(tail + floor * pk)) if len(tail) >= 6 else cut
+    return start + max(1, min(e, len(seg)))
