@@ -160,7 +160,7 @@ def main(argv=None) -> int:
     show("old ", evaluate(items, old))
     show("new ", evaluate(items, new))
     if a.sweep:
-        for rel, drop in itertools.product((0.05, 0.1, 0.15, 0.2, 0.3), (0.0,)):
+        for rel, drop in itertools.product((0.01, 0.02, 0.03, 0.05, 0.1), (0.0,)):
             p = replace(new, offset_rel=rel)
             show(f"rel={rel} ", evaluate(items, p))
     rows = np.array([r[:4] for r in velocity_fit(items, new)], dtype=float)

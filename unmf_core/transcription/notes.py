@@ -88,7 +88,7 @@ class NoteParams:
     refine_onsets: bool = True
     min_peak: float = 1e-3
     offset_mode: str = "decay"
-    offset_rel: float = 0.05
+    offset_rel: float = 0.02
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-ready)."""
