@@ -155,7 +155,7 @@ def main(argv=None) -> int:
 
     cache = Path(a.cache)
     items = activations(build(cache, a.pieces, a.seed), cache, a.method)
-    old = NoteParams(offset_mode="scale")
+    old = NoteParams(decay_offsets=False)
     new = NoteParams()
     show("old ", evaluate(items, old))
     show("new ", evaluate(items, new))

@@ -66,16 +66,17 @@ class NoteParams:
         Move each onset to the steepest rise of its activation: low keys' long CQT
         windows smear an attack over up to half a second, and the threshold
         crossing comes early.
-    offset_mode : str
-        ``"decay"``: a note ends where its own activation turns from the slow decay
+    decay_offsets : bool
+        True: a note ends where its own activation turns from the slow decay
         of a held key to the fast drop of the damper (or the room's decay): the
         break of a two-segment line fit to log H between the note's peak and the
         frame where H falls below ``offset_rel ×`` that peak (see
         :mod:`unmf_core.transcription.notes_offsets`), never after the key's next
-        onset. ``"scale"``: where H falls below the hysteresis threshold
-        (``threshold × offset_ratio × scale``), as before.
+        onset. False: where H falls below the hysteresis threshold
+        (``threshold × offset_ratio × scale``), as before (that threshold still
+        delimits the notes in both cases).
     offset_rel : float
-        ``"decay"`` offsets: the note's decay is followed down to this fraction of its peak.
+        Decay offsets: the note's decay is followed down to this fraction of its peak.
     """
 
     threshold: float = 0.07
@@ -87,7 +88,7 @@ class NoteParams:
     background_ratio: float = 15.0
     refine_onsets: bool = True
     min_peak: float = 1e-3
-    offset_mode: str = "decay"
+    decay_offsets: bool = True
     offset_rel: float = 0.02
 
     def to_dict(self) -> dict:
@@ -172,8 +173,6 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
         Sorted by onset, then pitch.
     """
     H = np.asarray(H, dtype=np.float64)
-    if params.offset_mode not in ("decay", "scale"):
-        raise ValueError(f"offset_mode must be 'decay' or 'scale', not {params.offset_mode!r}")
     scale = activation_scale(H) if scale is None else float(scale)
     if scale <= 0 or not np.isfinite(scale):
         return []
@@ -207,7 +206,7 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
                     continue
                 spans.append((a, b))
         for i, (a, b) in enumerate(spans):
-            if params.offset_mode == "decay":
+            if params.decay_offsets:
                 limit = spans[i + 1][0] if i + 1 < len(spans) else H.shape[1]
                 b = max(a + min_len, decay_offset(h, a, limit, params.offset_rel, peak_frames=peak_frames))
             peak = float(h[a:b].max()) / scale
