@@ -163,17 +163,19 @@ def main(argv=None) -> int:
         for rel, drop in itertools.product((0.01, 0.02, 0.03, 0.05, 0.1), (0.0,)):
             p = replace(new, offset_rel=rel)
             show(f"rel={rel} ", evaluate(items, p))
-    rows = np.array([r[:4] for r in velocity_fit(items, new)], dtype=float)
-    fit = rows[:, 0] < a.pieces // 2
-    A = np.c_[np.ones(fit.sum()), rows[fit, 2]]
-    coef, *_ = np.linalg.lstsq(A, rows[fit, 1], rcond=None)
-    held = ~fit
-    pred = np.clip(np.round(coef[0] + coef[1] * rows[held, 2]), 1, 127)
-    print(json.dumps({"velocity_fit": {"intercept": coef[0], "slope": coef[1], "n_fit": int(fit.sum()),
-                                       "n_held": int(held.sum()),
-                                       "held_mae_fit": float(np.abs(pred - rows[held, 1]).mean()),
-                                       "held_mae_default": float(np.abs(rows[held, 3] - rows[held, 1]).mean()),
-                                       "held_corr": float(np.corrcoef(rows[held, 2], rows[held, 1])[0, 1])}}))
+    rows = np.array([r[:4] + (r[5],) for r in velocity_fit(items, new)], dtype=float)
+    fit, held = rows[:, 0] < a.pieces // 2, rows[:, 0] >= a.pieces // 2
+    for name, cols in (("constant", lambda r: np.ones((len(r), 1))),
+                       ("log-peak", lambda r: np.c_[np.ones(len(r)), r[:, 2]]),
+                       ("log-peak + key", lambda r: np.c_[np.ones(len(r)), r[:, 2], r[:, 4] / 87.0])):
+        coef, *_ = np.linalg.lstsq(cols(rows[fit]), rows[fit, 1], rcond=None)
+        pred = np.clip(np.round(cols(rows[held]) @ coef), 1, 127)
+        print(json.dumps({"velocity_fit": name, "coef": [round(float(c), 2) for c in coef],
+                          "n_fit": int(fit.sum()), "n_held": int(held.sum()),
+                          "held_mae_fit": round(float(np.abs(pred - rows[held, 1]).mean()), 2),
+                          "held_corr_fit": round(float(np.corrcoef(pred, rows[held, 1])[0, 1]), 3),
+                          "held_mae_current": round(float(np.abs(rows[held, 3] - rows[held, 1]).mean()), 2),
+                          "held_corr_current": round(float(np.corrcoef(rows[held, 3], rows[held, 1])[0, 1]), 3)}))
     if a.validate:
         from benchmarks.quality import UNSEEN, build_set, cache_dir
 
