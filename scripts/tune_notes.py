@@ -17,7 +17,6 @@ benchmark (only to report; nothing is chosen there).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import sys
@@ -160,9 +159,10 @@ def main(argv=None) -> int:
     show("old ", evaluate(items, old))
     show("new ", evaluate(items, new))
     if a.sweep:
-        for rel, drop in itertools.product((0.01, 0.02, 0.03, 0.05, 0.1), (0.0,)):
-            p = replace(new, offset_rel=rel)
-            show(f"rel={rel} ", evaluate(items, p))
+        for rel in (0.01, 0.02, 0.03, 0.05, 0.1):
+            show(f"rel={rel} ", evaluate(items, replace(new, offset_rel=rel)))
+        for ratio in (0.1, 0.2, 0.3, 0.5, 0.7):
+            show(f"partial_ratio={ratio} ", evaluate(items, replace(new, partial_ratio=ratio)))
     rows = np.array([r[:4] + (r[5],) for r in velocity_fit(items, new)], dtype=float)
     fit, held = rows[:, 0] < a.pieces // 2, rows[:, 0] >= a.pieces // 2
     for name, cols in (("constant", lambda r: np.ones((len(r), 1))),

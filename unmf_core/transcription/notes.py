@@ -17,7 +17,7 @@ import pretty_midi
 
 from ..frontend.cqt import LOWEST_PITCH, N_KEYS
 from ..errors import MidiError
-from .notes_offsets import decay_offset
+from .notes_offsets import decay_offset, partial_notes
 
 
 @dataclass(frozen=True, order=True)
@@ -77,6 +77,11 @@ class NoteParams:
         delimits the notes in both cases).
     offset_rel : float
         Decay offsets: the note's decay is followed down to this fraction of its peak.
+    partial_ratio : float
+        A note that starts (within ``merge_gap``) with a note an octave, a twelfth or two
+        octaves below it and peaks below ``partial_ratio ×`` that note's peak is taken
+        for its partial and dropped (0: off; see
+        :func:`unmf_core.transcription.notes_offsets.partial_notes`).
     """
 
     threshold: float = 0.07
@@ -90,6 +95,7 @@ class NoteParams:
     min_peak: float = 1e-3
     decay_offsets: bool = True
     offset_rel: float = 0.02
+    partial_ratio: float = 0.0
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-ready)."""
@@ -206,6 +212,7 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
     min_len = max(1, int(round(params.min_duration * frame_rate)))
     min_ioi = max(1, int(round(params.min_ioi * frame_rate)))
     notes: list[Note] = []
+    found: list[tuple[int, int, float]] = []  # (key, onset frame, peak) of each note, for the partial rule
     rise = max(1, int(round(0.5 * frame_rate)))
     peak_frames = max(1, int(round(0.3 * frame_rate)))
     for k in range(H.shape[0]):
@@ -233,8 +240,13 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
             if params.decay_offsets:
                 limit = spans[i + 1][0] if i + 1 < len(spans) else H.shape[1]
                 b = max(a + min_len, decay_offset(h, a, limit, params.offset_rel, peak_frames=peak_frames))
-            vel = velocity(float(h[a:b].max()), scale, k)
-            notes.append(Note(LOWEST_PITCH + k, a / frame_rate, b / frame_rate, vel))
+            peak = float(h[a:b].max())
+            notes.append(Note(LOWEST_PITCH + k, a / frame_rate, b / frame_rate, velocity(peak, scale, k)))
+            found.append((k, a, peak))
+    if params.partial_ratio > 0 and notes:
+        k_, a_, p_ = (np.array(v) for v in zip(*found))
+        drop = partial_notes(k_, a_, p_, params.partial_ratio, gap + 1)
+        notes = [n for n, d in zip(notes, drop) if not d]
     notes.sort(key=lambda n: (n.onset, n.pitch))
     return notes
 

@@ -94,3 +94,40 @@ def decay_offset(h: np.ndarray, start: int, limit: int, rel: float, floor: float
     tail = seg[p:cut + extra]  # a few frames past the cut, so that a drop at its end has a second segment
     e = p + two_segment_break(np.log(tail + floor * pk)) if len(tail) >= 6 else cut
     return start + max(1, min(e, len(seg)))
+
+
+#: Intervals (semitones) at which a note can be a partial of a lower one: octave, twelfth, double octave.
+PARTIAL_INTERVALS = (12, 19, 24)
+
+
+def partial_notes(keys: np.ndarray, onsets: np.ndarray, peaks: np.ndarray, ratio: float, tolerance: int,
+                  intervals: tuple[int, ...] = PARTIAL_INTERVALS, below: bool = False) -> np.ndarray:
+    """Mask of notes explained as a partial of a simultaneous, stronger note.
+
+    Note ``i`` is flagged when a note ``j`` starts within ``tolerance`` frames of it, lies one of
+    ``intervals`` below it (or, with ``below``, also an octave above it: a sub-octave ghost) and
+    ``peaks[i] < ratio × peaks[j]``.
+
+    Parameters
+    ----------
+    keys, onsets, peaks : np.ndarray
+        ``(n,)`` key index, onset frame and activation peak of each note.
+    ratio : float
+        How much weaker than its fundamental a partial note must be (0 flags nothing).
+
+    Returns
+    -------
+    np.ndarray
+        ``(n,)`` bool, True for the notes to drop.
+    """
+    keys, onsets, peaks = (np.asarray(v) for v in (keys, onsets, peaks))
+    drop = np.zeros(len(keys), dtype=bool)
+    if ratio <= 0 or len(keys) < 2:
+        return drop
+    diffs = set(intervals) | ({-12} if below else set())
+    for i in range(len(keys)):
+        near = np.abs(onsets - onsets[i]) <= tolerance
+        rel = keys[i] - keys
+        cand = near & np.isin(rel, list(diffs)) & (peaks[i] < ratio * peaks)
+        drop[i] = bool(cand.any())
+    return drop
