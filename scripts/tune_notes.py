@@ -159,8 +159,14 @@ def main(argv=None) -> int:
     show("old ", evaluate(items, old))
     show("new ", evaluate(items, new))
     if a.sweep:
+        grid = {}
         for rel in (0.01, 0.02, 0.03, 0.05, 0.1):
-            show(f"rel={rel} ", evaluate(items, replace(new, offset_rel=rel)))
+            for sl in (0.0, 80.0, 100.0, 120.0, 140.0, 160.0, 200.0):
+                grid[rel, sl] = c = evaluate(items, replace(new, offset_rel=rel, offset_slope=sl))
+                show(f"offset_rel={rel} offset_slope={sl} ", c)
+        best = max(grid, key=lambda k: grid[k]["all"]["offset_f"])
+        print(f"best on the training renders: offset_rel={best[0]} offset_slope={best[1]} "
+              f"(offset-F {grid[best]['all']['offset_f']:.3f})")
         for ratio in (0.1, 0.2, 0.3, 0.5, 0.7):
             show(f"partial_ratio={ratio} ", evaluate(items, replace(new, partial_ratio=ratio)))
     rows = np.array([r[:4] + (r[5],) for r in velocity_fit(items, new)], dtype=float)

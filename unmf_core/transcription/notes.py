@@ -77,6 +77,11 @@ class NoteParams:
         delimits the notes in both cases).
     offset_rel : float
         Decay offsets: the note's decay is followed down to this fraction of its peak.
+    offset_slope : float
+        Decay offsets: a note also ends where its activation first falls faster than
+        this many dB per second (over 60 ms), if that comes before the fit's break
+        (0: off). In a room the damper's drop turns into the room's decay, which the
+        line fit alone follows too far.
     partial_ratio : float
         A note that starts (within ``merge_gap``) with a note an octave, a twelfth or two
         octaves below it and peaks below ``partial_ratio ×`` that note's peak is taken
@@ -94,7 +99,8 @@ class NoteParams:
     refine_onsets: bool = True
     min_peak: float = 1e-3
     decay_offsets: bool = True
-    offset_rel: float = 0.02
+    offset_rel: float = 0.01
+    offset_slope: float = 100.0
     partial_ratio: float = 0.0
 
     def to_dict(self) -> dict:
@@ -215,6 +221,7 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
     found: list[tuple[int, int, float]] = []  # (key, onset frame, peak) of each note, for the partial rule
     rise = max(1, int(round(0.5 * frame_rate)))
     peak_frames = max(1, int(round(0.3 * frame_rate)))
+    slope_frames = max(1, int(round(0.06 * frame_rate)))
     for k in range(H.shape[0]):
         h = H[k]
         on_k = max(on, params.min_peak)
@@ -239,7 +246,9 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
         for i, (a, b) in enumerate(spans):
             if params.decay_offsets:
                 limit = spans[i + 1][0] if i + 1 < len(spans) else H.shape[1]
-                b = max(a + min_len, decay_offset(h, a, limit, params.offset_rel, peak_frames=peak_frames))
+                b = max(a + min_len, decay_offset(h, a, limit, params.offset_rel, peak_frames=peak_frames,
+                                                        slope=params.offset_slope / frame_rate,
+                                                        slope_frames=slope_frames))
             peak = float(h[a:b].max())
             notes.append(Note(LOWEST_PITCH + k, a / frame_rate, b / frame_rate, velocity(peak, scale, k)))
             found.append((k, a, peak))

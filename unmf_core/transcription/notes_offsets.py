@@ -6,7 +6,8 @@ decay). A threshold relative to the whole recording ends loud notes late and
 quiet ones early; here a note ends where its own log-activation changes from the
 slow to the fast decay: the break point of a two-segment straight-line fit to
 ``log h`` between the note's peak and the frame where ``h`` first falls below a
-fraction of that peak.
+fraction of that peak, or earlier where the activation first falls faster than a
+given slope (a room's decay after the damper).
 """
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def two_segment_break(y: np.ndarray, min_len: int = 3) -> int:
 
 
 def decay_offset(h: np.ndarray, start: int, limit: int, rel: float, floor: float = 0.01,
-                 peak_frames: int | None = None, extra: int = 3) -> int:
+                 peak_frames: int | None = None, extra: int = 3, slope: float = 0.0,
+                 slope_frames: int = 5) -> int:
     """Offset frame of the note starting at ``start`` on activation row ``h``.
 
     Parameters
@@ -67,11 +69,17 @@ def decay_offset(h: np.ndarray, start: int, limit: int, rel: float, floor: float
     rel : float
         The note's region ends where ``h`` first falls below ``rel × peak``.
     floor : float
-        ``log(h + floor × peak)``: keeps the noise floor out of the fit.
+        The fit sees ``20 log10(h / peak + floor)``: keeps the noise floor out of it.
     peak_frames : int, optional
         The peak is searched in the first ``peak_frames`` frames (default: to ``limit``).
     extra : int
         Frames after the cut that the fit still sees.
+    slope : float
+        If > 0: the note ends no later than the first frame from which its activation falls
+        faster than ``slope`` (in dB per frame) over ``slope_frames`` frames. In a room the
+        damper's drop turns into the room's decay, which the line fit follows too far.
+    slope_frames : int
+        Window of that slope, frames.
 
     Returns
     -------
@@ -92,7 +100,12 @@ def decay_offset(h: np.ndarray, start: int, limit: int, rel: float, floor: float
         return limit
     cut = p + int(below[0])
     tail = seg[p:cut + extra]  # a few frames past the cut, so that a drop at its end has a second segment
-    e = p + two_segment_break(np.log(tail + floor * pk)) if len(tail) >= 6 else cut
+    db = 20 * np.log10(tail / pk + floor)
+    e = p + two_segment_break(db) if len(tail) >= 6 else cut
+    if slope > 0 and len(db) > slope_frames:
+        steep = np.flatnonzero(db[slope_frames:] - db[:-slope_frames] < -slope * slope_frames)
+        if len(steep):
+            e = min(e, p + int(steep[0]))
     return start + max(1, min(e, len(seg)))
 
 

@@ -20,7 +20,9 @@ def test_notes_last_as_long_as_they_sound():
     notes = extract_notes(_H([(40, 20, 120)]), FR, NoteParams(refine_onsets=False))
     assert len(notes) == 1
     n = notes[0]
-    assert n.pitch == 61 and n.onset == pytest.approx(0.2) and n.offset == pytest.approx(1.2, abs=0.02)
+    # the decay rule ends a note at the start of its steepest 60-ms fall (CQT activations smear the damper's
+    # drop over such a window), so an instant drop gives an offset up to 60 ms early
+    assert n.pitch == 61 and n.onset == pytest.approx(0.2) and n.offset == pytest.approx(1.17, abs=0.035)
 
 
 def test_threshold_min_duration_and_gap_merging():
@@ -124,7 +126,7 @@ def test_decay_offsets_end_each_note_at_its_own_damper_drop():
     H[40] *= 2.0
     p = NoteParams(refine_onsets=False, threshold=0.02)
     new = {n.pitch: n for n in extract_notes(H, FR, p)}
-    assert new[61].offset == pytest.approx(1.5, abs=0.03) and new[81].offset == pytest.approx(2.5, abs=0.03)
+    assert new[61].offset == pytest.approx(1.47, abs=0.035) and new[81].offset == pytest.approx(2.47, abs=0.035)
     old = {n.pitch: n for n in extract_notes(H, FR, NoteParams(refine_onsets=False, threshold=0.02,
                                                                 decay_offsets=False))}
     assert abs(old[81].offset - 2.5) > 0.3  # the old rule misses the quiet note's end
