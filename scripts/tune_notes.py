@@ -179,7 +179,8 @@ def main(argv=None) -> int:
         print(json.dumps({"velocity_fit": name, "coef": [round(float(c), 2) for c in coef],
                           "n_fit": int(fit.sum()), "n_held": int(held.sum()),
                           "held_mae_fit": round(float(np.abs(pred - rows[held, 1]).mean()), 2),
-                          "held_corr_fit": round(float(np.corrcoef(pred, rows[held, 1])[0, 1]), 3),
+                          "held_corr_fit": (round(float(np.corrcoef(pred, rows[held, 1])[0, 1]), 3)
+                                            if np.ptp(pred) > 0 else None),
                           "held_mae_current": round(float(np.abs(rows[held, 3] - rows[held, 1]).mean()), 2),
                           "held_corr_current": round(float(np.corrcoef(rows[held, 3], rows[held, 1])[0, 1]), 3)}))
     if a.validate:
@@ -190,6 +191,10 @@ def main(argv=None) -> int:
         val = activations(val, cache, a.method)
         show("VAL old ", evaluate(val, old))
         show("VAL new ", evaluate(val, new))
+        v = np.array([(r[1], r[3]) for r in velocity_fit(val, new)], dtype=float)
+        print(json.dumps({"validation_velocity": {"n": len(v), "mae": round(float(np.abs(v[:, 0] - v[:, 1]).mean()), 2),
+                                                  "mae_constant_83.7": round(float(np.abs(v[:, 0] - 83.7).mean()), 2),
+                                                  "corr": round(float(np.corrcoef(v[:, 0], v[:, 1])[0, 1]), 3)}}))
     return 0
 
 
