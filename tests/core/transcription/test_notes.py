@@ -159,3 +159,13 @@ def test_partial_rule_drops_a_weak_simultaneous_octave_only_when_on():
     keys = lambda p: sorted(n.pitch - 21 for n in extract_notes(H, FR, p))  # noqa: E731
     assert keys(NoteParams(threshold=0.05)) == [30, 42, 50]
     assert keys(NoteParams(threshold=0.05, partial_ratio=0.5)) == [30, 50]
+
+
+def test_slope_rule_ends_a_note_at_its_first_steep_fall():
+    from unmf_core.transcription.notes_offsets import decay_offset
+
+    # a held note, then a damper's drop into a slowly decaying (room) tail, which finally stops
+    db = np.r_[-0.05 * np.arange(40), -10 - 0.1 * np.arange(40), np.full(10, -60.0)]
+    h = 10 ** (db / 20)
+    assert decay_offset(h, 0, len(h), 0.01) == 80  # the line fit alone follows the tail to its end
+    assert 35 <= decay_offset(h, 0, len(h), 0.01, slope=1.0, slope_frames=5) <= 40
