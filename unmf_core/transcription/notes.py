@@ -2,8 +2,10 @@
 
 :func:`extract_notes` thresholds H relative to its activation scale (the largest
 total activation of any frame), with hysteresis, a minimum duration, merging of
-short gaps and a re-onset when a held key's activation rises again. MIDI goes
-through pretty_midi and is written atomically.
+short gaps and a re-onset when a held key's activation rises again; each note
+then ends where its own activation decay breaks (:mod:`.notes_offsets`) and gets a
+velocity from its peak (:func:`velocity`). MIDI goes through pretty_midi and is
+written atomically.
 """
 from __future__ import annotations
 
