@@ -417,7 +417,7 @@ def run(bp_python: str | None = None, cache: str | Path | None = None, progress=
     """
     import torch
 
-    from unmf_core.transcription.engine import Engine
+    from unmf_core.transcription.engine import Engine, Options
 
     progress = progress or (lambda m: print(m, file=sys.stderr, flush=True))
     torch.set_num_threads(1)
@@ -428,7 +428,7 @@ def run(bp_python: str | None = None, cache: str | Path | None = None, progress=
                                               "programs": list(PIECE_PROGRAMS), "sources": SOURCES,
                                               "unseen": UNSEEN, "files": len(items),
                                               "audio_s": sum(i["duration"] for i in items)},
-                 "engine": engine.describe(), "methods": {}}
+                 "engine": engine.describe(), "notes": engine.notes_for(Options()).to_dict(), "methods": {}}
     t = time.perf_counter()
     engine.transcribe(items[0]["audio"])  # warm-up (CQT filters, first call)
     res["warmup_s"] = time.perf_counter() - t
@@ -465,6 +465,14 @@ def markdown(res: dict) -> str:
            f"{s['audio_s'] / 60:.1f} min of audio. **{s['unseen']} is the unseen source**: no template and no "
            f"training material comes from it. Model: `{res['engine']['model']}` ({res['engine']['layers']} layers), "
            f"templates: {res['engine']['templates']}.", ""]
+    if res.get("notes"):
+        nt = res["notes"]
+        rule = (f"each note ends at its own decay's break (offset_rel {nt['offset_rel']:g}, offset_slope "
+                f"{nt['offset_slope']:g} dB/s)" if nt.get("decay_offsets") else
+                "notes end at the recording-wide hysteresis threshold")
+        out += [f"Note settings (unmf and MU): threshold {nt['threshold']:g}; {rule}; partial rule "
+                + (f"ratio {nt['partial_ratio']:g}" if nt.get("partial_ratio") else "off")
+                + " (`NoteParams`, chosen on training-SoundFont renders by `scripts/tune_notes.py`).", ""]
     bp = meth.get("basic_pitch", {})
     if "skipped" in bp:
         out += [f"*{bp['skipped']}.*", ""]

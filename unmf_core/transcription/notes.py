@@ -2,8 +2,10 @@
 
 :func:`extract_notes` thresholds H relative to its activation scale (the largest
 total activation of any frame), with hysteresis, a minimum duration, merging of
-short gaps and a re-onset when a held key's activation rises again. MIDI goes
-through pretty_midi and is written atomically.
+short gaps and a re-onset when a held key's activation rises again; each note
+then ends where its own activation decay breaks (:mod:`.notes_offsets`) and gets a
+velocity from its peak (:func:`velocity`). MIDI goes through pretty_midi and is
+written atomically.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import pretty_midi
 
 from ..frontend.cqt import LOWEST_PITCH, N_KEYS
 from ..errors import MidiError
+from .notes_offsets import decay_offset, partial_notes
 
 
 @dataclass(frozen=True, order=True)
@@ -65,6 +68,27 @@ class NoteParams:
         Move each onset to the steepest rise of its activation: low keys' long CQT
         windows smear an attack over up to half a second, and the threshold
         crossing comes early.
+    decay_offsets : bool
+        True: a note ends where its own activation turns from the slow decay
+        of a held key to the fast drop of the damper (or the room's decay): the
+        break of a two-segment line fit to log H between the note's peak and the
+        frame where H falls below ``offset_rel ×`` that peak (see
+        :mod:`unmf_core.transcription.notes_offsets`), never after the key's next
+        onset. False: where H falls below the hysteresis threshold
+        (``threshold × offset_ratio × scale``), as before (that threshold still
+        delimits the notes in both cases).
+    offset_rel : float
+        Decay offsets: the note's decay is followed down to this fraction of its peak.
+    offset_slope : float
+        Decay offsets: a note also ends where its activation first falls faster than
+        this many dB per second (over 60 ms), if that comes before the fit's break
+        (0: off). In a room the damper's drop turns into the room's decay, which the
+        line fit alone follows too far.
+    partial_ratio : float
+        A note that starts (within ``merge_gap``) with a note an octave, a twelfth or two
+        octaves below it and peaks below ``partial_ratio ×`` that note's peak is taken
+        for its partial and dropped (0: off; see
+        :func:`unmf_core.transcription.notes_offsets.partial_notes`).
     """
 
     threshold: float = 0.07
@@ -76,10 +100,38 @@ class NoteParams:
     background_ratio: float = 15.0
     refine_onsets: bool = True
     min_peak: float = 1e-3
+    decay_offsets: bool = True
+    offset_rel: float = 0.01
+    offset_slope: float = 100.0
+    partial_ratio: float = 0.0
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-ready)."""
         return asdict(self)
+
+
+#: Velocity ≈ a + b·ln(peak / scale) + c·k/87 (k = key index 0..87), least squares on notes matched in
+#: renders of the training SoundFonts' pianos (scripts/tune_notes.py: held-out mean absolute error
+#: 13.8 velocity units against 15.3 for a constant and 20.7 for the former square-root map).
+VELOCITY_FIT = (108.56, 21.73, 27.95)
+
+
+def velocity(peak: float, scale: float, key: int) -> int:
+    """MIDI velocity 1..127 of a note from its activation peak (log-amplitude map, :data:`VELOCITY_FIT`).
+
+    Parameters
+    ----------
+    peak : float
+        The note's largest activation.
+    scale : float
+        The recording's activation scale (:func:`activation_scale`).
+    key : int
+        Key index 0..87 (A0 = 0).
+    """
+    if peak <= 0 or scale <= 0:
+        return 1
+    a, b, c = VELOCITY_FIT
+    return int(np.clip(round(a + b * np.log(peak / scale) + c * key / 87.0), 1, 127))
 
 
 def activation_scale(H: np.ndarray) -> float:
@@ -168,7 +220,10 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
     min_len = max(1, int(round(params.min_duration * frame_rate)))
     min_ioi = max(1, int(round(params.min_ioi * frame_rate)))
     notes: list[Note] = []
+    found: list[tuple[int, int, float]] = []  # (key, onset frame, peak) of each note, for the partial rule
     rise = max(1, int(round(0.5 * frame_rate)))
+    peak_frames = max(1, int(round(0.3 * frame_rate)))
+    slope_frames = max(1, int(round(0.06 * frame_rate)))
     for k in range(H.shape[0]):
         h = H[k]
         on_k = max(on, params.min_peak)
@@ -181,6 +236,7 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
                 merged[-1][1] = e
             else:
                 merged.append([s, e])
+        spans: list[tuple[int, int]] = []
         for s, e in merged:
             starts = _split_reonsets(h, s, e, on_k, params.reonset_ratio, min_ioi, gap + 1) + [e]
             for a, b in zip(starts[:-1], starts[1:]):
@@ -188,9 +244,20 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
                     a = _steepest_rise(h, a, b, rise)
                 if b - a < min_len or h[a:b].max() < on_k:
                     continue
-                peak = float(h[a:b].max()) / scale
-                vel = int(np.clip(round(127 * min(1.0, peak) ** 0.5), 1, 127))
-                notes.append(Note(LOWEST_PITCH + k, a / frame_rate, b / frame_rate, vel))
+                spans.append((a, b))
+        for i, (a, b) in enumerate(spans):
+            if params.decay_offsets:
+                limit = spans[i + 1][0] if i + 1 < len(spans) else H.shape[1]
+                b = max(a + min_len, decay_offset(h, a, limit, params.offset_rel, peak_frames=peak_frames,
+                                                        slope=params.offset_slope / frame_rate,
+                                                        slope_frames=slope_frames))
+            peak = float(h[a:b].max())
+            notes.append(Note(LOWEST_PITCH + k, a / frame_rate, b / frame_rate, velocity(peak, scale, k)))
+            found.append((k, a, peak))
+    if params.partial_ratio > 0 and notes:
+        k_, a_, p_ = (np.array(v) for v in zip(*found))
+        drop = partial_notes(k_, a_, p_, params.partial_ratio, gap + 1)
+        notes = [n for n, d in zip(notes, drop) if not d]
     notes.sort(key=lambda n: (n.onset, n.pitch))
     return notes
 

@@ -20,7 +20,9 @@ def test_notes_last_as_long_as_they_sound():
     notes = extract_notes(_H([(40, 20, 120)]), FR, NoteParams(refine_onsets=False))
     assert len(notes) == 1
     n = notes[0]
-    assert n.pitch == 61 and n.onset == pytest.approx(0.2) and n.offset == pytest.approx(1.2, abs=0.02)
+    # the decay rule ends a note at the start of its steepest 60-ms fall (CQT activations smear the damper's
+    # drop over such a window), so an instant drop gives an offset up to 60 ms early
+    assert n.pitch == 61 and n.onset == pytest.approx(0.2) and n.offset == pytest.approx(1.17, abs=0.035)
 
 
 def test_threshold_min_duration_and_gap_merging():
@@ -103,3 +105,67 @@ def test_absolute_floor_drops_notes_of_a_near_silent_recording():
     assert [n.pitch for n in loud] == [61]
     assert extract_notes(H * 1e-4, 86.0) == []
     assert [n.pitch for n in extract_notes(H * 1e-4, 86.0, NoteParams(min_peak=0.0))] == [61]
+
+
+def _damped(k_len_drop, T=400, decay=120.0, tail=0.3):
+    """A held note decaying slowly (time constant ``decay`` frames), then a damper drop to a short tail."""
+    H = np.zeros((88, T))
+    for k, a, b in k_len_drop:
+        t = np.arange(b - a)
+        H[k, a:b] = np.exp(-t / decay)
+        d = np.arange(T - b)
+        H[k, b:] = H[k, b - 1] * tail * np.exp(-d / 3.0)  # damper: a sharp drop, then a fast decay
+    return H
+
+
+def test_decay_offsets_end_each_note_at_its_own_damper_drop():
+    # a loud and a quiet note (1/20 of it): the recording-wide threshold ends the quiet one at once and the loud
+    # one late; the decay rule ends both where their own activation drops.
+    H = _damped([(40, 20, 150), (60, 50, 250)])
+    H[60] *= 0.05
+    H[40] *= 2.0
+    p = NoteParams(refine_onsets=False, threshold=0.02)
+    new = {n.pitch: n for n in extract_notes(H, FR, p)}
+    assert new[61].offset == pytest.approx(1.47, abs=0.035) and new[81].offset == pytest.approx(2.47, abs=0.035)
+    old = {n.pitch: n for n in extract_notes(H, FR, NoteParams(refine_onsets=False, threshold=0.02,
+                                                                decay_offsets=False))}
+    assert abs(old[81].offset - 2.5) > 0.3  # the old rule misses the quiet note's end
+
+
+def test_decay_offset_never_runs_into_the_next_onset():
+    from unmf_core.transcription.notes_offsets import decay_offset, two_segment_break
+
+    h = np.exp(-np.arange(100) / 200.0)  # never falls below 2 % before the limit
+    assert decay_offset(h, 0, 60, 0.02) == 60
+    y = np.r_[np.linspace(0, -1, 30), np.linspace(-3, -8, 10)]
+    assert two_segment_break(y) == 30
+    assert two_segment_break(np.zeros(4)) == 4  # too short to split
+
+
+def test_velocity_grows_with_the_activation_peak():
+    H = _H([(40, 10, 100), (41, 110, 200)])
+    H[41] *= 0.1
+    loud, soft = extract_notes(H, FR, NoteParams(refine_onsets=False, threshold=0.01))
+    assert 1 <= soft.velocity < loud.velocity <= 127
+    from unmf_core.transcription.notes import velocity
+
+    assert velocity(0.0, 1.0, 40) == 1 and velocity(1e9, 1.0, 40) == 127
+
+
+def test_partial_rule_drops_a_weak_simultaneous_octave_only_when_on():
+    H = _H([(30, 10, 100), (42, 10, 100), (50, 150, 250)])
+    H[42] *= 0.3  # an octave above key 30, same onset, weaker: its partial
+    H[50] *= 0.3  # weak but alone: a real note
+    keys = lambda p: sorted(n.pitch - 21 for n in extract_notes(H, FR, p))  # noqa: E731
+    assert keys(NoteParams(threshold=0.05)) == [30, 42, 50]
+    assert keys(NoteParams(threshold=0.05, partial_ratio=0.5)) == [30, 50]
+
+
+def test_slope_rule_ends_a_note_at_its_first_steep_fall():
+    from unmf_core.transcription.notes_offsets import decay_offset
+
+    # a held note, then a damper's drop into a slowly decaying (room) tail, which finally stops
+    db = np.r_[-0.05 * np.arange(40), -10 - 0.1 * np.arange(40), np.full(10, -60.0)]
+    h = 10 ** (db / 20)
+    assert decay_offset(h, 0, len(h), 0.01) == 80  # the line fit alone follows the tail to its end
+    assert 35 <= decay_offset(h, 0, len(h), 0.01, slope=1.0, slope_frames=5) <= 40
