@@ -42,7 +42,7 @@ def test_layer_with_factors_forced_to_one_is_one_mu_iteration():
     M, W, H = _problem()
     model = _randomise(UnrolledMU(UnrolledConfig(n_layers=2, w_every=1)))
     layer = model.layers[0]
-    layer.accel_H = lambda H_: torch.ones_like(H_)
+    layer.accel_H = lambda H_, peak=None: torch.ones_like(H_)
     layer.accel_W = lambda W_: torch.ones_like(W_)
     with torch.no_grad():
         W1, H1 = layer(M, W, H, with_w=True)
