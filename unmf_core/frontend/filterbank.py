@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .cqt import CQTParams
+    from .params import CQTParams
 
 log = logging.getLogger("unmf")
 

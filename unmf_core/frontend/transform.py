@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .cqt import CQTParams
+from .params import CQTParams
 from .filterbank import FilterBank, filter_bank
 
 
