@@ -203,7 +203,7 @@ def save(path: Path, bank: FilterBank, params: CQTParams) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy stubs: allow_pickle in **kwds
         os.replace(tmp, path)
     finally:
         if tmp.exists():
