@@ -338,9 +338,10 @@ class Engine:
         empty (:meth:`transcribe` fills both); ``params["steps"]`` is
         ``step.index``, the steps that really ran.
         """
-        H = step.H.detach().cpu().numpy().copy()  # a copy: the steps that follow may update H in place
+        H = step.H.detach().cpu().numpy()
         bg = self.background(M, step.W, opts)
         notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg)
+        H = H.copy()  # the steps that follow may update H in place; copied after extraction (one less copy at once)
         params = self.params(opts, step.index)
         params["step"] = step.index
         return Transcription(notes, H, step.W.detach().cpu().numpy().copy(), [step.divergence], self.cqt.frame_rate,
