@@ -196,7 +196,7 @@ def background_activation(M: torch.Tensor, W: torch.Tensor, beta: float = 1.0, p
     return h[:, 0]
 
 
-def _time_floor(M: torch.Tensor, percentile: float, smooth: int, block: int = 1 << 22) -> torch.Tensor:
+def _time_floor(M: torch.Tensor, percentile: float, smooth: int, block: int = 1 << 20) -> torch.Tensor:
     """Per-bin ``percentile`` over time of M smoothed over ``smooth`` frames, ``(..., F, 1)``.
 
     Rows are independent, so they go ``block`` values at a time: the smoothed
