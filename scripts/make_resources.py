@@ -20,6 +20,12 @@
   Acoustic Grand alone (``scripts/train_default.sh``); retraining it for the new
   templates is the next step of issue 10.
 
+* ``resources/cqt/*.npz`` (``filters``): the CQT filters of the default
+  parameters, so that no run has to build them (librosa, and numba's
+  compilation on the first run after an install); see
+  ``unmf_core/frontend/filterbank.py``. Other parameters are built on first use
+  and cached in the user's cache folder.
+
 Needs Debian's ``fluidsynth``, ``fluid-soundfont-gm`` and ``timgm6mb-soundfont`` packages.
 """
 from __future__ import annotations
@@ -154,11 +160,24 @@ def put_templates_in_model(model: Path, templates: Path) -> None:
     print(f"templates of {templates.name} -> {model} (trained with: {meta['trained_with_templates']})")
 
 
+def make_filters(out_dir: Path) -> None:
+    """The CQT filter file of the default parameters (built with librosa); others are cached on first use."""
+    from unmf_core.frontend import filterbank
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for params in (CQTParams(),):
+        path = out_dir / filterbank.file_name(params)
+        filterbank.save(path, filterbank.build(params), params)
+        print(f"CQT filters ({params.sr} Hz, hop {params.hop}) -> {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=["demo", "templates", "model-templates"])
+    ap.add_argument("--only", choices=["demo", "templates", "model-templates", "filters"])
     args = ap.parse_args()
     res = ROOT / "resources"
+    if args.only in (None, "filters"):
+        make_filters(res / "cqt")
     if args.only in (None, "demo"):
         make_demo(res / "demo")
     if args.only in (None, "templates"):

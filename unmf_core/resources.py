@@ -1,10 +1,10 @@
-"""The bundled resources: default model, default templates, demo recording.
+"""The bundled resources: default model, default templates, demo recording, CQT filters.
 
 They live in the repository's top-level ``resources/`` folder, which the
 package installs as the data package ``unmf_resources`` (``setup.py`` maps the
 one onto the other), so :mod:`importlib.resources` finds them in a wheel
 install and in an editable one alike. ``UNMF_RESOURCES=/some/folder`` (same
-layout: ``models/default.pt``, ``templates/default.npz``, ``demo/``) replaces
+layout: ``models/default.pt``, ``templates/default.npz``, ``demo/``, ``cqt/``) replaces
 them; it is read once, at import.
 
 A missing bundled model or templates file is an error when it is needed
@@ -44,6 +44,8 @@ DEFAULT_TEMPLATES = RESOURCES / "templates" / "default.npz"
 #: The demo recording and its MIDI.
 DEMO_AUDIO = RESOURCES / "demo" / "demo.flac"
 DEMO_MIDI = RESOURCES / "demo" / "demo.mid"
+#: The CQT filters of the default and the seed parameters (see :mod:`unmf_core.frontend.filterbank`).
+CQT_FILTERS = RESOURCES / "cqt"
 
 _HINT = "the installation is incomplete: reinstall unmf"
 

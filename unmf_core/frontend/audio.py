@@ -66,20 +66,28 @@ def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     np.ndarray
         float32 signal at ``target_sr``.
     """
+    samples = np.ascontiguousarray(samples, dtype=np.float32)  # no copy when it is float32 already
     if orig_sr == target_sr:
-        return np.ascontiguousarray(samples, dtype=np.float32)
-    return soxr.resample(samples.astype(np.float32), orig_sr, target_sr, quality="HQ").astype(np.float32)
+        return samples
+    return np.asarray(soxr.resample(samples, orig_sr, target_sr, quality="HQ"), dtype=np.float32)
 
 
 def check_signal(samples: np.ndarray, name: str = "signal", allow_silence: bool = False) -> None:
     """Raise :class:`AudioError` if a signal is empty, non-finite or (unless ``allow_silence``) silent."""
     if samples.size == 0:
         raise AudioError(f"{name}: the file holds no audio samples")
-    if not np.all(np.isfinite(samples)):
+    # a float64 sum of float32 samples cannot overflow: it is finite exactly when every sample is
+    # (and, unlike np.isfinite, it makes no temporary the size of the recording)
+    if not np.isfinite(np.sum(samples, dtype=np.float64)):
         bad = int(np.count_nonzero(~np.isfinite(samples)))
         raise AudioError(f"{name}: the audio holds {bad} non-finite samples (NaN or infinity)")
-    if float(np.max(np.abs(samples))) < SILENCE_PEAK and not allow_silence:
+    if _peak(samples) < SILENCE_PEAK and not allow_silence:
         raise AudioError(f"{name}: the audio is silent (no sample above {SILENCE_PEAK:g})")
+
+
+def _peak(samples: np.ndarray) -> float:
+    """``max(|samples|)`` without a copy of the signal."""
+    return max(abs(float(samples.max())), abs(float(samples.min())))
 
 
 def load_audio(path: str | Path, sr: int | None = None, check: bool = True, allow_silence: bool = False) -> Audio:
@@ -116,27 +124,56 @@ def load_audio(path: str | Path, sr: int | None = None, check: bool = True, allo
     if path.stat().st_size == 0:
         raise AudioError(f"{name}: the file is empty (0 bytes)")
     try:
-        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+        mono, file_sr, channels = _read_mono(path)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError) as exc:
         reason = str(exc).replace(f"Error opening {str(path)!r}: ", "").replace(f"Error opening '{path}': ", "")
         raise AudioError(f"{name}: not a readable audio file ({_short(Exception(reason))})") from None
-    return _to_mono(data, int(file_sr), sr, name, check, path=str(path), allow_silence=allow_silence)
+    return _finish(mono, channels, file_sr, sr, name, check, path=str(path), allow_silence=allow_silence)
+
+
+#: Frames read at a time: a file is mixed to mono block by block, never held with all its channels.
+READ_BLOCK = 1 << 18
+
+
+def _read_mono(path: Path) -> tuple[np.ndarray, int, int]:
+    """A file's samples mixed to mono (float32, the file's rate), its rate and its channel count.
+
+    The same samples as ``sf.read(path, dtype="float32").mean(axis=1)`` (each
+    frame's mean is computed alone, so reading in blocks changes nothing), with
+    the memory of the mono signal only.
+    """
+    with sf.SoundFile(str(path)) as f:
+        file_sr, channels = int(f.samplerate), int(f.channels)
+        mono = np.empty(max(0, int(f.frames)), dtype=np.float32)
+        n = 0
+        for block in f.blocks(blocksize=READ_BLOCK, dtype="float32", always_2d=True):
+            m = block.mean(axis=1) if channels > 1 else block[:, 0]
+            if n + len(m) > len(mono):  # a header that under-states the length
+                mono = np.concatenate([mono[:n], np.empty(max(len(mono), n + len(m)), dtype=np.float32)])
+            mono[n:n + len(m)] = m
+            n += len(m)
+    return mono[:n], file_sr, channels
 
 
 def _to_mono(data: np.ndarray, file_sr: int, sr: int | None, name: str, check: bool,
              path: str | None = None, allow_silence: bool = False) -> Audio:
-    """``(n, channels)`` float32 samples → validated mono :class:`Audio` at ``sr`` (files and arrays alike)."""
-    channels = data.shape[1]
-    if data.shape[0] == 0:
+    """``(n, channels)`` float32 samples (the caller's own copy) → validated mono :class:`Audio` at ``sr``."""
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    return _finish(mono, data.shape[1], file_sr, sr, name, check, path, allow_silence)
+
+
+def _finish(mono: np.ndarray, channels: int, file_sr: int, sr: int | None, name: str, check: bool,
+            path: str | None = None, allow_silence: bool = False) -> Audio:
+    """Mono float32 samples that may be changed in place → validated :class:`Audio` at ``sr`` (files and arrays)."""
+    if mono.shape[0] == 0:
         raise AudioError(f"{name}: the file holds no audio samples")
-    if check and data.shape[0] < MIN_DURATION * file_sr:
-        raise AudioError(f"{name}: too short ({data.shape[0]} samples = {1000 * data.shape[0] / file_sr:.1f} ms; "
+    if check and mono.shape[0] < MIN_DURATION * file_sr:
+        raise AudioError(f"{name}: too short ({mono.shape[0]} samples = {1000 * mono.shape[0] / file_sr:.1f} ms; "
                          f"at least {1000 * MIN_DURATION:.0f} ms is needed)")
-    mono = data.mean(axis=1) if channels > 1 else data[:, 0]
     if check:
         check_signal(mono, name, allow_silence)
-        mono = mono - np.float32(mono.mean())
-        if float(np.max(np.abs(mono))) < SILENCE_PEAK and not allow_silence:
+        mono -= np.float32(mono.mean())  # in place: the signal is not copied
+        if _peak(mono) < SILENCE_PEAK and not allow_silence:
             raise AudioError(f"{name}: the audio is silent (a constant level, no sound)")
     target = int(sr) if sr else int(file_sr)
     mono = resample(mono, int(file_sr), target)

@@ -222,11 +222,7 @@ def background_activation(M: torch.Tensor, W: torch.Tensor, beta: float = 1.0, p
     factorised on W with MU. Note extraction asks a note to stand well above
     this level: steady noise gives no notes, a held tone still does.
     """
-    if smooth > 1 and M.shape[-1] > smooth:
-        M = torch.nn.functional.avg_pool1d(M.reshape(-1, 1, M.shape[-1]), smooth, stride=1).reshape(
-            *M.shape[:-1], -1)
-    k = max(1, min(M.shape[-1], int(round(percentile / 100.0 * M.shape[-1]))))
-    floor = torch.kthvalue(M, k, dim=-1, keepdim=True).values
+    floor = _time_floor(M, percentile, smooth)
     if freq_median > 1:
         half = freq_median // 2
         padded = torch.nn.functional.pad(floor.transpose(-1, -2), (half, half), mode="replicate")
@@ -236,6 +232,27 @@ def background_activation(M: torch.Tensor, W: torch.Tensor, beta: float = 1.0, p
         for _ in range(n_iter):
             h = update_H(floor, W, h, beta)
     return h[:, 0]
+
+
+def _time_floor(M: torch.Tensor, percentile: float, smooth: int, block: int = 1 << 20) -> torch.Tensor:
+    """Per-bin ``percentile`` over time of M smoothed over ``smooth`` frames, ``(..., F, 1)``.
+
+    Rows are independent, so they go ``block`` values at a time: the smoothed
+    copy and ``kthvalue``'s working copies (values and int64 indices) stay
+    small for an hour of audio instead of ~3x M's size.
+    """
+    T = M.shape[-1]
+    n = T - smooth + 1 if smooth > 1 and T > smooth else T
+    k = max(1, min(n, int(round(percentile / 100.0 * n))))
+    rows = M.reshape(-1, T)
+    step = max(1, block // max(1, T))
+    out = []
+    for r in range(0, rows.shape[0], step):
+        x = rows[r:r + step]
+        if n != T:
+            x = torch.nn.functional.avg_pool1d(x.unsqueeze(1), smooth, stride=1).squeeze(1)
+        out.append(torch.kthvalue(x, k, dim=-1, keepdim=True).values)
+    return torch.cat(out).reshape(*M.shape[:-1], 1)
 
 
 @dataclass

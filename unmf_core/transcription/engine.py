@@ -338,9 +338,10 @@ class Engine:
         empty (:meth:`transcribe` fills both); ``params["steps"]`` is
         ``step.index``, the steps that really ran.
         """
-        H = step.H.detach().cpu().numpy().copy()  # a copy: the steps that follow may update H in place
+        H = step.H.detach().cpu().numpy()
         bg = self.background(M, step.W, opts)
         notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg)
+        H = H.copy()  # the steps that follow may update H in place; copied after extraction (one less copy at once)
         params = self.params(opts, step.index)
         params["step"] = step.index
         return Transcription(notes, H, step.W.detach().cpu().numpy().copy(), [step.divergence], self.cqt.frame_rate,
@@ -372,6 +373,8 @@ class Engine:
         audio = self.load(source, sr, allow_silence)
         t1 = time.perf_counter()
         M = self.spectrogram(audio, opts.cancel)
+        duration = audio.duration
+        del audio  # not kept through the factorisation (an hour at 22 kHz is 318 MB)
         t2 = time.perf_counter()
         divs: list[float] = []
         last = None
@@ -387,6 +390,6 @@ class Engine:
         t4 = time.perf_counter()
         if len(self.notices) > n_notices:
             result.params["fallback"] = self.notices[n_notices:]
-        return replace(result, divergences=divs, duration=audio.duration,
+        return replace(result, divergences=divs, duration=duration,
                        timings={"load": t1 - t0, "cqt": t2 - t1, "factorise": t3 - t2, "notes": t4 - t3,
                                 "total": t4 - t0})

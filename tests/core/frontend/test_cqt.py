@@ -48,3 +48,7 @@ def test_params_round_trip_and_frame_rate():
     assert CQTParams.from_dict(p.to_dict()) == p
     assert abs(CQTParams().frame_rate - 86.13) < 0.01
     assert len(key_names()) == 88 and key_names()[0] == "A0" and key_names()[-1] == "C8"
+
+
+def test_key_names_are_librosas():
+    assert key_names() == [librosa.midi_to_note(21 + k, unicode=False) for k in range(88)]
