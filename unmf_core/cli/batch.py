@@ -50,10 +50,10 @@ def jobs_of(args):
     from . import notation
 
     given = [Path(a) for a in args.audio]
-    inputs = find_audio(given, args.recursive)
     out = Path(args.output)
     single = len(given) == 1 and not given[0].is_dir()
-    fmt = notation.output_format(args, out, single)
+    fmt = notation.output_format(args, out, single)  # a bad -o is an argument error before any file is read
+    inputs = find_audio(given, args.recursive)
     if single and out.suffix and not out.is_dir():
         return [Job(inputs[0], out)]
     if out.suffix.lower() in notation.SUFFIXES and not out.is_dir():

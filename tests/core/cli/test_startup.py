@@ -34,9 +34,11 @@ def _run(argv: list[str], tmp_path: Path):
     (["transcribe", "--help"], "0"),
     (["evaluate", "--help"], "0"),
     (["templates", "--help"], "0"),
+    (["listen", "--help"], "0"),
     (["transcribe"], "2"),                                   # missing arguments
     (["transcribe", "a.wav", "-o", "x.mid", "--layers", "0"], "2"),  # a bad value
-    (["transcribe", "a.wav", "-o", "notes.txt"], "2"),       # output that is not MIDI
+    (["transcribe", "a.wav", "-o", "notes.txt"], "2"),       # output that is not MIDI, MusicXML or CSV
+    (["transcribe", "a.wav", "-o", "x.mid", "--quantize", "1/7"], "2"),
     (["no-such-command"], "2"),
 ])
 def test_help_and_argument_errors_do_not_import_the_engine(tmp_path, argv, code):
