@@ -56,8 +56,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("notation")
     g.add_argument("--format", choices=sorted(FORMATS), default=None,
                    help="midi, musicxml or csv (default: from the output's suffix; midi for a folder)")
-    g.add_argument("--tempo", type=_tempo, default="auto",
-                   help="auto (default: track the beats; written as a tempo map) or a fixed tempo in bpm")
+    g.add_argument("--tempo", type=_tempo, default=None,
+                   help="auto: track the beats and write them as a tempo map with bars; or a fixed tempo in bpm "
+                   "(default: auto when --quantize or MusicXML need a beat grid, else 120 bpm untracked: "
+                   "tracking loads librosa's beat tracker, several seconds per process)")
     g.add_argument("--quantize", type=_quantize, default="off",
                    help="snap notes to the beat grid: off (default), 1/4, 1/8, 1/16, 1/32, 1/8t, 1/16t "
                    "(MusicXML needs note values: off writes it on 1/16)")
@@ -85,6 +87,17 @@ def output_format(args, out: Path, single: bool) -> str:
             raise OptionError(f"-o {out}: --format {fmt} writes {' or '.join(FORMATS[fmt][1])} files")
         return by_suffix  # type: ignore[return-value]
     return fmt or "midi"
+
+
+def default_tempo(args, fmt: str) -> str | float:
+    """``--tempo``, else ``"auto"`` when the output needs a beat grid (quantised, or MusicXML), else 120 bpm.
+
+    Tracking costs a few seconds per process (librosa's onset and beat code, numba-compiled at import),
+    several times the transcription of a short file, so a plain MIDI file is not tracked unless asked.
+    """
+    if args.tempo is not None:
+        return args.tempo
+    return "auto" if fmt == "musicxml" or args.quantize != "off" else 120.0
 
 
 def suffix(fmt: str) -> str:
@@ -117,14 +130,15 @@ def write(notes, duration: float, dst: str | Path, args, fmt: str, audio: str | 
     from ..notation.tempo import beat_grid
     from ..transcription.notes import write_csv
 
+    tempo = default_tempo(args, fmt)
     pcm = None
-    if args.tempo == "auto" and args.beats_from == "audio" and audio is not None:
+    if tempo == "auto" and args.beats_from == "audio" and audio is not None:
         from ..frontend.audio import load_audio
         from ..notation.tempo import SR
 
         a = load_audio(audio, SR)
         pcm = (a.samples, a.sr)
-    grid = beat_grid(notes, duration, args.tempo, pcm, args.time_signature)
+    grid = beat_grid(notes, duration, tempo, pcm, args.time_signature)
     if fmt == "musicxml":
         write_musicxml(notes, dst, grid, args.quantize, overwrite=overwrite)
     else:
@@ -145,7 +159,7 @@ class Writer:
     """
 
     fmt: str = "midi"
-    tempo: str | float = "auto"
+    tempo: str | float | None = None
     quantize: str = "off"
     beats_from: str = "audio"
     time_signature: int = 4

@@ -47,3 +47,14 @@ def test_bad_values_exit_2_with_one_line(wav, tmp_path, capsys, flags):
 def test_output_name_must_fit_the_format(wav, tmp_path, capsys, out, flags):
     assert main(["transcribe", str(wav), "-o", str(tmp_path / out), *flags]) == 2
     assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / out).exists()
+
+
+def test_plain_midi_is_not_tracked_unless_asked(wav, tmp_path, capsys):
+    # tracking costs seconds per process (librosa's beat code): a plain .mid gets 120 bpm unless --tempo auto
+    assert main(["transcribe", str(wav), "-o", str(tmp_path / "plain.mid"), *FAST]) == 0
+    assert "120.0 bpm 4/4" in capsys.readouterr().out
+    mf = mido.MidiFile(str(tmp_path / "plain.mid"))
+    assert [m.tempo for m in mf.tracks[0] if m.type == "set_tempo"] == [500000]
+    # a quantised file needs the beats: tracked without being asked
+    assert main(["transcribe", str(wav), "-o", str(tmp_path / "q.mid"), "--quantize", "1/16", *FAST]) == 0
+    assert "quantised 1/16" in capsys.readouterr().out
