@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout)
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout)
 
 from unmf_core.notation.quantize import STEPS
 from unmf_core.notation.tempo import MAX_BPM, MIN_BPM
@@ -95,7 +95,16 @@ class NotationActions(QObject):
         vm = self.w.vm
         audio = vm.loaded.audio if vm.loaded is not None else None
         pcm = (audio.samples, audio.sr) if audio is not None else None
-        grid = beat_grid(notes, vm.duration, self.settings.tempo, pcm, self.settings.beats_per_bar)
+        if self.settings.tempo == "auto":  # the first tracking loads librosa's beat code: seconds, so say so
+            self.w.notify("Tracking the beats (the first time loads the beat tracker: a few seconds)…")
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            QApplication.processEvents()
+        try:
+            grid = beat_grid(notes, vm.duration, self.settings.tempo, pcm, self.settings.beats_per_bar)
+        finally:
+            if self.settings.tempo == "auto":
+                QApplication.restoreOverrideCursor()
+                self.w.notify("")
         vm.set_beat_times(grid.beats)
         return grid
 
