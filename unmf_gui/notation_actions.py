@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout)
+import threading
+
+from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer
+from PySide6.QtWidgets import (QComboBox, QProgressDialog, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout)
 
 from unmf_core.notation.quantize import STEPS
 from unmf_core.notation.tempo import MAX_BPM, MIN_BPM
@@ -95,18 +97,45 @@ class NotationActions(QObject):
         vm = self.w.vm
         audio = vm.loaded.audio if vm.loaded is not None else None
         pcm = (audio.samples, audio.sr) if audio is not None else None
-        if self.settings.tempo == "auto":  # the first tracking loads librosa's beat code: seconds, so say so
-            self.w.notify("Tracking the beats (the first time loads the beat tracker: a few seconds)…")
-            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-            QApplication.processEvents()
-        try:
-            grid = beat_grid(notes, vm.duration, self.settings.tempo, pcm, self.settings.beats_per_bar)
-        finally:
-            if self.settings.tempo == "auto":
-                QApplication.restoreOverrideCursor()
-                self.w.notify("")
+        settings = self.settings
+        job = lambda: beat_grid(notes, vm.duration, settings.tempo, pcm, settings.beats_per_bar)  # noqa: E731
+        grid = self._off_the_gui_thread(job) if settings.tempo == "auto" else job()
         vm.set_beat_times(grid.beats)
         return grid
+
+    def _off_the_gui_thread(self, job):
+        """Run ``job()`` in a thread while the window stays live behind a modal "Tracking the beats…" dialog.
+
+        Tracking takes seconds the first time (librosa's onset and beat code, numba-compiled at import);
+        the dialog blocks input to the window but not its painting. Returns ``job()``'s value or raises its error.
+        """
+        out: dict = {}
+
+        def work():
+            try:
+                out["value"] = job()
+            except BaseException as exc:  # handed to the GUI thread below
+                out["error"] = exc
+
+        thread = threading.Thread(target=work, name="unmf-beat-tracking", daemon=True)
+        dialog = QProgressDialog("Tracking the beats (the first time loads the beat tracker: a few seconds)…",
+                                 None, 0, 0, self.w)
+        dialog.setWindowTitle("Tempo")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(400)
+        loop = QEventLoop()
+        timer = QTimer()
+        timer.setInterval(20)
+        timer.timeout.connect(lambda: None if thread.is_alive() else loop.quit())
+        thread.start()
+        timer.start()
+        loop.exec()
+        timer.stop()
+        dialog.close()
+        dialog.deleteLater()
+        if "error" in out:
+            raise out["error"]
+        return out["value"]
 
     def _write(self, path, title: str, filt: str, suffix: str, write) -> bool:
         vm = self.w.vm

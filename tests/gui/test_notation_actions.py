@@ -59,3 +59,25 @@ def test_menu_dialog_accepts_the_choice(qtbot, win):
     QTimer.singleShot(0, choose)
     assert win.files.notation.edit_settings()
     assert win.files.notation.settings.quantize == "1/8t"
+
+
+def test_beat_tracking_runs_off_the_gui_thread(qtbot, win, tmp_path, monkeypatch):
+    # tracking takes seconds the first time (librosa's beat code): the window's event loop must keep running
+    import threading
+
+    import unmf_core.notation.tempo as tempo
+
+    open_and_wait(qtbot, win, write_recording(tmp_path))
+    real, gate, threads = tempo.beat_grid, threading.Event(), []
+
+    def slow_grid(*args, **kwargs):
+        threads.append(threading.current_thread() is threading.main_thread())
+        assert gate.wait(30)  # released by a timer of the GUI thread: only if its event loop runs meanwhile
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempo, "beat_grid", slow_grid)
+    QTimer.singleShot(50, gate.set)
+    win.files.notation.settings = NotationSettings()  # auto tempo
+    assert win.files.notation.export_midi(tmp_path / "tracked.mid")
+    assert threads == [False]
+    assert (tmp_path / "tracked.mid").exists()
