@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from unmf_core.errors import UnmfError
 from unmf_core.io.project import SUFFIX, Project, ProjectEdits, load_project, save_project
 from unmf_gui.workers import EngineSpec
+
+#: Delay before the saved zoom is applied once more (ms): the views' throttled refresh comes first.
+VIEW_SETTLE_MS = 300
 
 PROJECT_FILTER = f"unmf project (*{SUFFIX});;All files (*)"
 
@@ -198,4 +201,13 @@ class ProjectActions(QObject):
         self.w.editor.stack.clear()
         self.w.editor.stack.setClean()
         self.w.notify(f"Opened project {path.name}", 4000)
+        if project.x_range and project.y_range:
+            # once more after the views' pending refresh: new axis labels change the plots' widths, and linked
+            # time axes re-align by screen position, which can pan the piano roll by a few pixels
+            QTimer.singleShot(VIEW_SETTLE_MS, lambda: self._settle(path, project))
+        else:
+            self.restored.emit(str(path))
+
+    def _settle(self, path: Path, project) -> None:
+        self.w.activations.setRange(xRange=project.x_range, yRange=project.y_range, padding=0)
         self.restored.emit(str(path))

@@ -49,7 +49,8 @@ def test_a_saved_project_reopens_with_the_same_notes_and_settings(qtbot, win, tm
         with qtbot.waitSignal(other.project.restored, timeout=60000):
             assert other.project.open(path)
         assert key(other.vm.notes) == key(edited)
-        np.testing.assert_allclose(other.activations.getPlotItem().vb.viewRange(), [[0.0, 3.2], [29.0, 55.0]])
+        np.testing.assert_allclose(other.activations.getPlotItem().vb.viewRange(), [[0.0, 3.2], [29.0, 55.0]],
+                                   atol=1e-9)
         assert other.vm.current_step() == step and other.vm.edited and other.method == win.method
         assert other.notes_controls.threshold.value() == pytest.approx(0.09)
         assert other.notes_controls.min_duration.value() == pytest.approx(0.08)
