@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QMenu, QProgressBar, QPushButton, QVBoxLayout
 
 from unmf_core.frontend.audio import Audio
 from unmf_core.frontend.inputstream import MicrophoneStream, microphone_status
@@ -222,7 +222,13 @@ class LiveAction:
     def __init__(self, win, stream_factory: Callable | None = None, status: tuple | None = None):
         self.win = win
         self.stream_factory = stream_factory or (lambda sr: MicrophoneStream(None, sr=None))
-        menu = win.menuBar().addMenu("&Live")
+        bar = win.menuBar()
+        help_action = next((a for a in bar.actions() if a.text() == "&Help"), None)
+        menu = QMenu("&Live", bar)  # before Help, which stays last
+        if help_action is not None:
+            bar.insertMenu(help_action, menu)
+        else:
+            bar.addMenu(menu)
         menu.setToolTipsVisible(True)
         self.action = QAction("Start &listening", win)
         self.action.triggered.connect(lambda _c=False: self.start())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from conftest import synth_notes
+from tests.conftest import synth_notes
 from unmf_core.transcription.notes import Note, write_midi
 
 #: A short test piece: (MIDI pitch, onset s, offset s).

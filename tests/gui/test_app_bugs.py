@@ -9,7 +9,7 @@ import soundfile as sf
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QDialog, QFileDialog, QLabel
 
-from conftest import synth_notes
+from tests.conftest import synth_notes
 from gui_helpers import PIECE, make_window, open_and_wait, start_long_mu_run, write_recording
 from unmf_core.transcription.display import activation_db
 from unmf_core.transcription.notes import Note, write_midi

@@ -5,14 +5,7 @@ import multiprocessing
 
 import pytest
 
-from gui_helpers import make_window, write_recording
-
-
-@pytest.fixture
-def win(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path)
-    yield w
-    w.close()
+from gui_helpers import write_recording
 
 
 @pytest.fixture

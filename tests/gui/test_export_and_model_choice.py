@@ -15,13 +15,6 @@ from unmf_core.transcription.engine import DEFAULT_MODEL
 
 
 @pytest.fixture
-def win(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path)
-    yield w
-    w.close()
-
-
-@pytest.fixture
 def recording(tmp_path):
     return write_recording(tmp_path)
 

@@ -13,13 +13,6 @@ from unmf_gui.files import RECENT_KEY, find_reference
 from unmf_gui.playback import Player
 
 
-@pytest.fixture
-def win(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path)
-    yield w
-    w.close()
-
-
 def test_recent_files_are_kept_across_runs_in_settings(qtbot, win, tmp_path):
     a = write_recording(tmp_path, "a.wav")
     open_and_wait(qtbot, win, a)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conftest import synth_notes
+from tests.conftest import synth_notes
 from gui_helpers import make_window
 from unmf_core.frontend.audio import Audio
 from unmf_core.frontend.inputstream import FileStream

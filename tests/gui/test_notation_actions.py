@@ -5,16 +5,9 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from gui_helpers import make_window, open_and_wait, write_recording
+from gui_helpers import open_and_wait, write_recording
 from unmf_core.notation.musicxml import read_musicxml
 from unmf_gui.notation_actions import NotationDialog, NotationSettings
-
-
-@pytest.fixture
-def win(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path)
-    yield w
-    w.close()
 
 
 def test_export_musicxml_and_midi_publish_the_beats(qtbot, win, tmp_path):

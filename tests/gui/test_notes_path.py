@@ -4,20 +4,12 @@ What the app shows and exports is what `unmf transcribe` gives."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import soundfile as sf
 
-from conftest import synth_notes
-from gui_helpers import PIECE, make_window, open_and_wait
+from tests.conftest import synth_notes
+from gui_helpers import PIECE, open_and_wait
 from unmf_core.transcription.notes import read_midi, write_midi
 from unmf_core.transcription.engine import Engine, Options
-
-
-@pytest.fixture
-def win(qtbot, tmp_path):
-    w = make_window(qtbot, tmp_path)
-    yield w
-    w.close()
 
 
 def _noisy_piece(tmp_path):

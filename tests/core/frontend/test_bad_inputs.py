@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from conftest import synth_notes
+from tests.conftest import synth_notes
 from unmf_core.frontend.audio import MIN_DURATION, load_audio, rate_mismatch
 from unmf_core.cli import main
 from unmf_core.errors import AudioError

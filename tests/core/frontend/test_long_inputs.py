@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import synth_notes
+from tests.conftest import synth_notes
 from unmf_core.frontend.audio import Audio
 from unmf_core.frontend.cqt import CQTParams, compute_cqt
 from unmf_core.errors import Cancelled

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import synth_notes
+from tests.conftest import synth_notes
 from unmf_core.io import atomic as uio
 from unmf_core.frontend.audio import save_audio
 from unmf_core.io.checkpoints import load_checkpoint, save_checkpoint

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import synth_notes
+from tests.conftest import synth_notes
 from unmf_core.frontend.audio import Audio
 from unmf_core.frontend.inputstream import FileStream
 from unmf_core.nmf import chunking

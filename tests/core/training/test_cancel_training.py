@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import synth_notes
+from tests.conftest import synth_notes
 from unmf_core.frontend.audio import save_audio
 from unmf_core.io.checkpoints import load_checkpoint, save_checkpoint
 from unmf_core.frontend.cqt import CQTParams

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import synth_notes
+from tests.conftest import synth_notes
 from unmf_core.errors import Cancelled
 from unmf_core.frontend.audio import save_audio
 from unmf_core.frontend.cqt import CQTParams

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 import unmf_core
-from conftest import synth_notes
+from tests.conftest import synth_notes
 from unmf_core.errors import AudioError
 from unmf_core.frontend.audio import as_audio, load_audio
 

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import synth_notes
+from tests.conftest import synth_notes
 from unmf_core.transcription import fallback
 from unmf_core.frontend.audio import Audio
 from unmf_core.cli import main

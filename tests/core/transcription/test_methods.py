@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import synth_notes
+from tests.conftest import synth_notes
 from unmf_core.errors import OptionError, TemplateError
 from unmf_core.frontend.audio import Audio
 from unmf_core.nmf.unrolled import UnrolledConfig, UnrolledMU

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import synth_notes
+from tests.conftest import synth_notes
 from unmf_core.cli import main
 from unmf_core.errors import MidiError
 from unmf_core.transcription.metrics import all_scores
