@@ -203,6 +203,7 @@ class MainWindow(QMainWindow):
         c.loaded.connect(self._loaded)
         c.methodStarted.connect(self._method_started)
         c.step.connect(self._step)
+        c.result.connect(vm.set_result)
         c.methodFinished.connect(vm.finish_method)
         c.finished.connect(self._finished)
         c.failed.connect(self._failed)
@@ -230,7 +231,12 @@ class MainWindow(QMainWindow):
         box = self.layers_box  # at its maximum: all the model's layers (the model may change before it runs)
         layers = None if box.value() == box.maximum() else box.value()
         return Options(method=method, iterations=self.iterations_box.value(), layers=layers,
-                       notes=self.vm.note_params, seed=0, track_divergence=True)
+                       notes=self.vm.note_params, seed=0, track_divergence=self.divergence_shown())
+
+    def divergence_shown(self) -> bool:
+        """Whether a divergence view is on screen: only then does a run compute its per-step divergence
+        (a view shown later draws the kept layers' divergence, :meth:`AppState.fill_divergences`)."""
+        return self.divergence.isVisible() or self.compare_view.divergence.isVisible()
 
     def open_file(self, path: str | Path) -> None:
         """Open a recording and transcribe it (both methods when the compare tab is shown)."""

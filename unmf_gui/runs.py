@@ -16,14 +16,20 @@ import numpy as np
 import torch
 
 from unmf_core.frontend.audio import Audio
-from unmf_core.transcription.display import activation_db, reconstruction, to_db
+from unmf_core.nmf.chunking import divergence
+from unmf_core.transcription.display import MAX_COLUMNS, DbImage, activation_image, db_image, reconstruction_image
 from unmf_core.nmf.kernels import Step
 from unmf_core.transcription.engine import Engine, Options, Transcription
 
-#: Memory allowed for the kept layers of a run (H, its dB image and W·H's: snapshots are thinned beyond it).
-SNAPSHOT_BUDGET = 1024 * 2 ** 20
+#: Memory allowed for the kept layers of a run (H as float32 for notes and export, its image and W·H's as
+#: :class:`~unmf_core.transcription.display.DbImage`): snapshots are thinned beyond it. An hour of audio keeps
+#: its initial state and last layer (2 × 132 MB); five minutes keep all 11 steps of a 10-layer run.
+SNAPSHOT_BUDGET = 300 * 2 ** 20
 #: Never store more snapshots than this per method.
 MAX_SNAPSHOTS = 200
+#: A kept layer's notes (:meth:`Engine.finish`) come with it when the last notes are this old (s); the
+#: layers of a fast run are shown at once and get their notes after its last layer (same notes, later).
+FINISH_EVERY_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -37,17 +43,17 @@ class EngineSpec:
 
 @dataclass
 class Loaded:
-    """A decoded recording, its magnitude CQT (numpy, on the CPU) and that CQT in dB (for display)."""
+    """A decoded recording, its magnitude CQT (numpy, on the CPU) and that CQT in dB (a display image)."""
 
     audio: Audio
     M: np.ndarray
     frame_rate: float
     seconds: float
-    M_db: np.ndarray | None = None
+    M_db: DbImage | np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.M_db is None:
-            self.M_db = to_db(self.M)
+            self.M_db = db_image(self.M)
 
 
 @dataclass
@@ -62,23 +68,40 @@ class Snapshot:
     result : Transcription or None
         :meth:`Engine.finish <unmf_core.transcription.engine.Engine.finish>` of the step:
         notes, H ``(88, T)``, W ``(n_bins, 88)``, background.
-    H_db, WH_db : np.ndarray or None
+    W : np.ndarray or None
+        Templates of a kept layer whose ``result`` follows later (a ``"result"`` event).
+    H_db, WH_db : DbImage or None
         Activations in dB (``(88, T)``) and the reconstruction W·H in dB on the
-        scale of M (``(n_bins, T)``), as the views draw them.
+        scale of M (``(n_bins, T)``), as the views draw them (uint8 codes, max-pooled
+        in time beyond :data:`~unmf_core.transcription.display.MAX_COLUMNS` frames;
+        float dB arrays are drawn too).
     """
 
     index: int
     divergence: float
     result: Transcription | None = None
-    H_db: np.ndarray | None = None
-    WH_db: np.ndarray | None = None
+    H_db: DbImage | np.ndarray | None = None
+    WH_db: DbImage | np.ndarray | None = None
+    W: np.ndarray | None = None
+
+    @property
+    def kept(self) -> bool:
+        """Whether the layer is kept (its result is here, or follows in a ``"result"`` event)."""
+        return self.result is not None or self.H_db is not None
 
     @classmethod
     def of(cls, engine: Engine, M: torch.Tensor, step: Step, opts: Options, M_max: float) -> "Snapshot":
         """A kept layer: its transcription and images (computed in the calling thread)."""
         result = engine.finish(M, step, opts)
-        return cls(step.index, step.divergence, result, activation_db(result.H),
-                   to_db(reconstruction(result.W, result.H), M_max))
+        return cls(step.index, step.divergence, result, activation_image(result.H),
+                   reconstruction_image(result.W, result.H, M_max))
+
+    @classmethod
+    def preview(cls, step: Step, M_max: float) -> "Snapshot":
+        """A kept layer's images and W now, its notes later (:meth:`of` without :meth:`Engine.finish`)."""
+        H = step.H.detach().cpu().numpy()
+        W = step.W.detach().cpu().numpy().copy()
+        return cls(step.index, step.divergence, None, activation_image(H), reconstruction_image(W, H, M_max), W)
 
 
 @dataclass
@@ -114,10 +137,33 @@ def total_steps(engine: Engine, opts: Options) -> int:
 
 
 def keep_every(n_steps: int, n_frames: int, n_methods: int = 1) -> int:
-    """Store one snapshot in this many, so the stored activations fit the memory budget."""
-    per = (88 * 2 + 288) * max(1, n_frames) * 4
+    """Store one snapshot in this many, so the stored layers fit the memory budget.
+
+    Kept are the steps ``0, every, 2·every, …`` and always the last: at most ``limit`` of them (never fewer
+    than two: the initial state and the result).
+    """
+    columns = min(max(1, n_frames), MAX_COLUMNS)
+    per = 88 * 4 * max(1, n_frames) + (88 + 288) * columns  # H (float32) and its two uint8 images
     limit = max(2, min(MAX_SNAPSHOTS, SNAPSHOT_BUDGET // (per * max(1, n_methods))))
-    return max(1, math.ceil((n_steps + 1) / limit))
+    if n_steps + 1 <= limit:
+        return 1
+    return max(1, math.ceil(n_steps / (limit - 1)))
+
+
+#: Frames per chunk of :func:`layer_divergences` (bounds its temporaries: ``W @ H`` of one chunk at a time).
+DIVERGENCE_CHUNK = 4096
+
+
+def layer_divergences(M: np.ndarray, results: list[Transcription]) -> list[float]:
+    """D_β(M | W H) of each result (β of its method), for a divergence curve shown after its run.
+
+    The app asks a run for its per-step divergence only while a divergence view is shown; a view
+    shown later gets the curve of the kept layers from their W and H (the same sums as the tracked ones,
+    up to float rounding).
+    """
+    Mt = torch.from_numpy(np.ascontiguousarray(M, dtype=np.float32))
+    return [divergence(Mt, torch.from_numpy(r.W), torch.from_numpy(r.H), float(r.params.get("beta", 1.0)),
+                       DIVERGENCE_CHUNK) for r in results]
 
 
 def run_events(request: RunRequest, cancelled: Callable[[], bool]) -> Iterator[tuple]:
@@ -132,7 +178,11 @@ def run_events(request: RunRequest, cancelled: Callable[[], bool]) -> Iterator[t
     ("started", key, total)
         Run ``key`` begins ``total`` steps.
     ("step", key, Snapshot)
-        One step of run ``key`` (kept layers carry their transcription and images).
+        One step of run ``key`` (kept layers carry their images, and their transcription unless it
+        follows in a ``"result"`` event).
+    ("result", key, step, Transcription)
+        The transcription of kept step ``step`` of run ``key``, delivered after the run's last layer
+        when the layers came faster than :data:`FINISH_EVERY_S` (the last layer always comes with its own).
     ("done", key, seconds)
         Run ``key`` ended.
     """
@@ -163,11 +213,20 @@ def run_events(request: RunRequest, cancelled: Callable[[], bool]) -> Iterator[t
         n = total_steps(eng, opts)
         every = keep_every(n, M.shape[-1], len(request.options))
         yield "started", key, n
-        t0 = time.perf_counter()
+        t0 = last = time.perf_counter()
         opts = replace(opts, cancel=cancelled)
+        later: list[Step] = []  # kept layers whose notes follow the last layer
         for step in eng.steps(M, opts):
-            if step.index % every == 0 or step.index == n:
+            if step.index == n or (step.index % every == 0 and time.perf_counter() - last >= FINISH_EVERY_S):
                 yield "step", key, Snapshot.of(eng, M, step, opts, M_max)
+                last = time.perf_counter()
+            elif step.index % every == 0:
+                snap = Snapshot.preview(step, M_max)
+                # the next steps may update H in place: keep a copy (W is replaced, never updated in place)
+                later.append(Step(step.index, step.W, step.H.detach().clone(), step.divergence))
+                yield "step", key, snap
             else:
                 yield "step", key, Snapshot(step.index, step.divergence)
+        for step in later:
+            yield "result", key, step.index, eng.finish(M, step, opts)
         yield "done", key, time.perf_counter() - t0

@@ -112,13 +112,15 @@ class RunData:
     """Everything one run delivered: its kept layers (with results and images) and the full divergence curve.
 
     ``steps[i]``, ``results[i]``, ``H_db[i]`` and ``WH_db[i]`` describe the
-    i-th kept layer; ``H`` and ``W`` are views of the results' arrays.
+    i-th kept layer; ``H`` and ``W`` are views of the results' arrays. ``results[i]`` is None while that
+    layer's notes are on their way (:meth:`AppState.set_result`; ``pending_W`` holds its templates).
     """
 
     method: str
     total: int = 0
     steps: list[int] = field(default_factory=list)
-    results: list[Transcription] = field(default_factory=list)
+    results: list[Transcription | None] = field(default_factory=list)
+    pending_W: dict[int, np.ndarray] = field(default_factory=dict)
     H_db: list[np.ndarray | None] = field(default_factory=list)
     WH_db: list[np.ndarray | None] = field(default_factory=list)
     div_steps: list[int] = field(default_factory=list)
@@ -133,22 +135,37 @@ class RunData:
     @property
     def H(self) -> list[np.ndarray]:
         """Activations ``(88, T)`` of the kept layers."""
-        return [r.H for r in self.results]
+        return [r.H for r in self.results if r is not None]
 
     @property
     def W(self) -> list[np.ndarray]:
         """Templates ``(n_bins, 88)`` of the kept layers."""
-        return [r.W for r in self.results]
+        return [r.W for r in self.results if r is not None]
 
     def add(self, snap) -> None:
         """Record one :class:`~unmf_gui.workers.Snapshot` (its layer is kept when it has a result)."""
         self.div_steps.append(snap.index)
         self.divergences.append(snap.divergence)
-        if snap.result is not None:
+        if snap.result is not None or snap.H_db is not None:
             self.steps.append(snap.index)
             self.results.append(snap.result)
             self.H_db.append(snap.H_db)
             self.WH_db.append(snap.WH_db)
+            if snap.result is None and snap.W is not None:
+                self.pending_W[snap.index] = snap.W
+
+    def set_result(self, step: int, result: Transcription) -> int | None:
+        """The transcription of kept step ``step`` arrived; returns its position (None: not a kept step)."""
+        if step not in self.steps:
+            return None
+        pos = self.steps.index(step)
+        self.results[pos] = result
+        self.pending_W.pop(step, None)
+        return pos
+
+    def has_divergence(self) -> bool:
+        """Whether some step's divergence is known (the run tracked it, or :meth:`AppState.fill_divergences` ran)."""
+        return any(np.isfinite(self.divergences))
 
     def position_of(self, step: int) -> int:
         """Position of the last kept layer at or before ``step`` (0 when none)."""
@@ -236,6 +253,37 @@ class AppState:
         self.runs.setdefault(key, RunData(key)).add(snap)
         self._pending.add(key)
 
+    def set_result(self, key: str, step: int, result: Transcription) -> None:
+        """The notes of kept step ``step`` of run ``key`` arrived after the layer (see :class:`RunData`)."""
+        run = self.runs.get(key)
+        pos = run.set_result(step, result) if run is not None else None
+        if pos is None:
+            return
+        if key == self.method and pos == self._clamped(run):
+            self._update_notes()
+            self.events.layer.emit(self.layer)
+        if key in self.comparison.keys:
+            self.events.compare.emit()
+
+    def fill_divergences(self, keys) -> bool:
+        """Give the finished runs ``keys`` that did not track their divergence the curve of their kept layers.
+
+        A run asks for its per-step divergence only while a view shows it (it costs ~15 % of a run); a view
+        shown afterwards calls this (:func:`~unmf_gui.runs.layer_divergences`). True when a curve was added.
+        """
+        from unmf_gui.runs import layer_divergences
+
+        added = False
+        for key in keys:
+            run = self.runs.get(key)
+            if run is None or not run.finished or not run.results or run.has_divergence() or self.loaded is None:
+                continue
+            done = [(s, r) for s, r in zip(run.steps, run.results) if r is not None]
+            values = dict(zip([s for s, _ in done], layer_divergences(self.loaded.M, [r for _, r in done])))
+            run.divergences = [values.get(s, d) for s, d in zip(run.div_steps, run.divergences)]
+            added = True
+        return added
+
     def finish_method(self, key: str, seconds: float) -> None:
         """Run ``key`` reached its end in ``seconds``: its last layer is shown."""
         run = self.runs.get(key)
@@ -311,7 +359,10 @@ class AppState:
     def current_W(self) -> np.ndarray | None:
         """Templates of the selected layer."""
         result = self._current("results")
-        return None if result is None else result.W
+        if result is None:
+            run = self.run
+            return run.pending_W.get(self.current_step()) if run is not None else None
+        return result.W
 
     def current_H_db(self) -> np.ndarray | None:
         """Selected activations in dB (for the piano roll)."""
@@ -348,6 +399,8 @@ class AppState:
             return []
         pos = int(np.clip(pos, 0, len(run.steps) - 1))
         result = run.results[pos]
+        if result is None:  # its notes are on their way
+            return []
         params = self.note_params_for(key)
         if params.to_dict() == result.params.get("notes"):
             return result.notes

@@ -8,7 +8,7 @@ from the view-model and react to its signals; they never talk to each other.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
 from unmf_gui.state import (METHOD_LABELS, METHODS_COMPARISON, AppState, Column, Comparison,  # noqa: F401 (re-exported)
                             RunData)
@@ -53,7 +53,8 @@ class ViewModel(QObject):
         self._redraw = QTimer(self)
         self._redraw.setSingleShot(True)
         self._redraw.setInterval(REDRAW_MS)
-        self._redraw.timeout.connect(self.state.flush)
+        self._redraw.timeout.connect(self._flush)
+        self._last_flush = QElapsedTimer()
 
     def __getattr__(self, name: str):
         # only called for names QObject and this class do not have: the state's
@@ -70,10 +71,21 @@ class ViewModel(QObject):
             super().__setattr__(name, value)
 
     def add_step(self, key: str, snap) -> None:
-        """Store a snapshot; redraws are coalesced to one per :data:`REDRAW_MS`."""
+        """Store a snapshot; redraws are coalesced to one per :data:`REDRAW_MS`.
+
+        The first step after a quiet spell is drawn at once (a run's first layer appears without waiting
+        for the timer); the steps that follow within :data:`REDRAW_MS` are drawn together when it fires.
+        """
         self.state.add_step(key, snap)
-        if not self._redraw.isActive():
-            self._redraw.start()
+        if self._redraw.isActive():
+            return
+        if not self._last_flush.isValid() or self._last_flush.hasExpired(REDRAW_MS):
+            self._flush()
+        self._redraw.start()
+
+    def _flush(self) -> None:
+        self._last_flush.restart()
+        self.state.flush()
 
     def finish_method(self, key: str, seconds: float) -> None:
         """Run ``key`` ended in ``seconds`` (pending redraws happen now)."""

@@ -70,6 +70,7 @@ class RunWorker(QObject):
     loaded = Signal(int, object)
     methodStarted = Signal(int, str, int)
     step = Signal(int, str, object)
+    result = Signal(int, str, int, object)
     methodFinished = Signal(int, str, float)
     finished = Signal(int)
     failed = Signal(int, str)
@@ -81,7 +82,7 @@ class RunWorker(QObject):
         self.request = request
         self._cancel = threading.Event()
         self._signals = {"engine": self.engineReady, "loaded": self.loaded, "started": self.methodStarted,
-                         "step": self.step, "done": self.methodFinished}
+                         "step": self.step, "result": self.result, "done": self.methodFinished}
 
     def cancel(self) -> None:
         """Ask the run to stop at the next step boundary (thread-safe)."""
@@ -127,6 +128,7 @@ class RunController(QObject):
     loaded = Signal(object)
     methodStarted = Signal(str, int)
     step = Signal(str, object)
+    result = Signal(str, int, object)
     methodFinished = Signal(str, float)
     finished = Signal()
     failed = Signal(str)
@@ -186,6 +188,7 @@ class RunController(QObject):
         worker.loaded.connect(self._on_loaded)
         worker.methodStarted.connect(self._on_method_started)
         worker.step.connect(self._on_step)
+        worker.result.connect(self._on_result)
         worker.methodFinished.connect(self._on_method_finished)
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
@@ -257,6 +260,11 @@ class RunController(QObject):
     def _on_step(self, rid, method, snap):
         if self._live(rid):
             self.step.emit(method, snap)
+
+    @Slot(int, str, int, object)
+    def _on_result(self, rid, method, step, result):
+        if self._live(rid):
+            self.result.emit(method, step, result)
 
     @Slot(int, str, float)
     def _on_method_finished(self, rid, method, seconds):

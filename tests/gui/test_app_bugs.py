@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QAbstractButton, QDialog, QFileDialog, QLabel
 
 from tests.conftest import synth_notes
 from gui_helpers import PIECE, make_window, open_and_wait, start_long_mu_run, write_recording
-from unmf_core.transcription.display import activation_db
+from unmf_core.transcription.display import activation_image
 from unmf_core.transcription.notes import Note, write_midi
 from unmf_core.calibration import load_templates
 from unmf_gui.finetune_dialog import open_dialog
@@ -83,7 +83,7 @@ def test_cancelling_a_re_run_keeps_the_previous_complete_result(qtbot, win, reco
     run = win.vm.run
     assert run.finished and run.total == 5 and run.steps[-1] == 5
     assert win.vm.notes == notes
-    np.testing.assert_array_equal(win.activations.image.image, activation_db(previous.H[-1]))
+    np.testing.assert_array_equal(win.activations.image.image, activation_image(previous.H[-1]).codes)
     assert "iteration 5 / 5" in win.layer_bar.label.text()
 
 

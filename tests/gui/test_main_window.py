@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
 from gui_helpers import PIECE, make_window, open_and_wait, start_long_mu_run, write_recording
-from unmf_core.transcription.display import activation_db
+from unmf_core.transcription.display import activation_image
 from unmf_core.transcription.metrics import note_scores
 from unmf_core.transcription.notes import NoteParams, extract_notes, read_midi
 
@@ -38,7 +38,7 @@ def test_every_layer_is_delivered_and_the_slider_steps_through_them(qtbot, win, 
     for k in (0, 3, n):
         win.layer_bar.slider.setValue(k)
         assert win.vm.layer == k
-        np.testing.assert_array_equal(win.activations.image.image, activation_db(run.H[k]))
+        np.testing.assert_array_equal(win.activations.image.image, activation_image(run.H[k]).codes)
     win.activateWindow()
     qtbot.waitUntil(win.isActiveWindow)
     qtbot.keyClick(win, Qt.Key_Left)
@@ -103,7 +103,7 @@ def test_compare_view_shows_both_methods(qtbot, win, recording):
     view.slider.setValue(4)
     assert vm.compare_step == 4
     for method in ("unrolled", "mu"):
-        np.testing.assert_array_equal(view.rolls[method].image.image, activation_db(vm.runs[method].H[4]))
+        np.testing.assert_array_equal(view.rolls[method].image.image, activation_image(vm.runs[method].H[4]).codes)
     assert view.rolls["mu"].getViewBox().state["linkedViews"][0] is not None
 
 

@@ -23,6 +23,8 @@ def feed(state: AppState, request: RunRequest) -> None:
             state.begin_method(*args)
         elif kind == "step":
             state.add_step(*args)
+        elif kind == "result":
+            state.set_result(*args)
         elif kind == "done":
             state.finish_method(*args)
 
@@ -71,6 +73,31 @@ def test_a_run_shows_its_final_layer_with_the_cli_notes(state, recording):
     assert [(x.pitch, x.onset, x.offset) for x in state.notes] == [(x.pitch, x.onset, x.offset) for x in cli.notes]
     assert state.final_notes() == state.notes
     assert all(isinstance(r, Transcription) and r.background is not None for r in run.results)
+
+
+def test_layers_whose_notes_come_after_the_last_one_get_the_notes_of_a_run_that_stops_there(recording,
+                                                                                            monkeypatch):
+    """A fast run shows its layers at once and sends their notes after the last layer ("result" events);
+    each layer's notes are those of ``unmf transcribe --layers k`` (the one H → notes path)."""
+    import unmf_gui.runs
+
+    monkeypatch.setattr(unmf_gui.runs, "FINISH_EVERY_S", 1e9)  # every layer but the last is "fast"
+    request = RunRequest(str(recording), [Options(method="unrolled", notes=NoteParams())], EngineSpec(device="cpu"))
+    events = list(run_events(request, lambda: False))
+    kinds = [e[0] for e in events]
+    later = [e[2] for e in events if e[0] == "result"]
+    assert kinds.index("result") > max(i for i, k in enumerate(kinds) if k == "step")
+    steps = [e[2] for e in events if e[0] == "step"]
+    assert all(s.result is None and s.H_db is not None and s.W is not None for s in steps if s.index in later)
+    assert steps[-1].result is not None  # the last layer comes with its notes
+    assert later == list(range(steps[-1].index))
+    engine = next(e[1] for e in events if e[0] == "engine")
+    state = AppState()
+    feed(state, RunRequest(str(recording), request.options, engine=engine))
+    assert state.run.finished and all(r is not None for r in state.run.results)
+    for k in (1, later[-1]):
+        cli = engine.transcribe(recording, Options(method="unrolled", layers=k, notes=NoteParams()))
+        assert state.notes_for("unrolled", k) == cli.notes
 
 
 def test_observers_hear_layers_and_notes_and_flush_coalesces(recording):

@@ -7,6 +7,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel
 
 from unmf_core.frontend.cqt import LOWEST_PITCH, N_KEYS, key_names
+from unmf_core.transcription.display import DbImage
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -160,19 +161,29 @@ class TimeImage(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         self.hint_hides = (self.playhead,)
         self.init_hint(OPEN_HINT)
 
-    def set_image(self, data: np.ndarray | None, frame_rate: float) -> None:
-        """Show ``data`` (rows × frames) in place with the fixed levels; None shows :attr:`hint_text`."""
+    def set_image(self, data: DbImage | np.ndarray | None, frame_rate: float) -> None:
+        """Show ``data`` in place with the fixed levels; None shows :attr:`hint_text`.
+
+        ``data``: a :class:`~unmf_core.transcription.display.DbImage` (uint8 codes, drawn as they are: no
+        copy) or a float dB array (rows × frames).
+        """
         if data is None:
             self.image.clear()
             self._shape = None
             self.set_empty(self.hint_text)
             return
         self.set_empty(None)
-        self.image.setImage(data, autoLevels=False, levels=self.levels)
-        if self._shape != data.shape:
-            self._shape = data.shape
-            self.image.setRect(QRectF(0.0, 0.0, data.shape[1] / frame_rate, float(data.shape[0])))
-            self.setLimits(xMin=-0.5, xMax=data.shape[1] / frame_rate + 0.5, yMin=-2, yMax=data.shape[0] + 2)
+        if isinstance(data, DbImage):
+            pixels, levels, per = data.codes, data.levels(*self.levels), data.frames_per_column
+        else:
+            pixels, levels, per = data, self.levels, 1
+        self.image.setImage(pixels, autoLevels=False, levels=levels)
+        shape = (pixels.shape, per)
+        if self._shape != shape:
+            self._shape = shape
+            seconds = pixels.shape[1] * per / frame_rate
+            self.image.setRect(QRectF(0.0, 0.0, seconds, float(pixels.shape[0])))
+            self.setLimits(xMin=-0.5, xMax=seconds + 0.5, yMin=-2, yMax=pixels.shape[0] + 2)
             self.autoRange(padding=0)
 
     def set_notes(self, notes) -> None:

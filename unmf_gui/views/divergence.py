@@ -1,6 +1,8 @@
 """D(M‖WH) against the step (layer or iteration), one curve per run, with the selected step marked."""
 from __future__ import annotations
 
+import math
+
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
@@ -76,6 +78,7 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
             return
         runs = self.vm.runs
         names = {k: self.vm.label_of(k) for k in self.shown_keys() if k in runs}
+        self.vm.fill_divergences(list(names))  # runs that ran while no divergence view was shown
         for key in [k for k in self.curves if self._names.get(k) != names.get(k)]:
             self._remove(key)
         for key in names:
@@ -86,7 +89,7 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         spanned = [self.vm.method] if not self.compare and self.vm.method in names else list(names)
         total = max((max(runs[k].total, runs[k].div_steps[-1] if runs[k].div_steps else 0) for k in spanned),
                     default=0)
-        if not any(runs[k].div_steps for k in names):
+        if not any(runs[k].has_divergence() for k in names):
             self._x_total = None
             self.set_empty(empty_hint(self.vm))
             return
@@ -117,7 +120,8 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
             self.curves[key] = self.plot([], [], pen=pen, name=self._names[key], symbolSize=5,
                                          symbol="o" if self.vm.method_of(key) == "unrolled" else None,
                                          symbolBrush=pen.color())
-        self.curves[key].setData(list(steps), [max(v, 1e-12) for v in values])
+        pairs = [(s, max(v, 1e-12)) for s, v in zip(steps, values) if math.isfinite(v)]  # steps not computed: none
+        self.curves[key].setData([s for s, _ in pairs], [v for _, v in pairs])
 
     def set_marker(self, step: int) -> None:
         """Mark the selected step."""
