@@ -182,8 +182,9 @@ def memory(path: str) -> dict:
     for _t, ph, mb in samples:
         by_phase[ph] = max(by_phase.get(ph, 0.0), mb)
     w.close()
+    trace = [(round(t, 1), ph, round(mb)) for t, ph, mb in samples[::20]]  # one a second
     return {"ok": ok, "peak_rss_mb": _peak_mb(), "marks": marks, "kept_steps": kept, "notes": notes,
-            "max_rss_by_phase_mb": by_phase, "wall_s": time.perf_counter() - t0}
+            "max_rss_by_phase_mb": by_phase, "wall_s": time.perf_counter() - t0, "trace": trace}
 
 
 def run(quick: bool = False, reps: int = 5) -> dict:

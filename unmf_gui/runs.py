@@ -23,8 +23,8 @@ from unmf_core.transcription.engine import Engine, Options, Transcription
 
 #: Memory allowed for the kept layers of a run (H as float32 for notes and export, its image and W·H's as
 #: :class:`~unmf_core.transcription.display.DbImage`): snapshots are thinned beyond it. An hour of audio keeps
-#: its initial state and last layer (2 × 132 MB); five minutes keep all 11 steps of a 10-layer run.
-SNAPSHOT_BUDGET = 300 * 2 ** 20
+#: its last layer only (132 MB); five minutes keep all 11 steps of a 10-layer run.
+SNAPSHOT_BUDGET = 240 * 2 ** 20
 #: Never store more snapshots than this per method.
 MAX_SNAPSHOTS = 200
 #: A kept layer's notes (:meth:`Engine.finish`) come with it when the last notes are this old (s); the
@@ -139,15 +139,23 @@ def total_steps(engine: Engine, opts: Options) -> int:
 def keep_every(n_steps: int, n_frames: int, n_methods: int = 1) -> int:
     """Store one snapshot in this many, so the stored layers fit the memory budget.
 
-    Kept are the steps ``0, every, 2·every, …`` and always the last: at most ``limit`` of them (never fewer
-    than two: the initial state and the result).
+    Kept are the steps ``0, every, 2·every, …`` and always the last, at most as many as the budget holds;
+    ``every > n_steps``: only the last (its result is what export and the notes need), when the budget
+    holds fewer than two (an hour of audio).
     """
     columns = min(max(1, n_frames), MAX_COLUMNS)
     per = 88 * 4 * max(1, n_frames) + (88 + 288) * columns  # H (float32) and its two uint8 images
-    limit = max(2, min(MAX_SNAPSHOTS, SNAPSHOT_BUDGET // (per * max(1, n_methods))))
+    limit = min(MAX_SNAPSHOTS, SNAPSHOT_BUDGET // (per * max(1, n_methods)))
+    if limit < 2:
+        return n_steps + 1
     if n_steps + 1 <= limit:
         return 1
     return max(1, math.ceil(n_steps / (limit - 1)))
+
+
+def is_kept(index: int, n_steps: int, every: int) -> bool:
+    """Whether step ``index`` of ``n_steps`` is stored, given :func:`keep_every`."""
+    return index == n_steps or (every <= n_steps and index % every == 0)
 
 
 #: Frames per chunk of :func:`layer_divergences` (bounds its temporaries: ``W @ H`` of one chunk at a time).
@@ -217,10 +225,11 @@ def run_events(request: RunRequest, cancelled: Callable[[], bool]) -> Iterator[t
         opts = replace(opts, cancel=cancelled)
         later: list[Step] = []  # kept layers whose notes follow the last layer
         for step in eng.steps(M, opts):
-            if step.index == n or (step.index % every == 0 and time.perf_counter() - last >= FINISH_EVERY_S):
+            kept = is_kept(step.index, n, every)
+            if step.index == n or (kept and time.perf_counter() - last >= FINISH_EVERY_S):
                 yield "step", key, Snapshot.of(eng, M, step, opts, M_max)
                 last = time.perf_counter()
-            elif step.index % every == 0:
+            elif kept:
                 snap = Snapshot.preview(step, M_max)
                 # the next steps may update H in place: keep a copy (W is replaced, never updated in place)
                 later.append(Step(step.index, step.W, step.H.detach().clone(), step.divergence))

@@ -63,3 +63,17 @@ def test_run_events_carry_the_divergence_only_when_asked(tmp_path):
             assert all(math.isfinite(d) for d in divs) and divs[-1] < divs[0]
         else:
             assert all(math.isnan(d) for d in divs)
+
+
+def test_an_hour_keeps_only_its_last_layer_and_five_minutes_every_layer():
+    """The memory budget of kept layers (H as float32 and two uint8 images each)."""
+    from unmf_gui.runs import SNAPSHOT_BUDGET, is_kept, keep_every
+
+    hour, five = 310078, 25840
+    every = keep_every(10, hour)
+    assert [i for i in range(11) if is_kept(i, 10, every)] == [10]
+    every = keep_every(10, five)
+    assert every == 1 and all(is_kept(i, 10, every) for i in range(11))
+    every = keep_every(100, 5000)  # MU's 100 iterations of a minute: thinned, first and last kept
+    kept = [i for i in range(101) if is_kept(i, 100, every)]
+    assert kept[0] == 0 and kept[-1] == 100 and len(kept) * (88 * 4 + 376) * 5000 <= SNAPSHOT_BUDGET

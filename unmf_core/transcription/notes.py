@@ -138,7 +138,7 @@ def activation_scale(H: np.ndarray) -> float:
     """The reference level of H: the largest total activation of any frame."""
     if H.size == 0:
         return 0.0
-    return float(H.sum(axis=0).max())
+    return float(H.sum(axis=0, dtype=np.float64).max())
 
 
 def _segments(active: np.ndarray) -> list[tuple[int, int]]:
@@ -210,7 +210,11 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
     list of Note
         Sorted by onset, then pitch.
     """
-    H = np.asarray(H, dtype=np.float64)
+    H = np.asarray(H)
+    if H.dtype != np.float64 and not H.flags.c_contiguous:
+        H = np.asarray(H, dtype=np.float64)
+    # a C-ordered float32 H stays as it is (an hour is 109 MB, 218 MB as float64): its column sums in
+    # float64 add the same values in the same order, and each row is taken as float64 below
     scale = activation_scale(H) if scale is None else float(scale)
     if scale <= 0 or not np.isfinite(scale):
         return []
@@ -225,7 +229,7 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
     peak_frames = max(1, int(round(0.3 * frame_rate)))
     slope_frames = max(1, int(round(0.06 * frame_rate)))
     for k in range(H.shape[0]):
-        h = H[k]
+        h = np.asarray(H[k], dtype=np.float64)
         on_k = max(on, params.min_peak)
         if background is not None:
             on_k = max(on_k, params.background_ratio * float(background[k]))
