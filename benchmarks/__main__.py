@@ -4,6 +4,8 @@
 writes ``quality.md`` and ``quality.json`` instead of ``results.*``; see :mod:`benchmarks.quality`.
 ``--only peer`` (not default either: it runs Basic Pitch) writes ``peer.md`` / ``peer.json``: whole-process
 time and memory against Basic Pitch (:mod:`benchmarks.peer`; ``--reps`` = pairs, default 3).
+``--only app`` writes ``app.md`` / ``app.json``: the real window offscreen, open-to-screen time of a 30 s
+recording and peak RSS of a 60-minute one (:mod:`benchmarks.app`; ``--quick``: one open, one minute).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from .common import DURATIONS, QUICK_DURATIONS, ROOT, machine
 
 ALL = ("cqt", "mu", "unrolled", "convergence", "e2e", "memory")
 #: Selectable with ``--only`` but not run by default.
-EXTRA = ("quality", "tempo", "peer", "live")
+EXTRA = ("quality", "tempo", "peer", "live", "app")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
                          progress=lambda m: print(m, file=sys.stderr, flush=True),
                          jobs_to_run=tuple(j.strip() for j in args.peer_jobs.split(",") if j.strip()))
             for path in peer.write(r, args.out):
+                print(path)
+        elif name == "app":
+            from . import app
+            r = app.run(args.quick, args.reps or 5)
+            for path in app.write(r, args.out):
                 print(path)
         elif name == "live":
             from . import live
