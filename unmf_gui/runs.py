@@ -41,6 +41,25 @@ class EngineSpec:
     device: str = "auto"
 
 
+#: Recordings at least this long (samples: 10 minutes at 22.05 kHz) keep their samples in a temporary file.
+SPILL_SAMPLES = 10 * 60 * 22050
+
+
+def spill(samples: np.ndarray) -> np.ndarray:
+    """``samples`` in an anonymous temporary file, mapped read-only (same values, same dtype).
+
+    The samples of a recording are only read to play it: mapped from a file, they cost no memory
+    until played, and the system can drop them again (an hour at 22.05 kHz is 318 MB).
+    """
+    import tempfile
+
+    samples = np.ascontiguousarray(samples)
+    with tempfile.TemporaryFile(prefix="unmf-samples-") as f:  # deleted when closed; the mapping stays valid
+        samples.tofile(f)
+        f.flush()
+        return np.memmap(f, dtype=samples.dtype, mode="r", shape=samples.shape)
+
+
 @dataclass
 class Loaded:
     """A decoded recording, its magnitude CQT (numpy, on the CPU) and that CQT in dB (a display image)."""
@@ -54,6 +73,9 @@ class Loaded:
     def __post_init__(self) -> None:
         if self.M_db is None:
             self.M_db = db_image(self.M)
+        samples = self.audio.samples
+        if len(samples) >= SPILL_SAMPLES and not isinstance(samples, np.memmap):
+            self.audio = replace(self.audio, samples=spill(samples))
 
 
 @dataclass
@@ -229,6 +251,7 @@ def run_events(request: RunRequest, cancelled: Callable[[], bool]) -> Iterator[t
             return
         M = engine.spectrogram(audio, cancelled).detach().cpu().numpy()
         loaded = Loaded(audio, M, engine.cqt.frame_rate, audio.duration)
+        del audio  # a long recording's samples now live in a file (Loaded), not in memory
         yield "loaded", loaded
     M = torch.from_numpy(loaded.M).to(engine.device)
     M_max = float(loaded.M.max())

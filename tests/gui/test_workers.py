@@ -77,3 +77,19 @@ def test_an_hour_keeps_only_its_last_layer_and_five_minutes_every_layer():
     every = keep_every(100, 5000)  # MU's 100 iterations of a minute: thinned, first and last kept
     kept = [i for i in range(101) if is_kept(i, 100, every)]
     assert kept[0] == 0 and kept[-1] == 100 and len(kept) * (88 * 4 + 376) * 5000 <= SNAPSHOT_BUDGET
+
+
+def test_a_long_recordings_samples_are_kept_in_a_mapped_file_with_the_same_values(monkeypatch):
+    import numpy as np
+
+    import unmf_gui.runs as runs
+    from unmf_core.frontend.audio import Audio
+
+    monkeypatch.setattr(runs, "SPILL_SAMPLES", 1000)
+    y = np.random.default_rng(0).standard_normal(5000).astype(np.float32)
+    long = runs.Loaded(Audio(y, 22050, "x.wav"), np.ones((288, 20), np.float32), 86.0, 5000 / 22050)
+    assert isinstance(long.audio.samples, np.memmap) and long.audio.samples.dtype == np.float32
+    np.testing.assert_array_equal(long.audio.samples, y)
+    assert long.audio.path == "x.wav" and long.audio.sr == 22050
+    short = runs.Loaded(Audio(y[:999], 22050), np.ones((288, 20), np.float32), 86.0, 999 / 22050)
+    assert short.audio.samples is not None and not isinstance(short.audio.samples, np.memmap)

@@ -187,7 +187,11 @@ class TimeImage(EmptyHint, DeferWhileHidden, pg.PlotWidget):
             self.autoRange(padding=0)
 
     def set_notes(self, notes) -> None:
-        """Outline the estimated notes."""
+        """Outline the estimated notes (nothing is redrawn when they are those shown)."""
+        notes = list(notes)
+        if notes == getattr(self, "_notes_shown", None):
+            return
+        self._notes_shown = notes
         self.note_curve.setData(*note_outline(notes, self.rows_per_key, *self._band()))
 
     def set_reference(self, notes) -> None:

@@ -150,7 +150,10 @@ class NotesLayer(QObject):
     # ---- state -----------------------------------------------------------------------------
     def refresh(self) -> None:
         """Show the view-model's notes (the selection keeps the notes still there)."""
-        self.notes = list(self.vm.notes)
+        notes = list(self.vm.notes)
+        if notes == self.notes and not self.selected - set(notes):  # a layer with the same notes: nothing to draw
+            return
+        self.notes = notes
         self.selected &= set(self.notes)
         self._draw()
 

@@ -1,6 +1,7 @@
 """The dictionary W (288 CQT bins × 88 keys) of the selected layer, each column in dB."""
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
@@ -30,9 +31,11 @@ class TemplatesView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         vm.layerChanged.connect(self._layer)
         vm.fileChanged.connect(self._file)
         self._shape = None
+        self._shown: np.ndarray | None = None  # the W drawn (a layer with the same W is not drawn again)
         self.init_hint()
 
     def _file(self) -> None:
+        self._shown = None
         self.image.clear()
         self.set_empty(RUN_HINT)
 
@@ -41,9 +44,13 @@ class TemplatesView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
             return
         W = self.vm.current_W()
         if W is None:
+            self._shown = None
             self.image.clear()
             self.set_empty(empty_hint(self.vm))
             return
+        if self._shown is not None and (W is self._shown or np.array_equal(W, self._shown)):
+            return  # most layers keep W (it changes every few layers)
+        self._shown = W
         self.set_empty(None)
         self.image.setImage(to_db(W, float(W.max())), autoLevels=False, levels=W_LEVELS)
         if self._shape != W.shape:
