@@ -146,7 +146,7 @@ class RunData:
         """Record one :class:`~unmf_gui.workers.Snapshot` (its layer is kept when it has a result)."""
         self.div_steps.append(snap.index)
         self.divergences.append(snap.divergence)
-        if snap.result is not None or snap.H_db is not None:
+        if snap.kept:
             self.steps.append(snap.index)
             self.results.append(snap.result)
             self.H_db.append(snap.H_db)
