@@ -4,12 +4,14 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QElapsedTimer, QTimer, Signal
 
 from unmf_core.transcription.engine import METHODS
 from unmf_gui.viewmodel import METHOD_LABELS, ViewModel  # noqa: F401 (METHOD_LABELS re-exported)
 from unmf_gui.views.common import DeferWhileHidden, EmptyHint, empty_hint
 
+#: Shortest time between two redraws of the curves while a run streams in (ms).
+LIVE_REDRAW_MS = 250
 METHOD_PENS = {"unrolled": pg.mkPen((255, 170, 40), width=2), "mu": pg.mkPen((90, 170, 255), width=2)}
 
 
@@ -49,7 +51,15 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         self.scene().sigMouseClicked.connect(self._clicked)
         vm.runStarted.connect(self.refresh)
         vm.fileChanged.connect(self.refresh)
-        vm.runUpdated.connect(self.refresh)
+        vm.runUpdated.connect(self._run_updated)
+        vm.runFinished.connect(self.refresh)
+        # while a run streams in, the curves are redrawn at most every LIVE_REDRAW_MS (a log-scale plot with
+        # markers and a legend costs ~20 ms a redraw: the run's other views come first)
+        self._live = QTimer(self)
+        self._live.setSingleShot(True)
+        self._live.setInterval(LIVE_REDRAW_MS)
+        self._live.timeout.connect(self._live_refresh)
+        self._last = QElapsedTimer()
         if compare:
             vm.comparisonChanged.connect(self.refresh)
             vm.compareChanged.connect(lambda: self.set_marker(vm.compare_step))
@@ -59,6 +69,17 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
             self.stepClicked.connect(self._pick_layer)
         self.init_hint()
         self.update_step_label()
+
+    def _run_updated(self, _key: str = "") -> None:
+        if self._live.isActive():
+            return
+        if not self._last.isValid() or self._last.hasExpired(LIVE_REDRAW_MS):
+            self._live_refresh()  # the first update after a quiet spell (a run's first step) at once
+        self._live.start()
+
+    def _live_refresh(self) -> None:
+        self._last.restart()
+        self.refresh()
 
     def update_step_label(self) -> None:
         """Name the x-axis after the steps shown: layers (unrolled MU), iterations (MU), or both (compare)."""
@@ -74,6 +95,7 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
 
     def refresh(self, *_args) -> None:
         """Redraw the curves, the x-axis range (the whole run) and its name; once shown, when hidden."""
+        self._live.stop()
         if self.defer(self.refresh):
             return
         runs = self.vm.runs
