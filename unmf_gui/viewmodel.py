@@ -13,8 +13,9 @@ from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 from unmf_gui.state import (METHOD_LABELS, METHODS_COMPARISON, AppState, Column, Comparison,  # noqa: F401 (re-exported)
                             RunData)
 
-#: Shortest time between two redraws while a run streams in (ms).
-REDRAW_MS = 80
+#: Shortest time between two redraws while a run streams in (ms); every redraw repaints the image views
+#: and their axes (~30 ms of the GUI thread), so fewer, with the first and the last step drawn at once.
+REDRAW_MS = 150
 
 
 class ViewModel(QObject):
@@ -74,9 +75,15 @@ class ViewModel(QObject):
         """Store a snapshot; redraws are coalesced to one per :data:`REDRAW_MS`.
 
         The first step after a quiet spell is drawn at once (a run's first layer appears without waiting
-        for the timer); the steps that follow within :data:`REDRAW_MS` are drawn together when it fires.
+        for the timer), and so is a run's last step; the steps that follow within :data:`REDRAW_MS` are
+        drawn together when it fires.
         """
         self.state.add_step(key, snap)
+        run = self.state.runs.get(key)
+        if run is not None and run.total and snap.index >= run.total:  # the result: on screen now
+            self._redraw.stop()
+            self._flush()
+            return
         if self._redraw.isActive():
             return
         if not self._last_flush.isValid() or self._last_flush.hasExpired(REDRAW_MS):

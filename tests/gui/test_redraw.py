@@ -24,3 +24,15 @@ def test_the_first_step_after_a_quiet_spell_is_drawn_at_once_and_the_next_ones_t
     assert len(updates) == 2
     vm.add_step("mu", Snapshot(4, math.nan))
     assert len(updates) == 3
+
+
+def test_a_runs_last_step_is_drawn_at_once(qtbot):
+    vm = ViewModel()
+    updates = []
+    vm.runUpdated.connect(updates.append)
+    vm.begin_method("mu", 2)
+    for i in (0, 1):
+        vm.add_step("mu", Snapshot(i, math.nan))
+    assert updates == ["mu"]  # step 1 waits for the timer
+    vm.add_step("mu", Snapshot(2, math.nan))
+    assert updates == ["mu", "mu"] and vm.runs["mu"].div_steps == [0, 1, 2]  # the last: no wait
