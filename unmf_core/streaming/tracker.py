@@ -156,6 +156,13 @@ class NoteTracker:
                 retracted.append(o)
             else:  # ended, or no longer found (the rule's answer changed): it ends where it had got
                 ended.append(o)
+        for o in self._recent:  # an ended note that starts on revised frames follows the rule's latest answer too
+            if o.onset >= revised and not any(n.pitch == o.pitch and abs(n.onset - o.onset) < tol for n in found):
+                retracted.append(o)
+        if retracted:
+            gone = {id(o) for o in retracted}
+            self._recent = [o for o in self._recent if id(o) not in gone]
+            self._done = [o for o in self._done if id(o) not in gone]
         self._open = still
         self._recent.extend(ended)
         self._done.extend(ended)
