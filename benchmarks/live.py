@@ -234,8 +234,8 @@ def write(res: dict, out: Path) -> list[Path]:
                   "| source | room | piece | live onset-F | file onset-F | live − file |", "|---|---|---|---|---|---|"]
         lines += [f"| {r['source']} | {r['room']} | {r['piece']} | {r['live']:.3f} | {r['file']:.3f} | "
                   f"{r['live'] - r['file']:+.3f} |" for r in rc["rows"]]
-        lines += [f"| **mean** | | | **{rc['live']:.3f}** | **{rc['file']:.3f}** | **{rc['live'] - rc['file']:+.3f}** |",
-                  ""]
+        d = rc["live"] - rc["file"]
+        lines += [f"| **mean** | | | **{rc['live']:.3f}** | **{rc['file']:.3f}** | **{d:+.3f}** |", ""]
     md, js = out / "live.md", out / "live.json"
     md.write_text("\n".join(lines))
     js.write_text(json.dumps(res, indent=2))

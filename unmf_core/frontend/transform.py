@@ -146,12 +146,12 @@ class CQTStream:
             done = max(0, (self._end[i - 1] - 1 - self._half) // 2 + 1)  # outputs reading final samples only
             done = min(done, self._length[i])
             if done > self._end[i]:
-                new = self._decimate(self._buf[i - 1], self._start[i - 1], self._end[i - 1], self._end[i], done)
+                new = self._decimate(self._buf[i - 1], self._start[i - 1], self._end[i], done)
                 self._buf[i] = torch.cat([self._buf[i], new])
                 self._end[i] = done
 
-    def _decimate(self, y: torch.Tensor, y0: int, y_end: int, a: int, b: int) -> torch.Tensor:
-        """Outputs ``[a, b)`` of the decimation of a signal held as ``y`` = samples ``[y0, y0 + len(y))``, zero elsewhere."""
+    def _decimate(self, y: torch.Tensor, y0: int, a: int, b: int) -> torch.Tensor:
+        """Outputs ``[a, b)`` of the decimation of the signal ``y`` = samples ``[y0, y0 + len(y))``, zero elsewhere."""
         lo, hi = 2 * a - self._half, 2 * (b - 1) + self._half + 1  # input samples read
         seg = _window(y, y0, lo, hi)
         out = torch.nn.functional.conv1d(seg.view(1, 1, -1), self.cqt.halfband, stride=2)
@@ -175,7 +175,7 @@ class CQTStream:
                 # octave i + 1 as the whole-signal transform has it: its final samples, then the outputs
                 # that read past the end of octave i's signal (provisional), from octave i's whole version
                 j = i + 1
-                tail = self._decimate(sig, sig0, self._length[i], self._end[j], self._length[j])
+                tail = self._decimate(sig, sig0, self._end[j], self._length[j])
                 sig, sig0 = torch.cat([self._buf[j], tail]), self._start[j]
         C = torch.cat(out[::-1], dim=-2)
         return C * cqt.inv_sqrt_len[:, None]

@@ -7,17 +7,19 @@
    what the file's transform gives on the audio received so far, without
    recomputing the past);
 2. runs the model's unrolled layers (W fixed: the bundled or calibrated
-   templates) on a sliding window of frames -- the frames to commit and the
-   ``lookahead_frames`` after them -- through
-   :func:`unmf_core.nmf.chunking.apply_layer`, the same layer as a file run.
-   What a layer's A_H reads before the window (its receptive halo, 4 frames)
-   is that layer's input on the frames committed before, kept from the
-   updates that committed them: a layer's cost does not grow with its depth;
+   templates) on a sliding window of frames -- the last ``revise_frames``
+   committed frames again, the frames to commit and the ``lookahead_frames``
+   after them -- through :func:`unmf_core.nmf.chunking.apply_layer`, the same
+   layer as a file run. What a layer's A_H reads before the window (its
+   receptive halo, 4 frames) is that layer's input on the frames fixed
+   before, kept from the update that fixed them, so an update's cost does not
+   grow with the network's receptive field (40 frames for 10 layers);
 3. commits the window's frames that are ``lookahead_frames`` old, and hands the
-   recent committed activations to :class:`~unmf_core.streaming.tracker.NoteTracker`,
-   which runs the file transcription's own note rule
-   (:func:`~unmf_core.transcription.notes.extract_notes`) on them and reports a
-   note once its onset is certain and again when it has ended.
+   committed activations (the revised ones replacing their earlier version)
+   to :class:`~unmf_core.streaming.tracker.NoteTracker`, which runs the file
+   transcription's own note rule (:func:`~unmf_core.transcription.notes.extract_notes`)
+   on them and reports a note once its onset is certain, again when it has
+   ended, and withdraws one whose revised frames no longer hold it.
 
 What differs from a file run, and why (``docs/benchmarks/live.md`` measures the effect):
 
@@ -25,7 +27,12 @@ What differs from a file run, and why (``docs/benchmarks/live.md`` measures the 
   here sees ``lookahead_frames`` of future frames (70 ms by default), where the
   file run's layers read 40 frames (4 per layer) and the lowest CQT filters
   almost a second. Waiting for all of it would cost about a second of latency.
-  Likewise the past frames a layer reads are as they were when committed.
+  Instead a committed frame is computed again in the next updates, up to
+  ``revise_frames`` (0.46 s) after it was committed: the low keys' filters
+  move most as their audio arrives (bass onsets came ~60 ms early before;
+  onset-F live − file on 16 renders went from −0.018 to −0.005). Past that a
+  frame is final, and the frames a layer reads before the window are as they
+  were then.
 * **Global levels become running ones.** The file run normalises A_H's input by
   the largest activation of the whole recording, thresholds notes relative to
   the largest frame total of the whole recording, and measures the background
@@ -39,8 +46,9 @@ What differs from a file run, and why (``docs/benchmarks/live.md`` measures the 
 
 At the end of the stream (:meth:`~LiveTranscriber.finish`) the last frames are
 committed with the zero padding a file's end gets, and the open notes end.
-Memory is bounded: audio, CQT and activations are kept for a few tens of
-seconds only, unless ``keep=True`` keeps the take's activations for
+Memory is bounded: the CQT keeps ~1.5 s of audio over its octaves, the
+background a minute of CQT frames, the tracker a few seconds of activations
+(more while a note is held, at most 30 s), unless ``keep=True`` keeps the take's activations for
 :meth:`~LiveTranscriber.transcription` (88 floats per frame, 30 kB a second).
 """
 from __future__ import annotations
@@ -302,7 +310,7 @@ class LiveTranscriber:
                 self._take = grown
             self._take[:, s:n] = Hw
         if b > s:
-            self._M_hist.append(Mw[:, :b - s])
+            self._M_hist.append(Mw[:, :b - s].copy())  # a copy: a view would keep the whole window alive
             self._hist_frames += b - s
         while self._M_hist and self._hist_frames - self._M_hist[0].shape[1] >= self._bg_frames:
             self._hist_frames -= self._M_hist.pop(0).shape[1]

@@ -225,8 +225,7 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
     peak_frames = max(1, int(round(0.3 * frame_rate)))
     slope_frames = max(1, int(round(0.06 * frame_rate)))
     floor = max(on, params.min_peak)
-    for k in np.flatnonzero(H.max(axis=1, initial=0.0) >= floor):  # no other key reaches its onset level
-        k = int(k)
+    for k in map(int, np.flatnonzero(H.max(axis=1, initial=0.0) >= floor)):  # no other key reaches its onset level
         h = H[k]
         on_k = floor
         if background is not None:

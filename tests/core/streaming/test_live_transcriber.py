@@ -108,6 +108,8 @@ def test_bad_blocks_and_options(engine):
         lt.feed(np.array([np.nan], np.float32))
     with pytest.raises(OptionError):
         LiveTranscriber(engine, Options(method="mu"))
+    with pytest.raises(OptionError):
+        LiveTranscriber(engine, revise_frames=-1)
     lt.finish()
     with pytest.raises(ValueError):
         lt.feed(np.zeros(10, np.float32))
