@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(path)
         elif name == "live":
             from . import live
-            lv = live.run(args.quick)
+            lv = live.run(args.quick, args.quality_cache)
             lv["machine"] = res["machine"]
             for path in live.write(lv, args.out):
                 print(path)

@@ -7,8 +7,8 @@ microphone's code path) and :func:`unmf_core.streaming.session.listen`,
 **unpaced**: the CPU share is CPU seconds / audio seconds, and the latency of
 a note is what a paced run would see when it keeps up with real time:
 
-    latency = (audio time at the end of the block that completed the update)
-              + (seconds that update took) - (the note's onset)
+    latency = (audio time at the end of the block that completed the update that first reported the note)
+              + (seconds that update took) - (the note's onset in the take)
 
 i.e. the audio still to arrive after the onset, the wait for the update and its
 computation (the time an input block spends in PortAudio's buffer is not
@@ -62,9 +62,10 @@ def child(seconds: float, offline: bool) -> dict:
     rss: list[tuple[float, float]] = []
     c0, w0 = time.process_time(), time.perf_counter()
     next_mark = 0.0
+    reports: list[tuple[int, float, float]] = []  # (pitch, onset, time of the report) of every onset reported
     for step in listen(lt, stream):
         for u in step.updates:
-            lat.extend(u.audio_time + u.compute_time - n.onset for n in u.onsets)
+            reports.extend((n.pitch, n.onset, u.audio_time + u.compute_time) for n in u.onsets)
         if step.audio_time >= next_mark:
             rss.append((step.audio_time, _rss_mb()))
             next_mark += 60.0
@@ -73,12 +74,14 @@ def child(seconds: float, offline: bool) -> dict:
                                             "notes": len(lt.notes)}))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     notes = lt.notes
+    lat = kept_latencies(reports, notes)
     reps = int(np.ceil(seconds / tile))
     ref = [type(n)(n.pitch, n.onset + k * tile, n.offset + k * tile, n.velocity)
            for k in range(reps) for n in ref1 if n.onset + k * tile < seconds]
     out = {"seconds": seconds, "cpu_s": cpu, "wall_s": wall, "cpu_share": cpu / seconds, "n_notes": len(notes),
            "latency_ms": {"median": 1000 * float(np.median(lat)), "p95": 1000 * float(np.percentile(lat, 95)),
                           "max": 1000 * float(np.max(lat)), "n": len(lat)},
+           "reported": len(reports), "retracted": len(reports) - len(lat),
            "rss_mb": rss, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "live_vs_ref": note_scores(ref, notes), "drift_ms": _drift(notes, tile, reps)}
     if offline:
@@ -87,6 +90,49 @@ def child(seconds: float, offline: bool) -> dict:
         out["live_vs_offline"] = note_scores(res.notes, notes)
         out["offline_notes"] = len(res.notes)
     return out
+
+
+def kept_latencies(reports: list[tuple[int, float, float]], notes) -> list[float]:
+    """Latency of each note of the take: its first report (same pitch, onset within 0.1 s, the tracker's match)
+    minus its onset in the take.
+
+    A note's onset may move while its frames are revised (the take's onset is the better one); reports of
+    notes withdrawn later match no note of the take and are left out (``retracted`` counts them).
+    """
+    out = []
+    for n in notes:
+        m = [t for p, on, t in reports if p == n.pitch and abs(on - n.onset) < 0.1]
+        if m:
+            out.append(m[0] - n.onset)
+    return out
+
+
+def recordings(cache: str | None, stride: int = 5) -> dict:
+    """Live against file transcription on the quality benchmark's renders (every ``stride``-th file)."""
+    import torch
+
+    torch.set_num_threads(1)
+    from unmf_core.frontend.inputstream import FileStream
+    from unmf_core.streaming.session import listen
+    from unmf_core.streaming.transcriber import LiveTranscriber
+    from unmf_core.transcription.engine import Engine
+    from unmf_core.transcription.metrics import note_scores
+    from unmf_core.transcription.notes import read_midi
+
+    from . import quality
+
+    engine = Engine(device="cpu")
+    rows = []
+    for item in quality.build_set(quality.cache_dir(cache))[::stride]:
+        ref, audio = read_midi(item["midi"]), engine.load(item["audio"])
+        lt = LiveTranscriber(engine, keep=False)
+        for _ in listen(lt, FileStream(audio, sr=engine.cqt.sr, realtime=False)):
+            pass
+        rows.append({"source": item["source"], "room": item["room"], "piece": item["piece"],
+                     "live": note_scores(ref, lt.notes)["onset_f"],
+                     "file": note_scores(ref, engine.transcribe(audio).notes)["onset_f"]})
+    return {"rows": rows, "live": float(np.mean([r["live"] for r in rows])),
+            "file": float(np.mean([r["file"] for r in rows]))}
 
 
 def _drift(notes, tile: float, reps: int) -> dict:
@@ -108,19 +154,29 @@ def _drift(notes, tile: float, reps: int) -> dict:
             "last_tile_shift": shifts[-1] if shifts else 0.0}
 
 
-def _run_child(seconds: float, offline: bool) -> dict:
+def _run_child(seconds: float, offline: bool, cache: str | None = None) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "benchmarks.live", str(seconds)] + (["--offline"] if offline else [])
+    if cache is not None:
+        cmd = [sys.executable, "-m", "benchmarks.live", "recordings", cache]
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=7200)
     if p.returncode:
         raise RuntimeError(f"live benchmark child failed: {p.stderr[-2000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def run(quick: bool = False) -> dict:
-    """The 5-minute replay (with the file transcription of the same audio) and the 30-minute one."""
+def run(quick: bool = False, cache: str | None = None) -> dict:
+    """The 5-minute replay (with the file transcription of the same audio), the 30-minute one, and
+    live against file transcription on the quality benchmark's renders (``cache``: its folder)."""
     short, long_ = (60.0, 120.0) if quick else (300.0, 1800.0)
-    return {"replay": _run_child(short, True), "long": _run_child(long_, False)}
+    return {"replay": _run_child(short, True), "long": _run_child(long_, False),
+            "recordings": _run_child(0.0, False, cache or str(_default_cache()))}
+
+
+def _default_cache():
+    from . import quality
+
+    return quality.cache_dir(None)
 
 
 def _long_lines(lg: dict) -> list[str]:
@@ -166,9 +222,20 @@ def write(res: dict, out: Path) -> list[Path]:
         f"| onset-F vs the demo's MIDI: live / file transcription | {f(r['live_vs_ref'])} / {f(r['offline_vs_ref'])} |",
         f"| onset-F of live against file transcription (agreement) | {f(r['live_vs_offline'])} |",
         f"| notes: live / file | {r['n_notes']} / {r['offline_notes']} |",
+        f"| onsets reported / withdrawn later (revised frames) | {r.get('reported', '?')} / "
+        f"{r.get('retracted', '?')} |",
         f"| peak RSS | {r['peak_rss_mb']:.0f} MB |", "",
     ]
     lines += _long_lines(lg) if "cpu_share" in lg else _partial_lines(lg)
+    if "recordings" in res:
+        rc = res["recordings"]
+        lines += [f"## Recordings: live against file transcription ({len(rc['rows'])} renders of the quality "
+                  "benchmark, every 5th file: dry and room, the three SoundFonts)", "",
+                  "| source | room | piece | live onset-F | file onset-F | live − file |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['source']} | {r['room']} | {r['piece']} | {r['live']:.3f} | {r['file']:.3f} | "
+                  f"{r['live'] - r['file']:+.3f} |" for r in rc["rows"]]
+        d = rc["live"] - rc["file"]
+        lines += [f"| **mean** | | | **{rc['live']:.3f}** | **{rc['file']:.3f}** | **{d:+.3f}** |", ""]
     md, js = out / "live.md", out / "live.json"
     md.write_text("\n".join(lines))
     js.write_text(json.dumps(res, indent=2))
@@ -176,6 +243,9 @@ def write(res: dict, out: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "recordings":
+        print(json.dumps(recordings(sys.argv[2])))
+        sys.exit(0)
     result = json.dumps(child(float(sys.argv[1]), "--offline" in sys.argv))
     (input_dir() / f"live_result_{float(sys.argv[1]):g}s.json").write_text(result)
     print(result)

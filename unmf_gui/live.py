@@ -29,6 +29,8 @@ from unmf_core.transcription.display import activation_db, reconstruction, to_db
 
 #: Seconds of CQT and notes the live view shows.
 VIEW_SECONDS = 10.0
+#: A note reported again within this of its first onset is the same note (the tracker's match: the rule's min_ioi).
+MOVED_S = 0.1
 
 
 class LiveWorker(QObject):
@@ -154,6 +156,9 @@ class LiveWindow(QDialog):
             if n:
                 self._M = np.roll(self._M, -n, axis=1)
                 self._M[:, -min(n, self._frames):] = to_db(u.M)[:, -self._frames:]
+            for note in u.retracted + u.onsets + u.ended:  # a note's onset may move while its frames are revised
+                for key in [k for k in self._notes if k[0] == note.pitch and abs(k[1] - note.onset) < MOVED_S]:
+                    del self._notes[key]
             for note in u.onsets + u.ended:
                 self._notes[(note.pitch, round(note.onset, 3))] = note
         self._latencies.extend(st.latencies)

@@ -89,6 +89,8 @@ def cmd_listen(args) -> int:
                 for n in u.ended:
                     print(f"- {pretty_midi.note_number_to_name(n.pitch):4s} {n.onset:8.3f}-{n.offset:.3f} s "
                           f"vel {n.velocity}", flush=True)
+                for n in u.retracted:
+                    print(f"x {pretty_midi.note_number_to_name(n.pitch):4s} at {n.onset:8.3f} s withdrawn", flush=True)
     finally:
         signal.signal(signal.SIGINT, previous)
     notes = transcriber.notes

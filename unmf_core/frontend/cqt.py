@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from .transform import CQT  # noqa: F401
 
-__all__ = ["CQT", "CQTParams", "LOWEST_PITCH", "N_KEYS", "compute_cqt", "key_names"]
+__all__ = ["CQT", "CQTParams", "LOWEST_PITCH", "N_KEYS", "compute_cqt", "cqt_module", "key_names"]
 
 
 _CACHE: dict[tuple, Any] = {}
@@ -49,15 +49,22 @@ def compute_cqt(samples: np.ndarray | torch.Tensor, params: CQTParams = CQTParam
     """
     import torch
 
-    from .transform import CQT
-
     device = torch.device(device)
-    key = (params, str(device))
-    if key not in _CACHE:
-        _CACHE[key] = CQT(params).to(device)
     y = torch.as_tensor(np.asarray(samples, dtype=np.float32) if not torch.is_tensor(samples) else samples)
     with torch.no_grad():
-        return _CACHE[key](y.to(device))
+        return cqt_module(params, device)(y.to(device))
+
+
+def cqt_module(params: CQTParams = CQTParams(), device: str | torch.device = "cpu") -> CQT:
+    """The :class:`~unmf_core.frontend.transform.CQT` module of ``params`` on ``device`` (built once, then shared)."""
+    import torch
+
+    from .transform import CQT
+
+    key = (params, str(torch.device(device)))
+    if key not in _CACHE:
+        _CACHE[key] = CQT(params).to(device)
+    return _CACHE[key]
 
 
 def __getattr__(name: str):

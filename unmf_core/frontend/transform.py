@@ -85,3 +85,120 @@ class CQT(torch.nn.Module):
         C = torch.cat(responses[::-1], dim=-2)
         C = C * self.inv_sqrt_len[:, None]
         return C[0] if single else C
+
+
+class CQTStream:
+    """The CQT of a growing signal, one stretch of frames at a time, without recomputing the past.
+
+    :meth:`frames` returns what :class:`CQT` gives on all the samples pushed so
+    far (as if the signal ended there, zero padded like a file's end), for the
+    frames asked, in time independent of how long the stream has run.
+
+    Why it is exact: the recursive-octave CQT has two steps that read a
+    neighbourhood. (1) Decimation: output ``m`` of octave ``i + 1`` is the
+    half-band filter centred on sample ``2m`` of octave ``i``; it is *final*
+    once octave ``i``'s samples up to ``2m + half`` are final. Octave 0's
+    samples are the input and final when pushed, so each octave keeps its final
+    samples, computed once, and on every :meth:`frames` call recomputes only
+    its *provisional* tail (the outputs that still read beyond the received
+    signal, where the whole-signal transform reads its zero padding).
+    (2) Frames: frame ``j`` of octave ``i`` is the ``n_fft``-sample window
+    centred on ``j * hop_i`` of the zero-padded octave signal; slicing those
+    samples and taking the un-centred STFT is the same product. Tests compare
+    it with :class:`CQT` on the whole signal.
+
+    Memory is bounded: :meth:`forget` drops every sample that no frame from a
+    given one on and no later decimation reads.
+
+    Parameters
+    ----------
+    cqt : CQT
+        The transform (filters, device).
+    """
+
+    def __init__(self, cqt: CQT):
+        self.cqt = cqt
+        self.hop = cqt.params.hop
+        dev, dt = cqt.halfband.device, cqt.halfband.dtype
+        self._half = cqt.halfband.shape[-1] // 2
+        n = cqt.n_octaves
+        self._buf = [torch.zeros(0, device=dev, dtype=dt) for _ in range(n)]  # final samples of each octave
+        self._start = [0] * n  # index (in the octave's own rate) of self._buf[i][0]
+        self._end = [0] * n  # final samples of each octave: [0, self._end[i])
+        self._length = [0] * n  # samples of each octave's whole-signal version
+        self.n = 0  # samples pushed
+
+    @property
+    def held(self) -> int:
+        """Samples held, all octaves together (bounded once :meth:`forget` is called as frames are done)."""
+        return sum(b.shape[0] for b in self._buf)
+
+    def push(self, x: torch.Tensor) -> None:
+        """Append 1-D samples at the transform's rate."""
+        x = x.to(self._buf[0].device, self._buf[0].dtype).reshape(-1)
+        self._buf[0] = torch.cat([self._buf[0], x])
+        self.n += x.shape[0]
+        self._end[0] = self._length[0] = self.n
+        for i in range(1, self.cqt.n_octaves):
+            if not self.cqt._decimate[i - 1]:
+                break
+            self._length[i] = (self._length[i - 1] - 1) // 2 + 1 if self._length[i - 1] else 0
+            done = max(0, (self._end[i - 1] - 1 - self._half) // 2 + 1)  # outputs reading final samples only
+            done = min(done, self._length[i])
+            if done > self._end[i]:
+                new = self._decimate(self._buf[i - 1], self._start[i - 1], self._end[i], done)
+                self._buf[i] = torch.cat([self._buf[i], new])
+                self._end[i] = done
+
+    def _decimate(self, y: torch.Tensor, y0: int, a: int, b: int) -> torch.Tensor:
+        """Outputs ``[a, b)`` of the decimation of the signal ``y`` = samples ``[y0, y0 + len(y))``, zero elsewhere."""
+        lo, hi = 2 * a - self._half, 2 * (b - 1) + self._half + 1  # input samples read
+        seg = _window(y, y0, lo, hi)
+        out = torch.nn.functional.conv1d(seg.view(1, 1, -1), self.cqt.halfband, stride=2)
+        return out.reshape(-1) * np.sqrt(2.0)
+
+    def frames(self, f0: int, f1: int) -> torch.Tensor:
+        """Magnitudes ``(n_bins, f1 - f0)`` of frames ``[f0, f1)``; ``f1`` at most ``1 + n // hop``."""
+        if not 0 <= f0 <= f1 <= (1 + self.n // self.hop if self.n else 0):
+            raise ValueError(f"frames [{f0}, {f1}) are not available after {self.n} samples")
+        cqt = self.cqt
+        out = []
+        sig, sig0 = self._buf[0], self._start[0]
+        for i in range(cqt.n_octaves):
+            n_fft, hop = cqt._nffts[i], cqt._hops[i]
+            seg = _window(sig, sig0, f0 * hop - n_fft // 2, (f1 - 1) * hop + n_fft // 2 + 1) if f1 > f0 else \
+                sig.new_zeros(n_fft)
+            spec = torch.stft(seg, n_fft=n_fft, hop_length=hop, window=torch.ones_like(seg[:n_fft]), center=False,
+                              return_complex=True)[..., :f1 - f0]
+            out.append(torch.matmul(getattr(cqt, f"basis{i}"), spec).abs())
+            if i + 1 < cqt.n_octaves and cqt._decimate[i]:
+                # octave i + 1 as the whole-signal transform has it: its final samples, then the outputs
+                # that read past the end of octave i's signal (provisional), from octave i's whole version
+                j = i + 1
+                tail = self._decimate(sig, sig0, self._end[j], self._length[j])
+                sig, sig0 = torch.cat([self._buf[j], tail]), self._start[j]
+        C = torch.cat(out[::-1], dim=-2)
+        return C * cqt.inv_sqrt_len[:, None]
+
+    def forget(self, before: int) -> None:
+        """Drop the samples that neither frames from ``before`` on nor later decimations read."""
+        cqt = self.cqt
+        for i in range(cqt.n_octaves):
+            keep = before * cqt._hops[i] - cqt._nffts[i] // 2
+            if i + 1 < cqt.n_octaves and cqt._decimate[i]:
+                keep = min(keep, 2 * self._end[i + 1] - self._half)
+            drop = min(keep - self._start[i], self._buf[i].shape[0])
+            if drop > 0:
+                self._buf[i] = self._buf[i][drop:]
+                self._start[i] += drop
+
+
+def _window(y: torch.Tensor, y0: int, lo: int, hi: int) -> torch.Tensor:
+    """Samples ``[lo, hi)`` of a signal held as ``y`` = samples ``[y0, y0 + len(y))`` and zero elsewhere."""
+    a, b = max(lo, y0), min(hi, y0 + y.shape[0])
+    if a >= b:
+        return y.new_zeros(hi - lo)
+    part = y[a - y0:b - y0]
+    if a == lo and b == hi:
+        return part
+    return torch.nn.functional.pad(part, (a - lo, hi - b))

@@ -23,7 +23,7 @@ from typing import Iterator, cast
 import torch
 from torch import nn
 
-from . import chunking
+from . import chunking, im2col
 from .kernels import Step
 
 _OFFSET = math.log(math.e - 1.0)
@@ -160,8 +160,10 @@ class AccelCNN(nn.Module):
         float rounding; bfloat16: faster on CPUs with AMX / AVX-512 BF16, see
         :func:`bf16_supported`). The output ``(n, 1, L)`` has the input's dtype.
         """
-        (w1, b1), (w2, b2), (w3, b3) = self._inference_weights()
         n, _, length = x.shape
+        if mask is None and n * length <= im2col.MAX_VALUES and self.precision == torch.float32:
+            return im2col.trunk(x.reshape(n, length), self._matrix_weights(), self.act.negative_slope)
+        (w1, b1), (w2, b2), (w3, b3) = self._inference_weights()
         dtype = w1.dtype
         y = nn.functional.conv2d(x.to(dtype).reshape(n, 1, 1, length), w1, b1, padding=(0, _pad(self.conv1)))
         y = nn.functional.leaky_relu_(y, self.act.negative_slope)
@@ -173,6 +175,15 @@ class AccelCNN(nn.Module):
             y.mul_(mask.unsqueeze(2))
         y = nn.functional.conv2d(y, w3, b3, padding=(0, _pad(self.conv3)))
         return y.reshape(n, 1, length).to(x.dtype)
+
+    def _matrix_weights(self) -> list:
+        """The convolutions as :mod:`.im2col` matrices (cached until they change)."""
+        convs = (self.conv1, self.conv2, self.conv3)
+        key = tuple((c.weight._version, c.weight.data_ptr(), c.weight.dtype) for c in convs)
+        cached = self.__dict__.get("_matrices")
+        if cached is None or cached[0] != key:
+            self.__dict__["_matrices"] = cached = (key, [im2col.conv_weights(c) for c in convs])
+        return cached[1]
 
     def _inference_weights(self) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         """The convolutions' weights as channels-last 2-D kernels in :attr:`precision` (cached until they change)."""

@@ -20,6 +20,7 @@ newest frame (later frames can no longer extend it).
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,6 +36,17 @@ SETTLE_SECONDS = 0.0
 #: A note first found this long after its onset is not reported: it is too late to be of use live, and it
 #: comes from a level that changed since (the running scale or the background), not from its own sound.
 LATE_SECONDS = 0.5
+
+
+class Changes(NamedTuple):
+    """What one :meth:`NoteTracker.push` changed."""
+
+    #: Notes whose onset is now certain (their offset is where they have got so far).
+    onsets: list[Note]
+    #: Notes that ended, with their final offset.
+    ended: list[Note]
+    #: Notes reported before that the rule no longer finds on revised frames: withdrawn, in no later list.
+    retracted: list[Note]
 
 
 class NoteTracker:
@@ -69,11 +81,23 @@ class NoteTracker:
         """Ended and open notes, by onset then pitch."""
         return sorted(self._done + self._open, key=lambda n: (n.onset, n.pitch))
 
-    def push(self, H: np.ndarray, background: np.ndarray | None = None) -> tuple[list[Note], list[Note]]:
-        """Append committed frames ``(88, n)``; return (notes whose onset is now certain, notes that ended)."""
+    def push(self, H: np.ndarray, background: np.ndarray | None = None,
+             start: int | None = None) -> Changes:
+        """Add committed frames ``(88, n)``; return what changed (:class:`Changes`).
+
+        ``start``: frame index of ``H[:, 0]`` (default: right after the frames pushed so far); frames
+        pushed before from ``start`` on are replaced (revised activations). It may not lie before the
+        window the rule reads (:data:`WINDOW_SECONDS` back at least). A reported note that starts on
+        replaced frames and that the rule no longer finds is retracted (it came from frames computed
+        before their audio had arrived).
+        """
         H = np.asarray(H, dtype=np.float32)
-        self._H = H.copy() if self._H is None else np.concatenate([self._H, H], axis=1)
-        self._end += H.shape[1]
+        start = self._end if start is None else int(start)
+        if not self._h0 <= start <= self._end or (self._H is None and start):
+            raise ValueError(f"frames from {start} cannot be pushed: frames [{self._h0}, {self._end}) are held")
+        self._H = H.copy() if self._H is None else np.concatenate([self._H[:, :start - self._h0], H], axis=1)
+        revised = start / self.fr if start < self._end else np.inf
+        self._end = start + H.shape[1]
         if H.shape[1]:
             self.scale = max(self.scale, float(H.sum(axis=0).max()))
         first_open = min((int(n.onset * self.fr) for n in self._open), default=self._end)
@@ -82,11 +106,11 @@ class NoteTracker:
             self._H = self._H[:, ws - self._h0:]
             self._h0 = ws
         if self.scale <= 0:
-            return [], []
+            return Changes([], [], [])
         found = extract_notes(self._H, self.fr, self.params, scale=self.scale, background=background)
         shift = self._h0 / self.fr
         found = [replace(n, onset=n.onset + shift, offset=n.offset + shift) for n in found]
-        return self._reconcile(found, self._h0 / self.fr, self._end / self.fr, truncated=self._h0 > 0)
+        return self._reconcile(found, self._h0 / self.fr, self._end / self.fr, self._h0 > 0, revised)
 
     def close(self) -> list[Note]:
         """End of the stream: every open note ends where it has got."""
@@ -94,8 +118,8 @@ class NoteTracker:
         self._done.extend(ended)
         return ended
 
-    def _reconcile(self, found: list[Note], t_start: float, t_end: float,
-                   truncated: bool) -> tuple[list[Note], list[Note]]:
+    def _reconcile(self, found: list[Note], t_start: float, t_end: float, truncated: bool,
+                   revised: float) -> Changes:
         tol = self.params.min_ioi
         edge = t_start + 1.5 / self.fr  # a segment starting here may have begun before the window
         done_by = t_end - self._guard / self.fr
@@ -124,12 +148,22 @@ class NoteTracker:
             keep_start = truncated and n.onset <= edge  # the rule sees only the note's tail now
             self._open[i] = replace(n, onset=old.onset, velocity=old.velocity) if keep_start else n
         still: list[Note] = []
+        retracted: list[Note] = []
         for j, o in enumerate(self._open):
             if j in matched and o.offset >= done_by:
                 still.append(o)
+            elif j not in matched and o.onset >= revised:  # its frames were revised and it is gone
+                retracted.append(o)
             else:  # ended, or no longer found (the rule's answer changed): it ends where it had got
                 ended.append(o)
+        for o in self._recent:  # an ended note that starts on revised frames follows the rule's latest answer too
+            if o.onset >= revised and not any(n.pitch == o.pitch and abs(n.onset - o.onset) < tol for n in found):
+                retracted.append(o)
+        if retracted:
+            gone = {id(o) for o in retracted}
+            self._recent = [o for o in self._recent if id(o) not in gone]
+            self._done = [o for o in self._done if id(o) not in gone]
         self._open = still
         self._recent.extend(ended)
         self._done.extend(ended)
-        return onsets, ended
+        return Changes(onsets, ended, retracted)

@@ -3,19 +3,23 @@
 :class:`LiveTranscriber` takes mono blocks at the engine's sample rate
 (:meth:`~LiveTranscriber.feed`) and, every ``tick_frames`` new CQT frames,
 
-1. computes the CQT of the recent audio only (:func:`~unmf_core.frontend.cqt.compute_cqt`
-   on the last :data:`CQT_MARGIN_SECONDS` plus the window, starting on a frame
-   boundary as :func:`~unmf_core.frontend.blocks.block_cqt` does);
+1. computes the CQT of the new frames only (:class:`~unmf_core.frontend.transform.CQTStream`:
+   what the file's transform gives on the audio received so far, without
+   recomputing the past);
 2. runs the model's unrolled layers (W fixed: the bundled or calibrated
-   templates) on a sliding window of frames: the frames to commit, the
-   ``lookahead_frames`` after them, and the full receptive halo of every layer
-   before them (4 frames a layer), through
-   :func:`unmf_core.nmf.chunking.apply_layer` -- the same layer as a file run;
+   templates) on a sliding window of frames -- the last ``revise_frames``
+   committed frames again, the frames to commit and the ``lookahead_frames``
+   after them -- through :func:`unmf_core.nmf.chunking.apply_layer`, the same
+   layer as a file run. What a layer's A_H reads before the window (its
+   receptive halo, 4 frames) is that layer's input on the frames fixed
+   before, kept from the update that fixed them, so an update's cost does not
+   grow with the network's receptive field (40 frames for 10 layers);
 3. commits the window's frames that are ``lookahead_frames`` old, and hands the
-   recent committed activations to :class:`~unmf_core.streaming.tracker.NoteTracker`,
-   which runs the file transcription's own note rule
-   (:func:`~unmf_core.transcription.notes.extract_notes`) on them and reports a
-   note once its onset is certain and again when it has ended.
+   committed activations (the revised ones replacing their earlier version)
+   to :class:`~unmf_core.streaming.tracker.NoteTracker`, which runs the file
+   transcription's own note rule (:func:`~unmf_core.transcription.notes.extract_notes`)
+   on them and reports a note once its onset is certain, again when it has
+   ended, and withdraws one whose revised frames no longer hold it.
 
 What differs from a file run, and why (``docs/benchmarks/live.md`` measures the effect):
 
@@ -23,6 +27,12 @@ What differs from a file run, and why (``docs/benchmarks/live.md`` measures the 
   here sees ``lookahead_frames`` of future frames (70 ms by default), where the
   file run's layers read 40 frames (4 per layer) and the lowest CQT filters
   almost a second. Waiting for all of it would cost about a second of latency.
+  Instead a committed frame is computed again in the next updates, up to
+  ``revise_frames`` (0.46 s) after it was committed: the low keys' filters
+  move most as their audio arrives (bass onsets came ~60 ms early before;
+  onset-F live − file on 16 renders went from −0.018 to −0.005). Past that a
+  frame is final, and the frames a layer reads before the window are as they
+  were then.
 * **Global levels become running ones.** The file run normalises A_H's input by
   the largest activation of the whole recording, thresholds notes relative to
   the largest frame total of the whole recording, and measures the background
@@ -36,8 +46,9 @@ What differs from a file run, and why (``docs/benchmarks/live.md`` measures the 
 
 At the end of the stream (:meth:`~LiveTranscriber.finish`) the last frames are
 committed with the zero padding a file's end gets, and the open notes end.
-Memory is bounded: audio, CQT and activations are kept for a few tens of
-seconds only, unless ``keep=True`` keeps the take's activations for
+Memory is bounded: the CQT keeps ~1.5 s of audio over its octaves, the
+background a minute of CQT frames, the tracker a few seconds of activations
+(more while a note is held, at most 30 s), unless ``keep=True`` keeps the take's activations for
 :meth:`~LiveTranscriber.transcription` (88 floats per frame, 30 kB a second).
 """
 from __future__ import annotations
@@ -49,7 +60,8 @@ import numpy as np
 import torch
 
 from ..errors import OptionError
-from ..frontend.cqt import compute_cqt
+from ..frontend.cqt import cqt_module
+from ..frontend.transform import CQTStream
 from ..nmf import chunking
 from ..nmf.kernels import EPS, background_activation, update_H
 from ..transcription.notes import Note
@@ -61,12 +73,14 @@ from .tracker import NoteTracker
 TICK_FRAMES = 8
 #: Default future frames a committed frame sees (70 ms at 86 frames/s).
 LOOKAHEAD_FRAMES = 6
-#: Audio before the window that the CQT of each update reads (covers the long low filters and the decimation).
-CQT_MARGIN_SECONDS = 2.0
+#: Default committed frames that every update computes again with the audio that has arrived since (0.46 s):
+#: the low keys' long CQT filters read ~1 s around a frame, so a bass note's frames move as its audio comes
+#: in (committed once, its onset came ~60 ms early on the demo, then counted as a wrong note).
+REVISE_FRAMES = 40
 #: The background activation is measured on this much of the latest CQT...
 BACKGROUND_SECONDS = 60.0
-#: ...and refreshed this often.
-BACKGROUND_EVERY_SECONDS = 1.0
+#: ...and refreshed this often (a steady floor changes slowly; every second cost ~10 % of a core).
+BACKGROUND_EVERY_SECONDS = 5.0
 
 
 @dataclass
@@ -89,6 +103,14 @@ class LiveUpdate:
         Seconds of audio received when the update ran.
     compute_time : float
         Seconds the update took.
+    revised_start : int
+        First frame of ``revised_H``.
+    revised_H : np.ndarray or None
+        ``(88, start - revised_start)``: frames committed before, computed again
+        with the audio that has arrived since (see ``revise_frames``).
+    retracted : list of Note
+        Notes reported before (in ``onsets``) that the revised frames no longer
+        hold: withdrawn, they are not in :attr:`LiveTranscriber.notes`.
     """
 
     start: int
@@ -98,6 +120,9 @@ class LiveUpdate:
     ended: list[Note] = field(default_factory=list)
     audio_time: float = 0.0
     compute_time: float = 0.0
+    revised_start: int = 0
+    revised_H: np.ndarray | None = None
+    retracted: list[Note] = field(default_factory=list)
 
 
 class LiveTranscriber:
@@ -116,6 +141,9 @@ class LiveTranscriber:
     keep : bool
         Keep the whole take's activations for :meth:`transcription` (else
         memory stays bounded by a few tens of seconds).
+    revise_frames : int
+        Committed frames every update computes again (at least 0): notes
+        follow the revised activations, onsets are reported when first found.
 
     Raises
     ------
@@ -125,7 +153,7 @@ class LiveTranscriber:
     """
 
     def __init__(self, engine, opts: Options | None = None, tick_frames: int = TICK_FRAMES,
-                 lookahead_frames: int = LOOKAHEAD_FRAMES, keep: bool = True):
+                 lookahead_frames: int = LOOKAHEAD_FRAMES, keep: bool = True, revise_frames: int = REVISE_FRAMES):
         opts = opts or Options()
         if opts.method != "unrolled":
             raise OptionError("live transcription runs the unrolled model (method 'unrolled')")
@@ -133,26 +161,28 @@ class LiveTranscriber:
         model = engine.model
         if any(model.updates_w(i) for i in range(method.steps)):
             raise OptionError("live transcription needs a model that keeps W fixed (this one updates W)")
-        if int(tick_frames) < 1 or int(lookahead_frames) < 0:
-            raise OptionError(f"tick_frames must be at least 1 and lookahead_frames at least 0, "
-                              f"got {tick_frames} and {lookahead_frames}")
+        if int(tick_frames) < 1 or int(lookahead_frames) < 0 or int(revise_frames) < 0:
+            raise OptionError(f"tick_frames must be at least 1, lookahead_frames and revise_frames at least 0, "
+                              f"got {tick_frames}, {lookahead_frames} and {revise_frames}")
         self.engine, self.opts = engine, opts
         self.cqt = engine.cqt
         self.layers = list(model.layers[:method.steps])
         self.beta = method.beta
-        self.tick, self.lookahead = int(tick_frames), int(lookahead_frames)
-        self.halo = sum(layer.receptive_halo() for layer in self.layers)
+        self.tick, self.lookahead, self.revise = int(tick_frames), int(lookahead_frames), int(revise_frames)
+        self._halos = [layer.receptive_halo() for layer in self.layers]
+        self.halo = max(self._halos, default=0)
         self.keep = bool(keep)
         self.W = engine._W
         self.device = self.W.device
         self.params = engine.notes_for(opts)
         self.frame_rate = self.cqt.frame_rate
-        self._margin = int(np.ceil(CQT_MARGIN_SECONDS * self.frame_rate))
         self._gen = torch.Generator(device="cpu").manual_seed(int(opts.seed))
-        # audio: samples [self._a0, self._a0 + len(self._audio)) of the stream
-        self._audio = np.zeros(0, dtype=np.float32)
-        self._a0 = 0
+        self._stream = CQTStream(cqt_module(self.cqt, self.device))
         self._n = 0  # samples received
+        self._final = 0  # frames before this one are final: no later update recomputes them
+        # each layer's input on the last committed frames (its A_H's left halo), and M there
+        self._left = [torch.zeros((self.W.shape[1], 0), device=self.device) for _ in self.layers]
+        self._M_left = torch.zeros((self.cqt.n_bins, 0), device=self.device)
         self._committed = 0  # frames committed
         self._rand = torch.zeros((self.W.shape[1], 0))  # per-frame random starts from frame self._r0
         self._r0 = 0
@@ -163,7 +193,7 @@ class LiveTranscriber:
         self._bg_every = max(1, int(round(BACKGROUND_EVERY_SECONDS * self.frame_rate)))
         self._bg_at = -1
         self.background: np.ndarray | None = None
-        self._H_take: list[np.ndarray] = []
+        self._take = np.zeros((self.W.shape[1], 0), np.float32)  # the take's H (keep=True)
         self.tracker = NoteTracker(self.frame_rate, self.params)
         self.finished = False
         self.compute_seconds = 0.0
@@ -173,6 +203,11 @@ class LiveTranscriber:
     def audio_time(self) -> float:
         """Seconds of audio received."""
         return self._n / self.cqt.sr
+
+    @property
+    def held_samples(self) -> int:
+        """Samples the incremental CQT holds (all octaves): bounded, however long the stream runs."""
+        return self._stream.held
 
     @property
     def notes(self) -> list[Note]:
@@ -194,7 +229,7 @@ class LiveTranscriber:
             raise ValueError(f"a block must be mono samples (n,), got shape {x.shape}")
         if not np.isfinite(x).all():
             raise ValueError("a block holds NaN or infinite samples")
-        self._audio = np.concatenate([self._audio, x])
+        self._stream.push(torch.from_numpy(x))
         self._n += len(x)
         out = []
         while self._frames_available() - self.lookahead - self._committed >= self.tick:
@@ -224,29 +259,34 @@ class LiveTranscriber:
     # ------------------------------------------------------------------ one update
     def _update(self, upto: int, final: bool) -> LiveUpdate:
         t0 = time.perf_counter()
-        hop = self.cqt.hop
         end = self._frames_available()
-        c0 = self._committed
-        w0 = max(0, c0 - self.halo)  # window [w0, end): halo, frames to commit, lookahead
-        m0 = max(0, w0 - self._margin)
-        piece = self._audio[m0 * hop - self._a0:]
+        c0, s = self._committed, self._final
+        b = max(s, upto - self.revise)  # frames [s, b) are final after this update
         with torch.no_grad():
-            M = compute_cqt(piece, self.cqt, self.device)[:, w0 - m0:end - m0]
-            H = self._initial(M, w0, end)
+            # window [s, end): the last committed frames again (revised), the frames to commit, the look-ahead
+            M = self._stream.frames(s, end)
+            H = self._initial(M, s, end)
             for i, layer in enumerate(self.layers):
                 self._peaks[i] = max(self._peaks[i], float(H.max()))
                 peak = torch.tensor(self._peaks[i], dtype=H.dtype, device=H.device).reshape(1, 1)
-                _, H, _ = chunking.apply_layer(layer, M, self.W, H, False, peak=peak)
-        a, b = c0 - w0, upto - w0
-        Mc = M[:, a:b].cpu().numpy()
-        Hc = H[:, a:b].cpu().numpy()
-        self._committed = upto
-        self._forget(m0_next=max(0, upto - self.halo - self._margin))
-        self._remember(Mc, Hc)
-        onsets, ended = self.tracker.push(Hc, self.background)
+                left = self._left[i]
+                h = left.shape[1]
+                _, out, _ = chunking.apply_layer(layer, torch.cat([self._M_left[:, self._M_left.shape[1] - h:], M], 1),
+                                                 self.W, torch.cat([left, H], 1), False, peak=peak)
+                self._left[i] = torch.cat([left, H[:, :b - s]], 1)[:, -self._halos[i]:]
+                H = out[:, h:]
+            self._M_left = torch.cat([self._M_left, M[:, :b - s]], 1)[:, -self.halo:]
+        Mw, Hw = M[:, :upto - s].cpu().numpy(), H[:, :upto - s].cpu().numpy()
+        self._committed, self._final = upto, b
+        self._stream.forget(b)  # later windows start at b: drop what only earlier frames read
+        self._rand = self._rand[:, b - self._r0:]
+        self._r0 = b
+        self._remember(s, b, Mw, Hw)
+        changes = self.tracker.push(Hw, self.background, start=s)
         dt = time.perf_counter() - t0
         self.compute_seconds += dt
-        return LiveUpdate(c0, Mc, Hc, onsets, ended, self.audio_time, dt)
+        return LiveUpdate(c0, Mw[:, c0 - s:], Hw[:, c0 - s:], changes.onsets, changes.ended, self.audio_time, dt,
+                          revised_start=s, revised_H=Hw[:, :c0 - s], retracted=changes.retracted)
 
     def _initial(self, M: torch.Tensor, w0: int, end: int) -> torch.Tensor:
         """The file run's start on frames [w0, end): seeded uniform + 0.01, scaled to M, then MU steps."""
@@ -260,27 +300,23 @@ class LiveTranscriber:
             H = update_H(M, self.W, H, self.beta)
         return H
 
-    def _forget(self, m0_next: int) -> None:
-        """Drop the audio and random starts that no later update reads."""
-        drop = m0_next * self.cqt.hop - self._a0
-        if drop > 0:
-            self._audio = self._audio[drop:]
-            self._a0 += drop
-        keep_from = max(0, self._committed - self.halo)
-        if keep_from > self._r0:
-            self._rand = self._rand[:, keep_from - self._r0:]
-            self._r0 = keep_from
-
-    def _remember(self, Mc: np.ndarray, Hc: np.ndarray) -> None:
+    def _remember(self, s: int, b: int, Mw: np.ndarray, Hw: np.ndarray) -> None:
+        """Keep the take's H (frames [s, s + n), revised ones overwritten) and the final M for the background."""
         if self.keep:
-            self._H_take.append(Hc)
-        self._M_hist.append(Mc)
-        self._hist_frames += Mc.shape[1]
+            n = s + Hw.shape[1]
+            if n > self._take.shape[1]:
+                grown = np.zeros((Hw.shape[0], max(n, 2 * self._take.shape[1])), np.float32)
+                grown[:, :self._take.shape[1]] = self._take
+                self._take = grown
+            self._take[:, s:n] = Hw
+        if b > s:
+            self._M_hist.append(Mw[:, :b - s].copy())  # a copy: a view would keep the whole window alive
+            self._hist_frames += b - s
         while self._M_hist and self._hist_frames - self._M_hist[0].shape[1] >= self._bg_frames:
             self._hist_frames -= self._M_hist.pop(0).shape[1]
-        if self._bg_at < 0 or self._committed - self._bg_at >= self._bg_every:
-            self._bg_at = self._committed
-            Mh = torch.from_numpy(np.concatenate(self._M_hist, axis=1)).to(self.device)
+        if self._bg_at < 0 or b - self._bg_at >= self._bg_every:
+            self._bg_at = b
+            Mh = torch.from_numpy(np.concatenate(self._M_hist + [Mw[:, b - s:]], axis=1)).to(self.device)
             self.background = background_activation(Mh, self.W, self.beta).cpu().numpy()
 
     # ------------------------------------------------------------------ result
@@ -294,8 +330,7 @@ class LiveTranscriber:
         """
         if not self.keep:
             raise ValueError("the take's activations were not kept (keep=False)")
-        n_keys = self.W.shape[1]
-        H = np.concatenate(self._H_take, axis=1) if self._H_take else np.zeros((n_keys, 0), np.float32)
+        H = self._take[:, :self._committed].copy()
         params = self.engine.params(self.opts)
         params.update(live={"tick_frames": self.tick, "lookahead_frames": self.lookahead,
                             "scale": self.tracker.scale})

@@ -228,9 +228,10 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
     rise = max(1, int(round(0.5 * frame_rate)))
     peak_frames = max(1, int(round(0.3 * frame_rate)))
     slope_frames = max(1, int(round(0.06 * frame_rate)))
-    for k in range(H.shape[0]):
+    floor = max(on, params.min_peak)
+    for k in map(int, np.flatnonzero(H.max(axis=1, initial=0.0) >= floor)):  # no other key reaches its onset level
         h = np.asarray(H[k], dtype=np.float64)
-        on_k = max(on, params.min_peak)
+        on_k = floor
         if background is not None:
             on_k = max(on_k, params.background_ratio * float(background[k]))
         segs = [(s, e) for s, e in _segments(h > off) if h[s:e].max() >= on_k]

@@ -39,9 +39,11 @@ def test_initial_rescaling_of_W_is_one_for_KL(engine):
     assert torch.allclose(W, engine._W, rtol=1e-3)
 
 
-def test_live_onset_f_within_002_of_file_transcription(engine):
-    # on the bundled demo recording (a short synthetic piece is a known gap: two false neighbour notes near the
-    # newest frames, live 0.909 vs file 1.0; see docs/benchmarks/live.md)
+def test_live_onset_f_not_below_file_transcription(engine):
+    # on the bundled demo recording: live 0.785, file 0.734 (the running levels of a stream are lower than the
+    # whole recording's early on, so live finds a few quiet notes the file run's threshold drops); over 16
+    # renders of the quality set the means differ by less than 0.01 (docs/benchmarks/live.md). A short
+    # synthetic piece is a known gap: one false note at the stream's start, live 0.952 vs file 1.0.
     audio, ref = engine.load(DEMO_AUDIO), read_midi(DEMO_MIDI)
     offline = engine.transcribe(audio)
     lt, steps = _live(engine, audio)
@@ -49,11 +51,15 @@ def test_live_onset_f_within_002_of_file_transcription(engine):
     f_live = note_scores(ref, lt.notes)["onset_f"]
     f_file = note_scores(ref, offline.notes)["onset_f"]
     assert f_file > 0.5
-    assert abs(f_live - f_file) <= 0.02, (f_live, f_file)
-    # every note was reported once when its onset was certain, and once when it ended
+    assert f_live >= f_file - 0.02, (f_live, f_file)
+    assert note_scores(offline.notes, lt.notes)["onset_f"] >= 0.85  # mostly the same notes
+    # every note of the take was reported once when its onset was certain and once when it ended; the
+    # others were reported and withdrawn (their revised frames no longer held them)
     onsets = [n for s in steps for u in s.updates for n in u.onsets]
     ended = [n for s in steps for u in s.updates for n in u.ended]
-    assert len(onsets) == len(ended) == len(lt.notes)
+    retracted = [n for s in steps for u in s.updates for n in u.retracted]
+    assert len(onsets) == len(lt.notes) + len(retracted)
+    assert len(ended) == len(lt.notes) + sum(1 for n in retracted if any(n == e for e in ended))
 
 
 def test_take_is_a_transcription_with_every_frame(engine):
@@ -82,8 +88,11 @@ def test_memory_stays_bounded_without_keep(engine):
     for _ in range(4):
         for i in range(0, len(y), 1024):
             lt.feed(y[i:i + 1024])
-    assert len(lt._audio) < 3.5 * engine.cqt.sr  # the CQT margin and the window, not the stream
-    assert lt._rand.shape[1] < 200
+    held = lt.held_samples
+    for i in range(0, len(y), 1024):
+        lt.feed(y[i:i + 1024])
+    assert lt.held_samples <= held + 2048  # no growth with the stream's length
+    assert lt.held_samples < 2.0 * engine.cqt.sr  # the long low filters and the decimation, not the stream
     with pytest.raises(ValueError):
         lt.transcription()
 
@@ -99,6 +108,8 @@ def test_bad_blocks_and_options(engine):
         lt.feed(np.array([np.nan], np.float32))
     with pytest.raises(OptionError):
         LiveTranscriber(engine, Options(method="mu"))
+    with pytest.raises(OptionError):
+        LiveTranscriber(engine, revise_frames=-1)
     lt.finish()
     with pytest.raises(ValueError):
         lt.feed(np.zeros(10, np.float32))
