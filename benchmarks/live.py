@@ -92,6 +92,30 @@ def child(seconds: float, offline: bool) -> dict:
     return out
 
 
+def paced(seconds: float) -> dict:
+    """A replay paced in real time (blocks delivered at the speed of sound, as a microphone does): the
+    wall-clock latency of every note of the take, measured by :func:`~unmf_core.streaming.session.listen`."""
+    import torch
+
+    torch.set_num_threads(1)
+    from unmf_core.frontend.inputstream import FileStream
+    from unmf_core.streaming.session import listen
+    from unmf_core.streaming.transcriber import LiveTranscriber
+    from unmf_core.transcription.engine import Engine
+
+    engine = Engine(device="cpu")
+    lt = LiveTranscriber(engine, keep=False)
+    reports = []
+    c0, w0 = time.process_time(), time.perf_counter()
+    for step in listen(lt, FileStream(tiled_demo(seconds), sr=engine.cqt.sr, realtime=True)):
+        onsets = [n for u in step.updates for n in u.onsets]
+        reports.extend((n.pitch, n.onset, n.onset + lat) for n, lat in zip(onsets, step.latencies))
+    lat = kept_latencies(reports, lt.notes)
+    return {"seconds": seconds, "wall_s": time.perf_counter() - w0, "cpu_share": (time.process_time() - c0) / seconds,
+            "latency_ms": {"median": 1000 * float(np.median(lat)), "p95": 1000 * float(np.percentile(lat, 95)),
+                           "max": 1000 * float(np.max(lat)), "n": len(lat)}}
+
+
 def kept_latencies(reports: list[tuple[int, float, float]], notes) -> list[float]:
     """Latency of each note of the take: its first report (same pitch, onset within 0.1 s, the tracker's match)
     minus its onset in the take.
@@ -159,6 +183,8 @@ def _run_child(seconds: float, offline: bool, cache: str | None = None) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.live", str(seconds)] + (["--offline"] if offline else [])
     if cache is not None:
         cmd = [sys.executable, "-m", "benchmarks.live", "recordings", cache]
+    elif not offline and seconds < 0:
+        cmd = [sys.executable, "-m", "benchmarks.live", "paced", str(-seconds)]
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=7200)
     if p.returncode:
         raise RuntimeError(f"live benchmark child failed: {p.stderr[-2000:]}")
@@ -169,8 +195,8 @@ def run(quick: bool = False, cache: str | None = None) -> dict:
     """The 5-minute replay (with the file transcription of the same audio), the 30-minute one, and
     live against file transcription on the quality benchmark's renders (``cache``: its folder)."""
     short, long_ = (60.0, 120.0) if quick else (300.0, 1800.0)
-    return {"replay": _run_child(short, True), "long": _run_child(long_, False),
-            "recordings": _run_child(0.0, False, cache or str(_default_cache()))}
+    return {"replay": _run_child(short, True), "paced": _run_child(-60.0, False),
+            "long": _run_child(long_, False), "recordings": _run_child(0.0, False, cache or str(_default_cache()))}
 
 
 def _default_cache():
@@ -226,6 +252,14 @@ def write(res: dict, out: Path) -> list[Path]:
         f"{r.get('retracted', '?')} |",
         f"| peak RSS | {r['peak_rss_mb']:.0f} MB |", "",
     ]
+    if "paced" in res:
+        pc = res["paced"]
+        lines += [f"## {pc['seconds']:g}-second replay paced in real time (blocks at the speed of sound)", "",
+                  "| | value |", "|---|---|",
+                  f"| wall-clock latency median / 95th pct / max | {pc['latency_ms']['median']:.0f} / "
+                  f"{pc['latency_ms']['p95']:.0f} / {pc['latency_ms']['max']:.0f} ms ({pc['latency_ms']['n']} notes) |",
+                  f"| wall time for {pc['seconds']:g} s of audio | {pc['wall_s']:.1f} s |",
+                  f"| CPU share | {100 * pc['cpu_share']:.1f} % of one core |", ""]
     lines += _long_lines(lg) if "cpu_share" in lg else _partial_lines(lg)
     if "recordings" in res:
         rc = res["recordings"]
@@ -245,6 +279,9 @@ def write(res: dict, out: Path) -> list[Path]:
 if __name__ == "__main__":
     if sys.argv[1] == "recordings":
         print(json.dumps(recordings(sys.argv[2])))
+        sys.exit(0)
+    if sys.argv[1] == "paced":
+        print(json.dumps(paced(float(sys.argv[2]))))
         sys.exit(0)
     result = json.dumps(child(float(sys.argv[1]), "--offline" in sys.argv))
     (input_dir() / f"live_result_{float(sys.argv[1]):g}s.json").write_text(result)
