@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QRectF, QThread, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QMenu, QProgressBar, QPushButton, QVBoxLayout
 
@@ -104,6 +104,12 @@ class LiveWindow(QDialog):
         self.roll = pg.PlotWidget()
         self.roll.setYRange(21, 108)
         self.roll_curve = self.roll.plot([], [], pen=pg.mkPen("c", width=4), connect="pairs")
+        self.roll.setLabel("left", "MIDI pitch")
+        self.roll.setLabel("bottom", "time (s)")
+        self.cqt_plot.setLabel("left", "CQT bin")
+        self.cqt_plot.setXLink(self.roll)  # both in seconds of the take
+        self._fr = fr
+        self._shown_to = 0.0  # end of the last committed frame drawn (s)
         self.level = QProgressBar()
         self.level.setRange(int(FLOOR_DB), 0)
         self.level.setFormat("level %v dBFS")
@@ -156,6 +162,7 @@ class LiveWindow(QDialog):
             if n:
                 self._M = np.roll(self._M, -n, axis=1)
                 self._M[:, -min(n, self._frames):] = to_db(u.M)[:, -self._frames:]
+                self._shown_to = (u.start + n) / self._fr
             for note in u.retracted + u.onsets + u.ended:  # a note's onset may move while its frames are revised
                 for key in [k for k in self._notes if k[0] == note.pitch and abs(k[1] - note.onset) < MOVED_S]:
                     del self._notes[key]
@@ -163,6 +170,8 @@ class LiveWindow(QDialog):
                 self._notes[(note.pitch, round(note.onset, 3))] = note
         self._latencies.extend(st.latencies)
         self.cqt_image.setImage(self._M, autoLevels=False, levels=(-80.0, 0.0))
+        self.cqt_image.setRect(QRectF(self._shown_to - self._frames / self._fr, 0, self._frames / self._fr,
+                                      self._M.shape[0]))
         t_end = st.audio_time
         xs, ys = [], []
         for note in self._notes.values():
