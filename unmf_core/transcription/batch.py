@@ -6,14 +6,18 @@ per file started or finished; stop iterating, or make ``cancel()`` return True, 
 stop). The command line (``unmf transcribe DIR -o OUT/ -j N``) and the app's folder
 queue both drain it.
 
-With ``workers > 1`` the files go to ``workers`` processes
-(:func:`~unmf_core.transcription.processes.run_in_processes`; ``spawn``: safe in a
-process with threads, such as the app) that each run ONE torch thread, build the
-:class:`~unmf_core.transcription.engine.Engine` once (the pool's initializer) and
-transcribe and write file after file; the calling process only hands out paths
-and collects small :class:`Outcome` records, so it never needs torch. Results
-are the same as ``workers=1``: each file is one independent
-:meth:`Engine.transcribe <unmf_core.transcription.engine.Engine.transcribe>`
+With ``workers > 1`` the files go to ``workers`` threads of this process that
+share ONE :class:`~unmf_core.transcription.engine.Engine` (built once, only read
+while files run) and ONE torch thread each (``torch.set_num_threads(1)``: every
+thread runs its own operations inline, and torch releases the GIL inside them).
+Against one process per file this saves a torch import and the engine per worker
+(~1.5 s of CPU and ~250 MiB each; ``docs/benchmarks/peer.md``). With
+``processes=True`` (the app: it never runs a second torch model in one of its
+threads) they go to ``workers`` processes instead
+(:func:`~unmf_core.transcription.processes.run_in_processes`; ``spawn``) that each
+build the engine once and run one torch thread; that calling process never needs
+torch. Results are the same as ``workers=1`` either way: each file is one
+independent :meth:`Engine.transcribe <unmf_core.transcription.engine.Engine.transcribe>`
 followed by one :func:`write_midi_file` (or the ``write`` given), the single place
 where a file's notes are written.
 
@@ -181,7 +185,10 @@ def write_midi_file(result, job: Job, overwrite: bool) -> None:
 
 
 class _Runner:
-    """The engine of one process and the options built from a :class:`Recipe`; transcribes one job at a time."""
+    """The engine of one process and the options built from a :class:`Recipe`; transcribes one job per call.
+
+    :meth:`run` only reads the engine and the options, so several threads may call it at once (``-j N``).
+    """
 
     def __init__(self, recipe: Recipe, cancel: Callable[[], bool] | None = None):
         from dataclasses import replace
@@ -248,8 +255,9 @@ def run_batch(jobs: list[Job], recipe: Recipe, workers: int = 1, *, overwrite: b
     recipe : Recipe
         Engine and options (built once per process).
     workers : int
-        1: in this process (``recipe.threads`` torch threads); more: that many worker
-        processes with one torch thread each, at most one file per worker in flight.
+        1: in this thread (``recipe.threads`` torch threads); more: that many threads of
+        this process sharing one engine, one torch thread each (or worker processes,
+        see ``processes``), at most one file per worker in flight.
     overwrite : bool
         Replace existing MIDI files (otherwise such a job fails with exit code 5).
     cancel : callable, optional
@@ -262,7 +270,7 @@ def run_batch(jobs: list[Job], recipe: Recipe, workers: int = 1, *, overwrite: b
     callback : callable, optional
         ``callback(step)`` after each step of each file (in this process only).
     processes : bool
-        Use worker processes even for one worker or one file (the app does: it never
+        Use worker processes, even for one worker or one file (the app does: it never
         runs a second torch model in one of its threads).
 
     Raises
@@ -275,10 +283,12 @@ def run_batch(jobs: list[Job], recipe: Recipe, workers: int = 1, *, overwrite: b
     cancel = cancel or (lambda: False)
     if not jobs:
         return
-    if not processes and (workers <= 1 or len(jobs) <= 1):
+    if processes:
+        yield from _run_pool(jobs, recipe, max(1, min(workers, len(jobs))), overwrite, cancel, write)
+    elif workers <= 1 or len(jobs) <= 1:
         yield from _run_here(jobs, recipe, overwrite, cancel, write, callback)
     else:
-        yield from _run_pool(jobs, recipe, max(1, min(workers, len(jobs))), overwrite, cancel, write)
+        yield from _run_threads(jobs, recipe, min(workers, len(jobs)), overwrite, cancel, write)
 
 
 def _run_here(jobs, recipe, overwrite, cancel, write, callback):
@@ -291,6 +301,44 @@ def _run_here(jobs, recipe, overwrite, cancel, write, callback):
         if outcome.status == "cancelled":
             raise Cancelled("batch cancelled")
         yield "done", i, outcome
+
+
+def _run_threads(jobs, recipe, workers, overwrite, cancel, write):
+    """``workers`` threads sharing one engine; a cancel (or closing the generator) stops each within one chunk."""
+    import threading
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    stop = threading.Event()
+    runner = _Runner(Recipe(**{**recipe.__dict__, "threads": 1}), lambda: stop.is_set() or cancel())
+    todo = list(enumerate(jobs))[::-1]
+    running: dict = {}
+    finished = False
+    with ThreadPoolExecutor(workers, thread_name_prefix="unmf-batch") as pool:
+        def submit() -> int:
+            i, job = todo.pop()
+            running[pool.submit(runner.run, job, overwrite, write)] = i
+            return i
+
+        try:
+            for i in [submit() for _ in range(min(workers, len(todo)))]:
+                yield "start", i, None
+            while running:
+                done, _ = wait(list(running), timeout=0.1, return_when=FIRST_COMPLETED)
+                if cancel():
+                    raise Cancelled("batch cancelled")
+                for fut in done:
+                    i = running.pop(fut)
+                    outcome = fut.result()
+                    if outcome.status == "cancelled":
+                        raise Cancelled("batch cancelled")
+                    yield "done", i, outcome
+                    if todo:
+                        yield "start", submit(), None
+            finished = True
+        finally:
+            if not finished:  # cancelled, an error, or the caller stopped iterating: end the files in flight
+                stop.set()
+                todo.clear()
 
 
 def _run_pool(jobs, recipe, workers, overwrite, cancel, write):
