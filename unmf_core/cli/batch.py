@@ -29,6 +29,9 @@ def add_batch_args(p: argparse.ArgumentParser, jobs_type) -> None:
     p.add_argument("-j", "--jobs", type=jobs_type, default=None, metavar="N",
                    help=f"files transcribed at once, each in its own thread (one engine, one core each) "
                    f"(default: the usable cores, as far as half the memory allows: here {default_workers()})")
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default=None,
+                   help="precision of the model's acceleration networks (default: auto = bfloat16 on a CPU "
+                   "with native bfloat16 (AVX-512 BF16 / AMX), float32 elsewhere; or $UNMF_PRECISION)")
     p.add_argument("-r", "--recursive", action="store_true",
                    help="also transcribe the audio files in sub-folders of a folder given (default: only the "
                    "folder's own .wav/.flac/.ogg files); outputs keep the sub-folders")
@@ -41,7 +44,7 @@ def recipe_of(args):
     return Recipe(templates=args.templates, model=args.model, device=args.device, seed_cqt=args.seed_cqt,
                   method=args.method, iterations=args.iterations, layers=args.layers, beta=args.beta,
                   notes={k: getattr(args, k) for k in NOTE_FIELDS if getattr(args, k) is not None},
-                  threads=SINGLE_THREADS)
+                  threads=SINGLE_THREADS, precision=getattr(args, "precision", None))
 
 
 def jobs_of(args):

@@ -77,6 +77,9 @@ class Recipe:
         the others are the model's (:meth:`Engine.notes_for`).
     threads : int or None
         Torch threads of the process that runs the files (None: leave torch's choice).
+    precision : str or None
+        The CNNs' precision, ``auto``, ``float32`` or ``bfloat16``
+        (:func:`~unmf_core.nmf.unrolled.inference_precision`; None: the engine's own choice).
     """
 
     templates: str | None = None
@@ -89,6 +92,7 @@ class Recipe:
     beta: float = 1.0
     notes: dict = field(default_factory=dict)
     threads: int | None = None
+    precision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,10 @@ class _Runner:
 
         cqt = CQTParams.seed() if recipe.seed_cqt else None
         self.engine = Engine(templates=recipe.templates, model=recipe.model, cqt=cqt, device=recipe.device)
+        if recipe.precision:
+            from ..nmf.unrolled import inference_precision
+
+            self.engine.model.set_precision(inference_precision(self.engine.device, recipe.precision))
         n = self.engine.model.cfg.n_layers
         if recipe.method == "unrolled" and recipe.layers is not None and recipe.layers > n:
             raise OptionError(f"--layers {recipe.layers}: the model has {n} layers")

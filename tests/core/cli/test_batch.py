@@ -137,3 +137,15 @@ def test_cancel_stops_the_batch_without_partial_files(folder, tmp_path, workers,
     assert not [e for e in events if e[0] == "done"]  # 400 MU steps per file: all stopped mid-file
     assert list(out.iterdir()) == [] and _leftovers(tmp_path) == []
     assert multiprocessing.active_children() == [] and _batch_threads() == []
+
+
+def test_precision_float32_is_the_float32_result(folder, tmp_path, monkeypatch, capsys):
+    """``--precision float32`` gives exactly what ``UNMF_PRECISION=float32`` gives; a bad value is a usage error."""
+    src = str(folder / "a.wav")
+    assert main(["transcribe", src, "-o", str(tmp_path / "flag.mid"), "--precision", "float32"]) == 0
+    monkeypatch.setenv("UNMF_PRECISION", "float32")
+    assert main(["transcribe", src, "-o", str(tmp_path / "env.mid")]) == 0
+    assert (tmp_path / "flag.mid").read_bytes() == (tmp_path / "env.mid").read_bytes()
+    monkeypatch.setenv("UNMF_PRECISION", "half")
+    assert main(["transcribe", src, "-o", str(tmp_path / "bad.mid")]) == 2
+    assert "UNMF_PRECISION" in capsys.readouterr().err and not (tmp_path / "bad.mid").exists()
