@@ -19,7 +19,8 @@ build the engine once and run one torch thread; that calling process never needs
 torch. Results are the same as ``workers=1`` either way: each file is one
 independent :meth:`Engine.transcribe <unmf_core.transcription.engine.Engine.transcribe>`
 followed by one :func:`write_midi_file` (or the ``write`` given), the single place
-where a file's notes are written.
+where a file's notes are written. The threads are
+:func:`~unmf_core.transcription.threads.run_in_threads`.
 
 This module imports neither torch nor numpy at import time.
 """
@@ -47,6 +48,10 @@ def usable_cores() -> int:
 
 #: Memory a worker process takes at its peak (torch, the engine, a 30 s file: about 510 MiB measured), rounded up.
 WORKER_MEMORY = 768 * 2 ** 20
+
+
+#: oneDNN kernels a batch keeps (``ONEDNN_PRIMITIVE_CACHE_CAPACITY``, unless set): enough for one file's shapes.
+PRIMITIVE_CACHE = 64
 
 
 def default_workers() -> int:
@@ -204,6 +209,9 @@ class _Runner:
         from ..frontend.cqt import CQTParams
         from .engine import Engine, Options
 
+        # oneDNN keeps a compiled kernel per input shape (up to 1024 by default); every file brings new shapes
+        # (its chunk length), ~1.7 MiB per file measured: a batch keeps the last 64, which a file reuses.
+        os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(PRIMITIVE_CACHE))
         cqt = CQTParams.seed() if recipe.seed_cqt else None
         self.engine = Engine(templates=recipe.templates, model=recipe.model, cqt=cqt, device=recipe.device)
         if recipe.precision:
@@ -234,6 +242,9 @@ class _Runner:
             if self.cancel():
                 return Outcome(job, "cancelled", seconds=time.perf_counter() - t0)
             summary = write(res, job, overwrite)
+            done = Outcome(job, "done", len(res.notes), res.duration, time.perf_counter() - t0,
+                           summary=summary or "")
+            del res  # freed before the heap is trimmed
         except Cancelled:
             return Outcome(job, "cancelled", seconds=time.perf_counter() - t0)
         except UnmfError as exc:
@@ -242,8 +253,11 @@ class _Runner:
         except (MemoryError, RuntimeError, ValueError) as exc:  # e.g. torch out of memory on a huge file
             return Outcome(job, "failed", seconds=time.perf_counter() - t0,
                            error=f"{job.src.name}: {type(exc).__name__}: {one_line(exc)}", exit_code=1)
-        return Outcome(job, "done", len(res.notes), res.duration, time.perf_counter() - t0,
-                       summary=summary or "")
+        finally:
+            from .threads import release_free_memory
+
+            release_free_memory()
+        return done
 
 
 def one_line(exc: BaseException) -> str:
@@ -312,41 +326,18 @@ def _run_here(jobs, recipe, overwrite, cancel, write, callback):
 
 
 def _run_threads(jobs, recipe, workers, overwrite, cancel, write):
-    """``workers`` threads sharing one engine; a cancel (or closing the generator) stops each within one chunk."""
     import threading
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+    from functools import partial
+
+    from .threads import run_in_threads
 
     stop = threading.Event()
     runner = _Runner(Recipe(**{**recipe.__dict__, "threads": 1}), lambda: stop.is_set() or cancel())
-    todo = list(enumerate(jobs))[::-1]
-    running: dict = {}
-    finished = False
-    with ThreadPoolExecutor(workers, thread_name_prefix="unmf-batch") as pool:
-        def submit() -> int:
-            i, job = todo.pop()
-            running[pool.submit(runner.run, job, overwrite, write)] = i
-            return i
-
-        try:
-            for i in [submit() for _ in range(min(workers, len(todo)))]:
-                yield "start", i, None
-            while running:
-                done, _ = wait(list(running), timeout=0.1, return_when=FIRST_COMPLETED)
-                if cancel():
-                    raise Cancelled("batch cancelled")
-                for fut in done:
-                    i = running.pop(fut)
-                    outcome = fut.result()
-                    if outcome.status == "cancelled":
-                        raise Cancelled("batch cancelled")
-                    yield "done", i, outcome
-                    if todo:
-                        yield "start", submit(), None
-            finished = True
-        finally:
-            if not finished:  # cancelled, an error, or the caller stopped iterating: end the files in flight
-                stop.set()
-                todo.clear()
+    serve = partial(runner.run, overwrite=overwrite, write=write)
+    for kind, i, outcome in run_in_threads(jobs, serve, workers, cancel, stop):
+        if outcome is not None and outcome.status == "cancelled":
+            raise Cancelled("batch cancelled")
+        yield kind, i, outcome
 
 
 def _run_pool(jobs, recipe, workers, overwrite, cancel, write):
