@@ -231,7 +231,7 @@ def inference_precision(device: torch.device | str = "cpu", name: str | None = N
     """The precision an engine runs the CNNs in: ``name`` (None: ``$UNMF_PRECISION``, else ``"auto"``).
 
     Auto is bfloat16 on a CPU that runs it natively (:func:`bf16_supported`: A_H 2.2× faster, onset-F
-    within 0.0004 of float32 per source and room on the quality benchmark, ``docs/benchmarks/precision.md``),
+    within 0.0005 of float32 per source and room on the quality benchmark, ``docs/benchmarks/precision.md``),
     float32 elsewhere (other CPUs, GPUs). Raises :class:`~unmf_core.errors.OptionError` for other names.
     """
     import os
