@@ -80,11 +80,10 @@ def release_free_memory() -> None:
     trim = _MALLOC_TRIM.get("fn", False)
     if trim is False:
         import ctypes
-        import ctypes.util
 
-        try:
-            trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-        except (OSError, AttributeError):  # not glibc
+        try:  # the C library already loaded (ctypes.util.find_library would fork a process to look for it)
+            trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+        except OSError:
             trim = None
         _MALLOC_TRIM["fn"] = trim
     if trim is not None:
