@@ -1,8 +1,9 @@
-"""``unmf transcribe``: files and folders, one line per file, a summary, ``-j N`` worker processes.
+"""``unmf transcribe``: files and folders, one line per file, a summary, ``-j N`` files at once.
 
-The work is :func:`unmf_core.transcription.batch.run_batch`; this module only turns the
-arguments into a :class:`~unmf_core.transcription.batch.Recipe` and jobs, and prints.
-Nothing here imports torch: with ``-j 2`` or more only the worker processes do.
+The work is :func:`unmf_core.transcription.batch.run_batch` (with ``-j N``: N threads sharing
+one engine, one torch thread each); this module only turns the arguments into a
+:class:`~unmf_core.transcription.batch.Recipe` and jobs, and prints. Nothing here imports torch
+(``--help`` and argument errors stay fast); the engine does when it is built.
 """
 from __future__ import annotations
 
@@ -26,9 +27,11 @@ def add_batch_args(p: argparse.ArgumentParser, jobs_type) -> None:
     from ..transcription.batch import default_workers
 
     p.add_argument("-j", "--jobs", type=jobs_type, default=None, metavar="N",
-                   help=f"files transcribed at once, each in its own process with one thread "
-                   f"(default: the usable cores, as far as half the memory allows: here {default_workers()}; "
-                   f"1: in this process)")
+                   help=f"files transcribed at once, each in its own thread (one engine, one core each) "
+                   f"(default: the usable cores, as far as half the memory allows: here {default_workers()})")
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default=None,
+                   help="precision of the model's acceleration networks (default: auto = bfloat16 on a CPU "
+                   "with native bfloat16 (AVX-512 BF16 / AMX), float32 elsewhere; or $UNMF_PRECISION)")
     p.add_argument("-r", "--recursive", action="store_true",
                    help="also transcribe the audio files in sub-folders of a folder given (default: only the "
                    "folder's own .wav/.flac/.ogg files); outputs keep the sub-folders")
@@ -41,7 +44,7 @@ def recipe_of(args):
     return Recipe(templates=args.templates, model=args.model, device=args.device, seed_cqt=args.seed_cqt,
                   method=args.method, iterations=args.iterations, layers=args.layers, beta=args.beta,
                   notes={k: getattr(args, k) for k in NOTE_FIELDS if getattr(args, k) is not None},
-                  threads=SINGLE_THREADS)
+                  threads=SINGLE_THREADS, precision=getattr(args, "precision", None))
 
 
 def jobs_of(args):
@@ -118,8 +121,8 @@ def _summary(jobs, outcomes: dict, wall: float, workers: int, cancelled: bool = 
         left = len(jobs) - len(outcomes)
         print(f"{len(done)} of {len(jobs)} files transcribed, {len(failed)} failed"
               + (f", {left} not done (cancelled)" if cancelled else "")
-              + f"; {audio:.1f} s of audio in {wall:.1f} s wall time ({workers} "
-              f"{'process' if workers == 1 else 'processes'})", flush=True)
+              + f"; {audio:.1f} s of audio in {wall:.1f} s wall time ("
+              + ("1 thread)" if workers == 1 else f"{workers} threads)"), flush=True)
     if failed and len(jobs) > 1:
         names = ", ".join(o.job.src.name for o in failed)
         print(f"unmf: {len(failed)} of {len(jobs)} files failed (see above): {names}", file=sys.stderr)

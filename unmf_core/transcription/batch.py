@@ -6,16 +6,21 @@ per file started or finished; stop iterating, or make ``cancel()`` return True, 
 stop). The command line (``unmf transcribe DIR -o OUT/ -j N``) and the app's folder
 queue both drain it.
 
-With ``workers > 1`` the files go to ``workers`` processes
-(:func:`~unmf_core.transcription.processes.run_in_processes`; ``spawn``: safe in a
-process with threads, such as the app) that each run ONE torch thread, build the
-:class:`~unmf_core.transcription.engine.Engine` once (the pool's initializer) and
-transcribe and write file after file; the calling process only hands out paths
-and collects small :class:`Outcome` records, so it never needs torch. Results
-are the same as ``workers=1``: each file is one independent
-:meth:`Engine.transcribe <unmf_core.transcription.engine.Engine.transcribe>`
+With ``workers > 1`` the files go to ``workers`` threads of this process that
+share ONE :class:`~unmf_core.transcription.engine.Engine` (built once, only read
+while files run) and ONE torch thread each (``torch.set_num_threads(1)``: every
+thread runs its own operations inline, and torch releases the GIL inside them).
+Against one process per file this saves a torch import and the engine per worker
+(~1.5 s of CPU and ~250 MiB each; ``docs/benchmarks/peer.md``). With
+``processes=True`` (the app: it never runs a second torch model in one of its
+threads) they go to ``workers`` processes instead
+(:func:`~unmf_core.transcription.processes.run_in_processes`; ``spawn``) that each
+build the engine once and run one torch thread; that calling process never needs
+torch. Results are the same as ``workers=1`` either way: each file is one
+independent :meth:`Engine.transcribe <unmf_core.transcription.engine.Engine.transcribe>`
 followed by one :func:`write_midi_file` (or the ``write`` given), the single place
-where a file's notes are written.
+where a file's notes are written. The threads are
+:func:`~unmf_core.transcription.threads.run_in_threads`.
 
 This module imports neither torch nor numpy at import time.
 """
@@ -43,6 +48,10 @@ def usable_cores() -> int:
 
 #: Memory a worker process takes at its peak (torch, the engine, a 30 s file: about 510 MiB measured), rounded up.
 WORKER_MEMORY = 768 * 2 ** 20
+
+
+#: oneDNN kernels a batch keeps (``ONEDNN_PRIMITIVE_CACHE_CAPACITY``, unless set): enough for one file's shapes.
+PRIMITIVE_CACHE = 64
 
 
 def default_workers() -> int:
@@ -73,6 +82,9 @@ class Recipe:
         the others are the model's (:meth:`Engine.notes_for`).
     threads : int or None
         Torch threads of the process that runs the files (None: leave torch's choice).
+    precision : str or None
+        The CNNs' precision, ``auto``, ``float32`` or ``bfloat16``
+        (:func:`~unmf_core.nmf.unrolled.inference_precision`; None: the engine's own choice).
     """
 
     templates: str | None = None
@@ -85,6 +97,7 @@ class Recipe:
     beta: float = 1.0
     notes: dict = field(default_factory=dict)
     threads: int | None = None
+    precision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,7 +194,10 @@ def write_midi_file(result, job: Job, overwrite: bool) -> None:
 
 
 class _Runner:
-    """The engine of one process and the options built from a :class:`Recipe`; transcribes one job at a time."""
+    """The engine of one process and the options built from a :class:`Recipe`; transcribes one job per call.
+
+    :meth:`run` only reads the engine and the options, so several threads may call it at once (``-j N``).
+    """
 
     def __init__(self, recipe: Recipe, cancel: Callable[[], bool] | None = None):
         from dataclasses import replace
@@ -193,8 +209,15 @@ class _Runner:
         from ..frontend.cqt import CQTParams
         from .engine import Engine, Options
 
+        # oneDNN keeps a compiled kernel per input shape (up to 1024 by default); every file brings new shapes
+        # (its chunk length), ~1.7 MiB per file measured: a batch keeps the last 64, which a file reuses.
+        os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(PRIMITIVE_CACHE))
         cqt = CQTParams.seed() if recipe.seed_cqt else None
         self.engine = Engine(templates=recipe.templates, model=recipe.model, cqt=cqt, device=recipe.device)
+        if recipe.precision:
+            from ..nmf.unrolled import inference_precision
+
+            self.engine.model.set_precision(inference_precision(self.engine.device, recipe.precision))
         n = self.engine.model.cfg.n_layers
         if recipe.method == "unrolled" and recipe.layers is not None and recipe.layers > n:
             raise OptionError(f"--layers {recipe.layers}: the model has {n} layers")
@@ -219,6 +242,9 @@ class _Runner:
             if self.cancel():
                 return Outcome(job, "cancelled", seconds=time.perf_counter() - t0)
             summary = write(res, job, overwrite)
+            done = Outcome(job, "done", len(res.notes), res.duration, time.perf_counter() - t0,
+                           summary=summary or "")
+            del res  # freed before the heap is trimmed
         except Cancelled:
             return Outcome(job, "cancelled", seconds=time.perf_counter() - t0)
         except UnmfError as exc:
@@ -227,8 +253,11 @@ class _Runner:
         except (MemoryError, RuntimeError, ValueError) as exc:  # e.g. torch out of memory on a huge file
             return Outcome(job, "failed", seconds=time.perf_counter() - t0,
                            error=f"{job.src.name}: {type(exc).__name__}: {one_line(exc)}", exit_code=1)
-        return Outcome(job, "done", len(res.notes), res.duration, time.perf_counter() - t0,
-                       summary=summary or "")
+        finally:
+            from .threads import release_free_memory
+
+            release_free_memory()
+        return done
 
 
 def one_line(exc: BaseException) -> str:
@@ -248,8 +277,9 @@ def run_batch(jobs: list[Job], recipe: Recipe, workers: int = 1, *, overwrite: b
     recipe : Recipe
         Engine and options (built once per process).
     workers : int
-        1: in this process (``recipe.threads`` torch threads); more: that many worker
-        processes with one torch thread each, at most one file per worker in flight.
+        1: in this thread (``recipe.threads`` torch threads); more: that many threads of
+        this process sharing one engine, one torch thread each (or worker processes,
+        see ``processes``), at most one file per worker in flight.
     overwrite : bool
         Replace existing MIDI files (otherwise such a job fails with exit code 5).
     cancel : callable, optional
@@ -262,7 +292,7 @@ def run_batch(jobs: list[Job], recipe: Recipe, workers: int = 1, *, overwrite: b
     callback : callable, optional
         ``callback(step)`` after each step of each file (in this process only).
     processes : bool
-        Use worker processes even for one worker or one file (the app does: it never
+        Use worker processes, even for one worker or one file (the app does: it never
         runs a second torch model in one of its threads).
 
     Raises
@@ -275,10 +305,12 @@ def run_batch(jobs: list[Job], recipe: Recipe, workers: int = 1, *, overwrite: b
     cancel = cancel or (lambda: False)
     if not jobs:
         return
-    if not processes and (workers <= 1 or len(jobs) <= 1):
+    if processes:
+        yield from _run_pool(jobs, recipe, max(1, min(workers, len(jobs))), overwrite, cancel, write)
+    elif workers <= 1 or len(jobs) <= 1:
         yield from _run_here(jobs, recipe, overwrite, cancel, write, callback)
     else:
-        yield from _run_pool(jobs, recipe, max(1, min(workers, len(jobs))), overwrite, cancel, write)
+        yield from _run_threads(jobs, recipe, min(workers, len(jobs)), overwrite, cancel, write)
 
 
 def _run_here(jobs, recipe, overwrite, cancel, write, callback):
@@ -291,6 +323,21 @@ def _run_here(jobs, recipe, overwrite, cancel, write, callback):
         if outcome.status == "cancelled":
             raise Cancelled("batch cancelled")
         yield "done", i, outcome
+
+
+def _run_threads(jobs, recipe, workers, overwrite, cancel, write):
+    import threading
+    from functools import partial
+
+    from .threads import run_in_threads
+
+    stop = threading.Event()
+    runner = _Runner(Recipe(**{**recipe.__dict__, "threads": 1}), lambda: stop.is_set() or cancel())
+    serve = partial(runner.run, overwrite=overwrite, write=write)
+    for kind, i, outcome in run_in_threads(jobs, serve, workers, cancel, stop):
+        if outcome is not None and outcome.status == "cancelled":
+            raise Cancelled("batch cancelled")
+        yield kind, i, outcome
 
 
 def _run_pool(jobs, recipe, workers, overwrite, cancel, write):

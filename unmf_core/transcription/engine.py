@@ -28,7 +28,7 @@ from ..frontend.cqt import CQTParams
 from ..io.checkpoints import Checkpoint, load_checkpoint
 from ..nmf import chunking
 from ..nmf.kernels import Step, background_activation
-from ..nmf.unrolled import UnrolledMU
+from ..nmf.unrolled import UnrolledMU, inference_precision
 from . import fallback
 from .methods import METHODS, MU, Unrolled, method_for  # noqa: F401 (METHODS re-exported)
 from .notes import NoteParams, extract_notes
@@ -114,6 +114,7 @@ class Engine:
         self.cqt = cqt or model.cqt or CQTParams()
         self.templates = self._resolve_templates(templates)
         self.model = model.model.to(self.device).eval()
+        self.model.set_precision(inference_precision(self.device))  # bfloat16 where the CPU has it ($UNMF_PRECISION)
         self._W = torch.from_numpy(self.templates.W).to(self.device)
         #: Fallbacks taken so far (out of memory → smaller chunks → CPU), one line each.
         self.notices: list[str] = []

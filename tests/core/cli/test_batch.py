@@ -1,5 +1,6 @@
-"""``unmf transcribe`` on folders and with ``-j N`` worker processes (:mod:`unmf_core.transcription.batch`)."""
+"""``unmf transcribe`` on folders, ``-j N`` threads or worker processes (:mod:`unmf_core.transcription.batch`)."""
 import multiprocessing
+import threading
 
 import pytest
 import soundfile as sf
@@ -67,12 +68,27 @@ def test_two_workers_give_the_same_notes_as_one_and_leave_no_process(folder, tmp
     one, two = tmp_path / "one", tmp_path / "two"
     assert main(["transcribe", str(folder), "-o", str(one), "-j", "1", "--layers", "4"]) == 3
     assert main(["transcribe", str(folder), "-o", str(two), "-j", "2", "--layers", "4"]) == 3
-    assert "(2 processes)" in capsys.readouterr().out
+    assert "(2 threads)" in capsys.readouterr().out
     names = sorted(p.name for p in one.iterdir())
     assert names == sorted(p.name for p in two.iterdir()) == ["a.mid", "b.mid", "c.mid"]
     for name in names:
-        assert _notes(one / name) == _notes(two / name) != []
-    assert multiprocessing.active_children() == []
+        assert (one / name).read_bytes() == (two / name).read_bytes()  # the same files, byte for byte
+        assert _notes(one / name) != []
+    assert multiprocessing.active_children() == [] and _batch_threads() == []
+
+
+def test_worker_processes_give_the_same_files_as_threads(folder, tmp_path):
+    """The app's way (``processes=True``) and the command line's (threads) write identical files."""
+    jobs = {kind: [Job(p, tmp_path / kind / f"{p.stem}.mid") for p in find_audio([folder])]
+            for kind in ("threads", "processes")}
+    for kind, js in jobs.items():
+        (tmp_path / kind).mkdir()
+        events = list(run_batch(js, Recipe(layers=4), 2, processes=kind == "processes"))
+        assert sorted(e[1] for e in events if e[0] == "done") == [0, 1, 2]
+        assert all(e[2].status == "done" for e in events if e[0] == "done")
+    for a, b in zip(jobs["threads"], jobs["processes"]):
+        assert a.dst.read_bytes() == b.dst.read_bytes()
+    assert multiprocessing.active_children() == [] and _batch_threads() == []
 
 
 def test_existing_outputs_are_kept_without_overwrite(folder, tmp_path, capsys):
@@ -97,9 +113,14 @@ def test_folder_and_name_errors_are_one_line(tmp_path, capsys):
         plan([tmp_path / "x.wav", tmp_path / "x.flac"], tmp_path / "out")
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_cancel_stops_the_batch_without_partial_files(folder, tmp_path, workers):
-    """Cancelled after the first file starts: ``Cancelled``, no half-written MIDI, every worker ended."""
+def _batch_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("unmf-batch")]
+
+
+@pytest.mark.parametrize("workers, processes", [(1, False), (2, False), (2, True)])
+def test_cancel_stops_the_batch_without_partial_files(folder, tmp_path, workers, processes):
+    """Cancelled after the first file starts: ``Cancelled``, no half-written MIDI, every worker (thread or
+    process) ended."""
     out = tmp_path / "out"
     out.mkdir()
     jobs = [Job(p, out / f"{p.stem}.mid") for p in find_audio([folder])]
@@ -109,9 +130,22 @@ def test_cancel_stops_the_batch_without_partial_files(folder, tmp_path, workers)
         return bool(events)
 
     with pytest.raises(Cancelled):
-        for event in run_batch(jobs, Recipe(method="mu", iterations=400), workers, cancel=cancel):
+        for event in run_batch(jobs, Recipe(method="mu", iterations=400), workers, cancel=cancel,
+                               processes=processes):
             events.append(event)
     assert events[0][0] == "start"
     assert not [e for e in events if e[0] == "done"]  # 400 MU steps per file: all stopped mid-file
     assert list(out.iterdir()) == [] and _leftovers(tmp_path) == []
-    assert multiprocessing.active_children() == []
+    assert multiprocessing.active_children() == [] and _batch_threads() == []
+
+
+def test_precision_float32_is_the_float32_result(folder, tmp_path, monkeypatch, capsys):
+    """``--precision float32`` gives exactly what ``UNMF_PRECISION=float32`` gives; a bad value is a usage error."""
+    src = str(folder / "a.wav")
+    assert main(["transcribe", src, "-o", str(tmp_path / "flag.mid"), "--precision", "float32"]) == 0
+    monkeypatch.setenv("UNMF_PRECISION", "float32")
+    assert main(["transcribe", src, "-o", str(tmp_path / "env.mid")]) == 0
+    assert (tmp_path / "flag.mid").read_bytes() == (tmp_path / "env.mid").read_bytes()
+    monkeypatch.setenv("UNMF_PRECISION", "half")
+    assert main(["transcribe", src, "-o", str(tmp_path / "bad.mid")]) == 2
+    assert "UNMF_PRECISION" in capsys.readouterr().err and not (tmp_path / "bad.mid").exists()

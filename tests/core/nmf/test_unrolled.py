@@ -187,3 +187,22 @@ def test_a_float64_model_runs_in_float64_without_gradients():
     with torch.no_grad():
         out = cnn(x)
     assert out.dtype == torch.float64 and torch.allclose(out, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_engines_run_bfloat16_where_the_cpu_has_it_unless_told_otherwise(monkeypatch):
+    from unmf_core.errors import OptionError
+    from unmf_core.nmf.unrolled import bf16_supported, inference_precision
+    from unmf_core.transcription.engine import Engine
+
+    native = torch.bfloat16 if bf16_supported() else torch.float32
+    monkeypatch.delenv("UNMF_PRECISION", raising=False)
+    assert inference_precision("cpu") == native and inference_precision("cuda") == torch.float32
+    assert inference_precision("cpu", "float32") == torch.float32
+    assert Engine(device="cpu").model.layers[0].Ah.precision == native
+    monkeypatch.setenv("UNMF_PRECISION", "float32")
+    assert inference_precision("cpu") == torch.float32
+    assert inference_precision("cpu", "bfloat16") == torch.bfloat16  # an explicit choice wins over the variable
+    assert Engine(device="cpu").model.layers[0].Ah.precision == torch.float32
+    monkeypatch.setenv("UNMF_PRECISION", "half")
+    with pytest.raises(OptionError, match="UNMF_PRECISION"):
+        Engine(device="cpu")
