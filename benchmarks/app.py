@@ -61,7 +61,7 @@ class _Window:
         self.win.show()
         self.app.processEvents()
 
-    def open_and_wait(self, path: str, timeout_s: float = 3600.0, on_layer=None) -> bool:
+    def open_and_wait(self, path: str, timeout_s: float = 3600.0) -> bool:
         """Open ``path`` and run the event loop until the run finished (False: it failed or timed out)."""
         from PySide6.QtCore import QEventLoop, QTimer
 

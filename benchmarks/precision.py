@@ -5,7 +5,7 @@ quality set (:mod:`benchmarks.quality`, rendered there once) with the default un
 model twice, the precisions taking turns file by file, in one process with one torch
 thread, and writes ``docs/benchmarks/precision.md`` / ``.json``: mean onset-F and
 offset-F per source and room for each, and the time of the factorisation. The engine's
-default (:func:`unmf_core.nmf.unrolled.inference_precision`) is bfloat16 on CPUs that run it
+default (:func:`unmf_core.nmf.precision.inference_precision`) is bfloat16 on CPUs that run it
 natively; this is the check that it costs no quality.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .common import ROOT
 def run(cache: str | Path | None = None, progress=print) -> dict:
     import torch
 
-    from unmf_core.nmf.unrolled import bf16_supported
+    from unmf_core.nmf.precision import bf16_supported
     from unmf_core.transcription.engine import Engine, Options
     from unmf_core.transcription.notes import read_midi
 

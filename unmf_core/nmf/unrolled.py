@@ -158,10 +158,10 @@ class AccelCNN(nn.Module):
         faster than the 1-D layout for these few channels), activations in
         place, in :attr:`precision` (float32: equal to the 1-D layout up to
         float rounding; bfloat16: faster on CPUs with AMX / AVX-512 BF16, see
-        :func:`bf16_supported`). The output ``(n, 1, L)`` has the input's dtype.
+        :func:`~unmf_core.nmf.precision.bf16_supported`). The output ``(n, 1, L)`` has the input's dtype.
         """
         n, _, length = x.shape
-        if mask is None and n * length <= im2col.MAX_VALUES and self.precision == torch.float32:
+        if mask is None and n * length <= im2col.MAX_VALUES:  # short windows (live): float32 matrix products
             return im2col.trunk(x.reshape(n, length), self._matrix_weights(), self.act.negative_slope)
         (w1, b1), (w2, b2), (w3, b3) = self._inference_weights()
         dtype = w1.dtype
@@ -224,38 +224,6 @@ class AccelCNN(nn.Module):
 
 def _pad(conv: nn.Conv1d) -> int:
     return int(cast(tuple, conv.padding)[0])
-
-
-def bf16_supported() -> bool:
-    """Whether this machine's CPU runs bfloat16 convolutions natively (oneDNN with AVX-512 BF16 or AMX)."""
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-#: Environment variable that fixes every engine's CNN precision: ``float32``, ``bfloat16`` or ``auto`` (default).
-PRECISION_ENV = "UNMF_PRECISION"
-
-
-def inference_precision(device: torch.device | str = "cpu", name: str | None = None) -> torch.dtype:
-    """The precision an engine runs the CNNs in: ``name`` (None: ``$UNMF_PRECISION``, else ``"auto"``).
-
-    Auto is bfloat16 on a CPU that runs it natively (:func:`bf16_supported`: A_H 2.2× faster, onset-F
-    within 0.0005 of float32 per source and room on the quality benchmark, ``docs/benchmarks/precision.md``),
-    float32 elsewhere (other CPUs, GPUs). Raises :class:`~unmf_core.errors.OptionError` for other names.
-    """
-    import os
-
-    from ..errors import OptionError
-
-    given = name or os.environ.get(PRECISION_ENV) or "auto"
-    if given.lower() == "auto":
-        return torch.bfloat16 if torch.device(device).type == "cpu" and bf16_supported() else torch.float32
-    if given.lower() not in ("float32", "bfloat16"):
-        where = "" if name else f" (${PRECISION_ENV})"
-        raise OptionError(f"precision {given!r}{where}: use auto, float32 or bfloat16")
-    return getattr(torch, given.lower())
 
 
 def _normalise(x: torch.Tensor, how: str, dims: tuple[int, ...]) -> torch.Tensor:

@@ -92,9 +92,10 @@ class LiveUpdate:
     start : int
         Index of the first committed frame of this update.
     M : np.ndarray
-        ``(n_bins, n)`` CQT of the committed frames.
+        ``(n_bins, n)`` CQT of the frames this update committed.
     H : np.ndarray
-        ``(88, n)`` activations of the committed frames.
+        ``(88, n)`` their activations as first computed (the next updates may
+        revise them; :meth:`LiveTranscriber.transcription` holds the final ones).
     onsets : list of Note
         Notes whose onset became certain (their offset is where they have got so far).
     ended : list of Note
@@ -103,11 +104,6 @@ class LiveUpdate:
         Seconds of audio received when the update ran.
     compute_time : float
         Seconds the update took.
-    revised_start : int
-        First frame of ``revised_H``.
-    revised_H : np.ndarray or None
-        ``(88, start - revised_start)``: frames committed before, computed again
-        with the audio that has arrived since (see ``revise_frames``).
     retracted : list of Note
         Notes reported before (in ``onsets``) that the revised frames no longer
         hold: withdrawn, they are not in :attr:`LiveTranscriber.notes`.
@@ -120,8 +116,6 @@ class LiveUpdate:
     ended: list[Note] = field(default_factory=list)
     audio_time: float = 0.0
     compute_time: float = 0.0
-    revised_start: int = 0
-    revised_H: np.ndarray | None = None
     retracted: list[Note] = field(default_factory=list)
 
 
@@ -286,7 +280,7 @@ class LiveTranscriber:
         dt = time.perf_counter() - t0
         self.compute_seconds += dt
         return LiveUpdate(c0, Mw[:, c0 - s:], Hw[:, c0 - s:], changes.onsets, changes.ended, self.audio_time, dt,
-                          revised_start=s, revised_H=Hw[:, :c0 - s], retracted=changes.retracted)
+                          retracted=changes.retracted)
 
     def _initial(self, M: torch.Tensor, w0: int, end: int) -> torch.Tensor:
         """The file run's start on frames [w0, end): seeded uniform + 0.01, scaled to M, then MU steps."""

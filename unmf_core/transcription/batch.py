@@ -84,7 +84,7 @@ class Recipe:
         Torch threads of the process that runs the files (None: leave torch's choice).
     precision : str or None
         The CNNs' precision, ``auto``, ``float32`` or ``bfloat16``
-        (:func:`~unmf_core.nmf.unrolled.inference_precision`; None: the engine's own choice).
+        (:func:`~unmf_core.nmf.precision.inference_precision`; None: the engine's own choice).
     """
 
     templates: str | None = None
@@ -215,7 +215,7 @@ class _Runner:
         cqt = CQTParams.seed() if recipe.seed_cqt else None
         self.engine = Engine(templates=recipe.templates, model=recipe.model, cqt=cqt, device=recipe.device)
         if recipe.precision:
-            from ..nmf.unrolled import inference_precision
+            from ..nmf.precision import inference_precision
 
             self.engine.model.set_precision(inference_precision(self.engine.device, recipe.precision))
         n = self.engine.model.cfg.n_layers

@@ -28,7 +28,8 @@ from ..frontend.cqt import CQTParams
 from ..io.checkpoints import Checkpoint, load_checkpoint
 from ..nmf import chunking
 from ..nmf.kernels import Step, background_activation
-from ..nmf.unrolled import UnrolledMU, inference_precision
+from ..nmf.precision import inference_precision
+from ..nmf.unrolled import UnrolledMU
 from . import fallback
 from .methods import METHODS, MU, Unrolled, method_for  # noqa: F401 (METHODS re-exported)
 from .notes import NoteParams, extract_notes

@@ -191,7 +191,7 @@ def test_a_float64_model_runs_in_float64_without_gradients():
 
 def test_engines_run_bfloat16_where_the_cpu_has_it_unless_told_otherwise(monkeypatch):
     from unmf_core.errors import OptionError
-    from unmf_core.nmf.unrolled import bf16_supported, inference_precision
+    from unmf_core.nmf.precision import bf16_supported, inference_precision
     from unmf_core.transcription.engine import Engine
 
     native = torch.bfloat16 if bf16_supported() else torch.float32
