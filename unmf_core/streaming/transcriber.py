@@ -267,9 +267,9 @@ class LiveTranscriber:
                 h = left.shape[1]
                 _, out, _ = chunking.apply_layer(layer, torch.cat([self._M_left[:, self._M_left.shape[1] - h:], M], 1),
                                                  self.W, torch.cat([left, H], 1), False, peak=peak)
-                self._left[i] = torch.cat([left, H[:, :b - s]], 1)[:, -self._halos[i]:]
+                self._left[i] = _last(torch.cat([left, H[:, :b - s]], 1), self._halos[i])
                 H = out[:, h:]
-            self._M_left = torch.cat([self._M_left, M[:, :b - s]], 1)[:, -self.halo:]
+            self._M_left = _last(torch.cat([self._M_left, M[:, :b - s]], 1), self.halo)
         Mw, Hw = M[:, :upto - s].cpu().numpy(), H[:, :upto - s].cpu().numpy()
         self._committed, self._final = upto, b
         self._stream.forget(b)  # later windows start at b: drop what only earlier frames read
@@ -330,3 +330,8 @@ class LiveTranscriber:
                             "scale": self.tracker.scale})
         return Transcription(self.notes, H, self.W.cpu().numpy().copy(), [], self.frame_rate, self.audio_time,
                              params, {"compute": self.compute_seconds}, self.background)
+
+
+def _last(x: torch.Tensor, n: int) -> torch.Tensor:
+    """The last ``n`` columns of ``x`` (none for n = 0, where ``x[:, -0:]`` would be all of them)."""
+    return x[:, x.shape[1] - min(n, x.shape[1]):]
