@@ -124,7 +124,7 @@ def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 
     parts = spans(M.shape[-1], chunk)
     m_sum = cast(torch.Tensor, sum(M[..., a:b].sum(dim=dims, keepdim=True) for _, a, b, _ in parts))
     wh_sum = cast(torch.Tensor, sum((W @ H[..., a:b]).sum(dim=dims, keepdim=True) for _, a, b, _ in parts))
-    H = H * (m_sum / wh_sum.clamp_min(EPS))
+    H = H.mul_(m_sum / wh_sum.clamp_min(EPS))  # H is random_H's own tensor: scaled in place (no second copy)
     total = torch.zeros_like(m_sum)
     for _, a, b, _ in parts:
         check_cancel(cancel)
