@@ -20,6 +20,7 @@ from unmf_core.nmf.chunking import divergence
 from unmf_core.transcription.display import MAX_COLUMNS, DbImage, activation_image, db_image, reconstruction_image
 from unmf_core.nmf.kernels import Step
 from unmf_core.transcription.engine import Engine, Options, Transcription
+from unmf_core.transcription.threads import release_free_memory
 
 #: Memory allowed for the kept layers of a run (H as float32 for notes and export, its image and W·H's as
 #: :class:`~unmf_core.transcription.display.DbImage`): snapshots are thinned beyond it. An hour of audio keeps
@@ -196,25 +197,6 @@ def layer_divergences(M: np.ndarray, results: list[Transcription]) -> list[float
                        DIVERGENCE_CHUNK) for r in results]
 
 
-def release_free_memory() -> None:
-    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``; nothing elsewhere).
-
-    A long run's chunked steps allocate and free many temporaries of a few MB in the worker thread's
-    heap, whose freed pages stay counted in the process's memory (~250 MB for an hour) until trimmed.
-    """
-    global _malloc_trim
-    if _malloc_trim is None:
-        try:
-            import ctypes
-
-            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _malloc_trim = False
-    if _malloc_trim:
-        _malloc_trim(0)
-
-
-_malloc_trim = None
 #: Runs at least this long (frames) trim the heap after every step (:func:`release_free_memory`).
 TRIM_FRAMES = 60_000
 

@@ -75,7 +75,8 @@ def release_free_memory() -> None:
 
     Between two files: what one file's transform and factorisation freed otherwise stays in the
     process, split between the threads' heaps (measured on the 16-file batch with ``-j 2``: peak
-    380 → 364 MiB, ~20 ms per file).
+    380 → 364 MiB, ~20 ms per file). The app calls it after every step of a long run, whose chunked
+    steps free many temporaries of a few MB (~250 MB for an hour).
     """
     trim = _MALLOC_TRIM.get("fn", False)
     if trim is False:
