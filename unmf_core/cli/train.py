@@ -57,6 +57,8 @@ def add_commands(sub) -> None:
     t.add_argument("--layers", type=int, default=10, help="unrolled layers (default 10)")
     t.add_argument("--hidden", type=int, default=16, help="CNN width h (default 16)")
     t.add_argument("--learn-step", action="store_true", help="each layer also learns a step size on the MU ratio")
+    t.add_argument("--ah-context", type=int, nargs="*", default=[], metavar="OFFSET",
+                   help="key offsets A_H also sees, e.g. --ah-context -24 -19 -12 12 19 24 (default: none)")
     t.add_argument("--w-every", type=int, default=5, help="update W every k-th layer; 0 keeps W fixed (default 5)")
     _common(t)
     t.set_defaults(func=cmd_train)
@@ -159,7 +161,7 @@ def cmd_train(args) -> int:
         for ex, (_, mid) in zip(train_ex + val_ex, find_pairs(data) + find_pairs(val)):
             ex.template = index.get(midi_program(mid))
     model = UnrolledMU(UnrolledConfig(n_layers=args.layers, hidden=args.hidden, w_every=args.w_every,
-                                       learn_step=args.learn_step))
+                                       learn_step=args.learn_step, ah_context=tuple(args.ah_context)))
     meta = {"recipe": " ".join(["unmf", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else "unmf train",
             "train_files": len(train_ex), "val_files": len(val_ex), "template_programs": args.template_programs,
             "data": str(data)}

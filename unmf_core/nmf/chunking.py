@@ -19,6 +19,8 @@ Every piece is exact, not an approximation:
 * **A_H** reads ±4 frames (kernels 5, 3, 3): each chunk is taken with that
   halo of real frames on both sides, and the halo's outputs are dropped. Its
   "max" input normalisation uses the maximum of the whole H, found first.
+  A_H's key context (other keys' rows as extra channels, ``ah_context``) reads
+  the same frames of other rows, so it adds nothing to the halo.
 * **W updates** are sums over time: :func:`unmf_core.nmf.kernels.w_stats` of the
   chunks add up to the whole recording's numerator and denominator, and
   :func:`unmf_core.nmf.kernels.apply_W` applies them once.

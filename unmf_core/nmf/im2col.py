@@ -6,7 +6,7 @@ a call, of which the arithmetic is ~30 µs). Unfolding each row's neighbourhood
 ("im2col") and multiplying by the kernel as a matrix is 2-3× faster there, and
 slower than the convolutions for long inputs (measured: faster up to ~128 frames
 × 88 rows, 1.7× slower at 512), so :meth:`AccelCNN._trunk_inference
-<unmf_core.nmf.unrolled.AccelCNN._trunk_inference>` uses it only below
+<unmf_core.nmf.accel.AccelCNN._trunk_inference>` uses it only below
 :data:`MAX_VALUES`, in float32 whatever the model's inference precision (at
 these sizes bfloat16 convolutions were no faster: 0.47 vs 0.42 ms for 88 × 18).
 Same arithmetic as the convolutions ('same' zero padding, LeakyReLU between
@@ -41,9 +41,14 @@ def conv_rows(x: torch.Tensor, mat: torch.Tensor, bias: torch.Tensor | None, k: 
 
 def trunk(x: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tensor | None, int]],
           negative_slope: float) -> torch.Tensor:
-    """conv → LeakyReLU → conv → LeakyReLU → conv on rows ``(n, L)``; returns ``(n, 1, L)``."""
-    n, length = x.shape
-    y = x.reshape(n, length, 1)
+    """conv → LeakyReLU → conv → LeakyReLU → conv on rows ``(n, L)`` or ``(n, c, L)`` (c input channels).
+
+    Returns ``(n, 1, L)``.
+    """
+    if x.dim() == 2:
+        x = x.unsqueeze(1)
+    n, _, length = x.shape
+    y = x.transpose(1, 2)  # (n, L, c)
     for i, (mat, bias, k) in enumerate(layers):
         y = conv_rows(y, mat.to(y.dtype), None if bias is None else bias.to(y.dtype), k)
         if i + 1 < len(layers):
