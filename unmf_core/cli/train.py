@@ -56,9 +56,9 @@ def add_commands(sub) -> None:
     t.add_argument("--templates", metavar="FILE_OR_FOLDER", help="templates (default: the bundled ones)")
     t.add_argument("--soundfonts", nargs="+", metavar="SF2", help="SoundFonts the pieces are rendered with, one "
                    "drawn per piece (default: Debian's FluidR3_GM and TimGM6mb; MuseScore_General stays unseen)")
-    t.add_argument("--programs", type=int, nargs="+", default=list(range(8)),
-                   help="GM programs of the rendered pieces, one drawn per piece (default 0-7, the acoustic and "
-                   "electric pianos)")
+    t.add_argument("--programs", type=int, nargs="+", default=[0, 0, 1, 1, 2, 3, 4, 5, 6, 7],
+                   help="GM programs of the rendered pieces, one drawn per piece from this list (default: the "
+                   "pianos 0-7, the acoustic grand and bright pianos twice as often)")
     t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="render as real recordings sound: stretched tuning, rooms, colouring, noise (default on)")
     t.add_argument("--template-programs", type=int, nargs="*",
@@ -188,7 +188,7 @@ def _own_template_sets(args, sets: list, cqt, data: Path, val: Path | None, trai
     from ..transcription.notes import midi_program
 
     manifest = {**read_manifest(data), **(read_manifest(val) if val else {})}
-    programs = args.template_programs if args.template_programs is not None else args.programs
+    programs = sorted(set(args.template_programs if args.template_programs is not None else args.programs))
     fonts = sorted({m["soundfont"] for m in manifest.values()})
     paths = {Path(f).name: f for f in (args.soundfonts or TRAIN_SOUNDFONTS)}
     index: dict[tuple[str, int], int] = {}
