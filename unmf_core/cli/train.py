@@ -12,6 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+#: SoundFonts of the bundled model's training material (MuseScore_General stays out: the unseen validation source).
+TRAIN_SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2")
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-data", metavar="DIR", help="validation pairs (whole files)")
@@ -51,9 +54,19 @@ def add_commands(sub) -> None:
     t.add_argument("--pieces", type=int, default=160, help="training pieces to render (default 160)")
     t.add_argument("--val-pieces", type=int, default=12, help="validation pieces to render (default 12)")
     t.add_argument("--templates", metavar="FILE_OR_FOLDER", help="templates (default: the bundled ones)")
-    t.add_argument("--template-programs", type=int, nargs="*", default=[1, 2, 3, 4, 5],
-                   help="GM programs rendered as extra template sets (default 1 2 3 4 5, the pianos of the "
-                   "rendered pieces): a rendered piece gets its own instrument's set half of the time")
+    t.add_argument("--soundfonts", nargs="+", metavar="SF2", help="SoundFonts the pieces are rendered with, one "
+                   "drawn per piece (default: Debian's FluidR3_GM and TimGM6mb; MuseScore_General stays unseen)")
+    t.add_argument("--programs", type=int, nargs="+", default=[0, 0, 1, 1, 2, 3, 4, 5, 6, 7],
+                   help="GM programs of the rendered pieces, one drawn per piece from this list (default: the "
+                   "pianos 0-7, the acoustic grand and bright pianos twice as often)")
+    t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                   help="render as real recordings sound: stretched tuning, rooms, colouring, noise (default on)")
+    t.add_argument("--template-programs", type=int, nargs="*",
+                   help="GM programs rendered as extra template sets with each SoundFont (default: --programs): a "
+                   "rendered piece gets its own instrument's set part of the time")
+    t.add_argument("--default-share", type=float, default=0.5,
+                   help="chance that a training crop is factorised with the default templates (default 0.5); "
+                   "of the rest, half get the piece's own instrument's set, half a random set")
     t.add_argument("--layers", type=int, default=10, help="unrolled layers (default 10)")
     t.add_argument("--hidden", type=int, default=16, help="CNN width h (default 16)")
     t.add_argument("--learn-step", action="store_true", help="each layer also learns a step size on the MU ratio")
@@ -103,7 +116,8 @@ def _config(args, epochs: int, crops: int, lr: float, calibrate: bool = False):
                        fit_layers=args.fit_layers,
                        warmup_steps=args.warmup_steps, patience=args.patience,
                        seed=args.seed, threads=args.threads, device=args.device, max_minutes=args.max_minutes,
-                       calibrate=calibrate if args.calibrate is None else args.calibrate)
+                       calibrate=calibrate if args.calibrate is None else args.calibrate,
+                       default_share=getattr(args, "default_share", 0.0))
 
 
 def _check_out(args, protected: tuple = ()) -> None:
@@ -119,10 +133,9 @@ def _check_out(args, protected: tuple = ()) -> None:
 
 def cmd_train(args) -> int:
     from ..frontend.cqt import CQTParams
-    from ..training.datasets import CQTCache, find_pairs
+    from ..training.datasets import CQTCache
     from ..training.finetune import _examples
     from ..errors import DataError
-    from ..transcription.notes import midi_program
     from ..resources import default_templates
     from ..calibration import load_templates
     from ..training.trainer import train
@@ -132,13 +145,16 @@ def cmd_train(args) -> int:
     cqt = CQTParams()
     val: Path | None
     if args.make_data:
+        from ..training.render import find_soundfont
         from ..training.synthdata import make_dataset
 
         root = Path(args.make_data)
+        fonts = tuple(args.soundfonts or [f for f in TRAIN_SOUNDFONTS if Path(f).is_file()] or [find_soundfont()])
         for name, n, seed in (("train", args.pieces, args.seed), ("val", args.val_pieces, args.seed + 1000)):
             if len(list((root / name / "audio").glob("*.wav"))) != n if (root / name / "audio").is_dir() else True:
                 print(f"rendering {n} {name} pieces into {root / name}", flush=True)
-                make_dataset(root / name, n, seed=seed, sr=cqt.sr, prefix=name)
+                make_dataset(root / name, n, seed=seed, sr=cqt.sr, programs=tuple(args.programs), prefix=name,
+                             soundfonts=fonts, augment=args.augment)
         data, val = root / "train", Path(args.val_data) if args.val_data else root / "val"
     else:
         if not args.data:
@@ -150,26 +166,50 @@ def cmd_train(args) -> int:
     val_ex = _examples(val, cache) if val else train_ex
     base = load_templates(args.templates or default_templates(), cqt)
     sets = [base.W]
-    if args.template_programs:
-        from ..training.synthdata import make_templates
-
-        for prog in args.template_programs:
-            sets.append(make_templates(cqt, prog).W)
-    if args.make_data:  # rendered pieces: pair each with its own instrument's templates (program 0 = the bundled set)
-        index = {0: 0, **{p: i + 1 for i, p in enumerate(args.template_programs or [])}}
-        assert val is not None  # --make-data always has a validation folder
-        for ex, (_, mid) in zip(train_ex + val_ex, find_pairs(data) + find_pairs(val)):
-            ex.template = index.get(midi_program(mid))
+    meta_data: dict = {}
+    if args.make_data:  # rendered pieces: pair each with its own instrument's templates (SoundFont, program)
+        sets, meta_data = _own_template_sets(args, sets, cqt, data, val, train_ex, val_ex)
     model = UnrolledMU(UnrolledConfig(n_layers=args.layers, hidden=args.hidden, w_every=args.w_every,
                                        learn_step=args.learn_step, ah_context=tuple(args.ah_context)))
     meta = {"recipe": " ".join(["unmf", "train", *sys.argv[2:]]) if sys.argv[1:2] == ["train"] else "unmf train",
-            "train_files": len(train_ex), "val_files": len(val_ex), "template_programs": args.template_programs,
-            "data": str(data)}
+            "train_files": len(train_ex), "val_files": len(val_ex), "data": str(data), **meta_data}
     res = train(model, train_ex, val_ex, sets, cqt, args.out, _config(args, 12, 2, 3e-4), base.source, meta,
                 resume=args.resume, callback=_Bar())
     print(f"{res.epochs} epochs in {res.seconds / 60:.1f} min; best validation onset-F {res.best_f:.3f} "
           f"(untrained = plain MU: {res.base_f:.3f}); skipped steps: {res.skipped_steps}")
     return 130 if res.cancelled else 0
+
+
+def _own_template_sets(args, sets: list, cqt, data: Path, val: Path | None, train_ex: list, val_ex: list):
+    """Template sets of every (SoundFont, program) of the rendered pieces; each example learns its own set's index.
+
+    Returns the sets (the default first) and what the checkpoint records about the material.
+    """
+    from ..training.datasets import find_pairs
+    from ..training.synthdata import make_templates, read_manifest
+    from ..transcription.notes import midi_program
+
+    manifest = {**read_manifest(data), **(read_manifest(val) if val else {})}
+    programs = sorted(set(args.template_programs if args.template_programs is not None else args.programs))
+    fonts = sorted({m["soundfont"] for m in manifest.values()})
+    paths = {Path(f).name: f for f in (args.soundfonts or TRAIN_SOUNDFONTS)}
+    index: dict[tuple[str, int], int] = {}
+    for font in fonts:
+        for prog in programs:
+            print(f"rendering templates of {font} program {prog}", flush=True)
+            index[(font, prog)] = len(sets)
+            sets = sets + [make_templates(cqt, prog, soundfont=paths.get(font, font)).W]
+    pairs = find_pairs(data) + (find_pairs(val) if val else [])
+    for ex, (audio, mid) in zip(train_ex + val_ex, pairs):
+        m = manifest.get(audio.stem)
+        key = (m["soundfont"], m["program"]) if m else (fonts[0] if fonts else "", midi_program(mid) or 0)
+        ex.template = index.get(key)
+    meta = {"soundfonts": fonts, "programs": list(args.programs), "template_programs": list(programs),
+            "augmentation": ("stretched tuning (offset ±20 cents, bass to −30, treble to +15), room half of the time "
+                             "(synthetic IR, RT60 0.3-2 s), EQ colouring half of the time (±2-8 dB), pink noise "
+                             "30 % of the time (25-50 dB SNR); unmf_core.training.augment") if args.augment else "none",
+            "default_share": args.default_share}
+    return sets, meta
 
 
 def cmd_fine_tune(args) -> int:

@@ -55,6 +55,9 @@ class TrainConfig:
         and keep the best one with the model (stored in the checkpoint and used
         by the :class:`~unmf_core.transcription.engine.Engine` for unrolled runs); otherwise
         validate at the starting note settings only.
+    default_share : float
+        Chance that a training crop is factorised with the first template set (the
+        default templates the model ships with); see :class:`~unmf_core.training.datasets.PairDataset`.
     """
 
     epochs: int = 20
@@ -76,6 +79,7 @@ class TrainConfig:
     device: str = "auto"
     max_minutes: float = 0.0
     calibrate: bool = False
+    default_share: float = 0.0
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-ready)."""

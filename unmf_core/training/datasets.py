@@ -186,15 +186,18 @@ class PairDataset(torch.utils.data.Dataset):
     crops_per_file : int
         Items per file and epoch when cropping.
     n_templates : int
-        Number of template sets to draw from: an example whose ``template``
-        is known gets its own instrument's set half of the time, else the
-        index is drawn at random.
+        Number of template sets to draw from: a crop gets set 0 (the default
+        templates) with chance ``default_share``; otherwise an example whose
+        ``template`` is known gets its own instrument's set half of the time,
+        else the index is drawn at random.
     seed : int
         Seed of the crop positions (advanced every epoch by :meth:`set_epoch`).
+    default_share : float
+        See ``n_templates``.
     """
 
     def __init__(self, examples: list[Example], frame_rate: float, crop: int | None = None,
-                 crops_per_file: int = 1, n_templates: int = 1, seed: int = 0):
+                 crops_per_file: int = 1, n_templates: int = 1, seed: int = 0, default_share: float = 0.0):
         if not examples:
             raise DataError("empty dataset")
         self.examples = examples
@@ -202,6 +205,7 @@ class PairDataset(torch.utils.data.Dataset):
         self.crop = crop
         self.crops_per_file = crops_per_file if crop else 1
         self.n_templates = n_templates
+        self.default_share = default_share
         self.seed = seed
         self.epoch = 0
         self._rolls = [piano_roll(e.notes, e.M.shape[1], frame_rate) for e in examples]
@@ -229,7 +233,9 @@ class PairDataset(torch.utils.data.Dataset):
                 M, roll, ons = M[:, s:s + self.crop], roll[:, s:s + self.crop], ons[:, s:s + self.crop]
         k = int(rng.integers(self.n_templates))
         own = self.examples[j].template
-        if own is not None and own < self.n_templates and rng.random() < 0.5:
+        if self.default_share and rng.random() < self.default_share:
+            k = 0
+        elif own is not None and own < self.n_templates and rng.random() < 0.5:
             k = own
         return (torch.from_numpy(np.ascontiguousarray(M, dtype=np.float32)),
                 torch.from_numpy(np.ascontiguousarray(roll, dtype=np.float32)),

@@ -13,6 +13,7 @@ analyses them like a user's folder of single-note recordings.
 """
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def random_piece(rng: np.random.Generator, duration: float = 20.0) -> list[Note]
 
 def make_dataset(out_dir: str | Path, n_pieces: int, duration: float = 20.0, seed: int = 0,
                  sr: int = 22050, programs: tuple[int, ...] = PROGRAMS, prefix: str = "piece",
-                 progress=None) -> list[Path]:
+                 progress=None, soundfonts: tuple[str, ...] | None = None, augment: bool = False) -> list[Path]:
     """Write ``n_pieces`` random pieces as ``midi/*.mid`` and rendered ``audio/*.wav``.
 
     Parameters
@@ -151,6 +152,14 @@ def make_dataset(out_dir: str | Path, n_pieces: int, duration: float = 20.0, see
         File name prefix.
     progress : callable, optional
         ``progress(i, n)`` after each piece.
+    soundfonts : tuple of str, optional
+        SoundFonts to draw one from per piece (default: :func:`~unmf_core.training.render.find_soundfont`'s).
+    augment : bool
+        Alter every piece as a real recording would be (:mod:`unmf_core.training.augment`:
+        stretched tuning, a room half of the time, colouring, noise).
+
+    The folder's ``manifest.json`` records each piece's SoundFont, program and
+    augmentation (:func:`read_manifest`).
 
     Returns
     -------
@@ -158,13 +167,16 @@ def make_dataset(out_dir: str | Path, n_pieces: int, duration: float = 20.0, see
         The audio files written.
     """
     from ..frontend.audio import save_audio
-    from .render import render_midi
+    from ..io.atomic import atomic_path
+    from . import augment as aug_mod
+    from .render import find_soundfont, render_midi
 
     out = Path(out_dir)
     (out / "audio").mkdir(parents=True, exist_ok=True)
     (out / "midi").mkdir(parents=True, exist_ok=True)
+    fonts = tuple(soundfonts) if soundfonts else (find_soundfont(),)
     rng = np.random.default_rng(seed)
-    written = []
+    written, manifest = [], {}
     for i in range(n_pieces):
         notes = random_piece(rng, duration)
         program = int(programs[int(rng.integers(len(programs)))])
@@ -172,18 +184,37 @@ def make_dataset(out_dir: str | Path, n_pieces: int, duration: float = 20.0, see
         name = f"{prefix}-{i:04d}"
         mid = out / "midi" / f"{name}.mid"
         write_midi(notes, mid, program=program)
-        y = render_midi(mid, sr)
+        arng = np.random.default_rng((seed, i))  # the augmentation's own draws: the pieces stay those of `seed`
+        font = fonts[int(arng.integers(len(fonts)))]
+        if augment:
+            aug = aug_mod.draw(arng)
+            with tempfile.TemporaryDirectory() as tmp:
+                tuned = Path(tmp) / "tuned.mid"
+                aug_mod.write_tuned_midi(notes, tuned, program, aug)
+                y = aug_mod.apply(render_midi(tuned, sr, soundfont=font), arng, sr, aug)
+        else:
+            aug = aug_mod.Augmentation()
+            y = render_midi(mid, sr, soundfont=font)
         top = float(np.abs(y).max()) or 1.0
         wav = out / "audio" / f"{name}.wav"
         save_audio(wav, (gain * y / top).astype(np.float32), sr)
         written.append(wav)
+        manifest[name] = {"soundfont": Path(font).name, "program": program, "augmentation": aug.to_dict()}
         if progress is not None:
             progress(i + 1, n_pieces)
+    with atomic_path(out / "manifest.json") as tmp_path:
+        Path(tmp_path).write_text(json.dumps(manifest, indent=1))
     return written
 
 
+def read_manifest(folder: str | Path) -> dict:
+    """``{name: {"soundfont", "program", "augmentation"}}`` of a folder made by :func:`make_dataset` ({} if none)."""
+    path = Path(folder) / "manifest.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def make_templates(params: CQTParams = CQTParams(), program: int = 0, spacing: float = 2.5,
-                   length: float = 1.5, velocity: int = 80):
+                   length: float = 1.5, velocity: int = 80, soundfont: str | None = None):
     """Templates of one GM program: its 88 keys rendered one by one and analysed.
 
     Returns
@@ -191,19 +222,20 @@ def make_templates(params: CQTParams = CQTParams(), program: int = 0, spacing: f
     unmf_core.transcription.templates.Templates
     """
     from ..frontend.audio import save_audio
-    from .render import render_midi
+    from .render import find_soundfont, render_midi
     from ..calibration import build_from_folder
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         notes = [Note(21 + k, k * spacing + 0.1, k * spacing + 0.1 + length, velocity) for k in range(88)]
         write_midi(notes, tmp / "keys.mid", program=program)
-        y = render_midi(tmp / "keys.mid", params.sr)
+        y = render_midi(tmp / "keys.mid", params.sr, soundfont=soundfont)
         folder = tmp / "keys"
         folder.mkdir()
         seg = int(spacing * params.sr)
         for k, name in enumerate(key_names()):
             save_audio(folder / f"{name}.wav", y[k * seg:(k + 1) * seg], params.sr)
         t = build_from_folder(folder, params)
-    t.source = f"GM program {program} of FluidR3_GM rendered by FluidSynth (unmf_core.training.synthdata)"
+    font = Path(find_soundfont(soundfont)).stem
+    t.source = f"GM program {program} of {font} rendered by FluidSynth (unmf_core.training.synthdata)"
     return t

@@ -87,7 +87,8 @@ class Trainer:
                 torch.distributed.broadcast(t, 0)
         self.Ws = [torch.from_numpy(np.asarray(w, np.float32)).to(device) for w in templates]
         crop = max(8, int(round(cfg.crop_seconds * cqt.frame_rate)))
-        self.ds = PairDataset(train_examples, cqt.frame_rate, crop, cfg.crops_per_file, len(self.Ws), cfg.seed)
+        self.ds = PairDataset(train_examples, cqt.frame_rate, crop, cfg.crops_per_file, len(self.Ws), cfg.seed,
+                              cfg.default_share)
         self.sampler: torch.utils.data.DistributedSampler | None = None
         if self.world > 1:
             self.sampler = torch.utils.data.DistributedSampler(self.ds, self.world, self.rank, shuffle=True,
