@@ -4,9 +4,12 @@ Every piece is a random sequence of musical segments — block chords, scales,
 arpeggios and free polyphonic passages (melody over a bass with overlapping
 inner voices) — with random key, tempo and velocities, no pedal. It is written
 as ``midi/NAME.mid`` and rendered with :func:`unmf_core.training.render.render_midi`
-(Debian's FluidSynth and FluidR3_GM SoundFont) to ``audio/NAME.wav``, the
-folder layout :mod:`unmf_core.training.datasets` reads. Anyone with those two Debian
-packages regenerates exactly the same files from the same seed.
+(Debian's FluidSynth and a GM SoundFont drawn per piece from those given) to
+``audio/NAME.wav``, the folder layout :mod:`unmf_core.training.datasets` reads,
+optionally altered as a real recording would be (:mod:`unmf_core.training.augment`);
+``manifest.json`` records each piece's SoundFont, program and augmentation.
+Anyone with the same Debian packages regenerates exactly the same files from the
+same seed.
 
 :func:`make_templates` renders the 88 keys of a GM program one at a time and
 analyses them like a user's folder of single-note recordings.
