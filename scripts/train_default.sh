@@ -1,31 +1,32 @@
 #!/bin/sh
-# The recipe of the bundled model resources/models/default.pt (CPU only; Debian's fluidsynth,
-# fluid-soundfont-gm and timgm6mb-soundfont needed). Nothing from ../shared is used, and nothing from
-# musescore-general-soundfont-small: MuseScore_General's pianos are the unseen-instrument validation
-# (`python -m benchmarks --only quality`).
+# The recipe of the bundled model resources/models/default.pt (CPU only; Debian's
+# fluidsynth + fluid-soundfont-gm needed). Nothing from ../shared is used.
 #
-# 1. renders 240 training and 16 validation pieces of random chords, scales, arpeggios and polyphonic
-#    passages (unmf_core.training.synthdata, seeds 0 and 1000) with FluidR3_GM or TimGM6mb and a GM piano
-#    drawn per piece from programs 0 0 1 1 2 3 4 5 6 7, each altered as a real recording would be
-#    (unmf_core.training.augment: stretched tuning by per-band pitch bends, a synthetic room RT60 0.3-2 s
-#    half of the time, EQ colouring, pink noise), into $DATA (~2.5 min);
-# 2. renders a template set per SoundFont and program (16 sets, ~2 min); a training crop is factorised with
-#    the bundled templates (resources/templates/default.npz) half of the time, else with its own
-#    instrument's set or a random one;
-# 3. trains 10 layers with W fixed (--w-every 0), a learned step size per layer (--learn-step), the
-#    onset-aligned loss plus the fit term D(M|W_l H_l)/D(M|W0 H0) on every layer, Adam lr 1e-3, for at most
-#    12 epochs or 45 minutes, keeping the epoch with the best validation onset-F and its onset threshold
-#    (--calibrate; validation: the 16 rendered pieces with the bundled and their own templates).
+# 1. renders 160 training and 12 validation pieces of random chords, scales,
+#    arpeggios and polyphonic passages (unmf_core.synthdata, seeds 0 and 1000;
+#    six GM pianos, programs 0-5) into $DATA (~1 min);
+# 2. renders template sets of GM programs 1-5 (program 0 is the bundled
+#    resources/templates/default.npz); a piece is paired with its own
+#    instrument's set half of the time, else with a random one (~2 min);
+# 3. trains 10 layers with W fixed (--w-every 0), a learned step size per layer
+#    (--learn-step), the onset-aligned loss plus the fit term
+#    D(M|W_l H_l)/D(M|W0 H0) on every layer (linear weights; --fit-layers all
+#    keeps every layer's W H at the scale of M, so the divergence falls layer
+#    by layer), Adam lr 1e-3, for at most 12 epochs or 40 minutes, keeping the
+#    epoch with the best validation onset-F (validation: default and
+#    own-instrument templates on the 12 pieces).
 #
-# Measured on this 2-core CPU: ~7 min per epoch on one core (the other one busy), 45 minutes in all.
-# On a GPU machine the same command trains with --device cuda; several GPUs:
-#   torchrun --nproc_per_node=N -m unmf_core.cli train <the same arguments> --device cuda
-# (each process takes --batch crops per step; the validation runs on rank 0).
+# Measured: 3.5-5 min per epoch on one core (the other one busy).
+#
+# Since then `unmf train --make-data` renders more varied material by default (two SoundFonts, pianos 0-7,
+# augmentation: docs/benchmarks/training.md); the flags --soundfonts, --programs, --no-augment and
+# --default-share 0 below ask for this model's material. One difference remains: the bundled templates were
+# FluidR3's Acoustic Grand when the model was trained (program-0 pieces got them as their own set); they are
+# the SoundFont mean now, so program-0 pieces get a random set instead.
 set -e
 DATA=${1:-${TMPDIR:-/tmp}/unmf-train-data}
 cd "$(dirname "$0")/.."
-python3 -m unmf_core.cli train --make-data "$DATA" --pieces 240 --val-pieces 16 \
-    --programs 0 0 1 1 2 3 4 5 6 7 --augment --default-share 0.5 \
-    --layers 10 --w-every 0 --learn-step --loss onset --divergence-weight 1.0 --fit-layers all --lr 1e-3 \
-    --crops-per-file 6 --epochs 12 --max-minutes 45 --threads 1 --seed 0 --calibrate \
-    --out resources/models/default.pt --overwrite
+python3 -m unmf_core.cli train --make-data "$DATA" --pieces 160 --val-pieces 12 --template-programs 1 2 3 4 5 \
+    --soundfonts /usr/share/sounds/sf2/FluidR3_GM.sf2 --programs 0 0 0 1 2 3 4 5 --no-augment --default-share 0 \
+    --layers 10 --w-every 0 --learn-step --loss onset --divergence-weight 1.0 --fit-layers all --lr 1e-3 --crops-per-file 8 \
+    --epochs 12 --max-minutes 40 --threads 1 --seed 0 --out resources/models/default.pt --overwrite
