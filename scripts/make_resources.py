@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from unmf_core.frontend.audio import save_audio  # noqa: E402
-from unmf_core.frontend.cqt import CQTParams, key_names  # noqa: E402
+from unmf_core.frontend.cqt import CQTParams  # noqa: E402
 from unmf_core.transcription.notes import Note, write_midi  # noqa: E402
 from unmf_core.training.render import render_midi  # noqa: E402
-from unmf_core.calibration import build_from_folder  # noqa: E402
+from unmf_core.training.synthdata import make_templates as preset_templates  # noqa: E402
 
 SR = 22050
 BEAT = 0.5  # seconds per beat (120 bpm)
@@ -107,20 +106,9 @@ TEMPLATE_SOUNDFONTS = {"FluidR3_GM": "/usr/share/sounds/sf2/FluidR3_GM.sf2",
 TEMPLATE_PROGRAMS = tuple(range(8))
 
 
-def key_templates(soundfont: str | None = None, program: int = 0, params: CQTParams = CQTParams(),
-                  spacing: float = 2.5, length: float = 1.5):
+def key_templates(soundfont: str | None = None, program: int = 0, params: CQTParams = CQTParams()):
     """Templates of one preset: its 88 keys rendered one by one and analysed like a user's folder."""
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        notes = [Note(21 + k, k * spacing + 0.1, k * spacing + 0.1 + length, 80) for k in range(88)]
-        write_midi(notes, tmp / "keys.mid", program=program)
-        y = render_midi(tmp / "keys.mid", params.sr, soundfont=soundfont)
-        folder = tmp / "keys"
-        folder.mkdir()
-        seg = int(spacing * params.sr)
-        for k, name in enumerate(key_names()):
-            save_audio(folder / f"{name}.wav", y[k * seg:(k + 1) * seg], params.sr)
-        return build_from_folder(folder, params)
+    return preset_templates(params, program, soundfont=soundfont)
 
 
 def mean_templates(sets: list, source: str):
