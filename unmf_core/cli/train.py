@@ -183,11 +183,13 @@ def cmd_train(args) -> int:
 def _own_template_sets(args, sets: list, cqt, data: Path, val: Path | None, train_ex: list, val_ex: list):
     """Template sets of every (SoundFont, program) of the rendered pieces; each example learns its own set's index.
 
-    Returns the sets (the default first) and what the checkpoint records about the material.
+    The pieces' SoundFonts, programs and augmentation come from the folders' ``manifest.json``; a piece
+    the manifest does not list gets no set of its own. Returns the sets (the default first) and what the
+    checkpoint records about the material.
     """
+    from ..training.augment import DESCRIPTION
     from ..training.datasets import find_pairs
     from ..training.synthdata import make_templates, read_manifest
-    from ..transcription.notes import midi_program
 
     manifest = {**read_manifest(data), **(read_manifest(val) if val else {})}
     programs = sorted(set(args.template_programs if args.template_programs is not None else args.programs))
@@ -200,15 +202,12 @@ def _own_template_sets(args, sets: list, cqt, data: Path, val: Path | None, trai
             index[(font, prog)] = len(sets)
             sets = sets + [make_templates(cqt, prog, soundfont=paths.get(font, font)).W]
     pairs = find_pairs(data) + (find_pairs(val) if val else [])
-    for ex, (audio, mid) in zip(train_ex + val_ex, pairs):
+    for ex, (audio, _) in zip(train_ex + val_ex, pairs):
         m = manifest.get(audio.stem)
-        key = (m["soundfont"], m["program"]) if m else (fonts[0] if fonts else "", midi_program(mid) or 0)
-        ex.template = index.get(key)
-    meta = {"soundfonts": fonts, "programs": list(args.programs), "template_programs": list(programs),
-            "augmentation": ("stretched tuning (offset ±20 cents, bass to −30, treble to +15), room half of the time "
-                             "(synthetic IR, RT60 0.3-2 s), EQ colouring half of the time (±2-8 dB), pink noise "
-                             "30 % of the time (25-50 dB SNR); unmf_core.training.augment") if args.augment else "none",
-            "default_share": args.default_share}
+        ex.template = index.get((m["soundfont"], m["program"])) if m else None
+    augmented = any(any(m["augmentation"].values()) for m in manifest.values())
+    meta = {"soundfonts": fonts, "programs": list(args.programs), "template_programs": programs,
+            "augmentation": DESCRIPTION if augmented else "none", "default_share": args.default_share}
     return sets, meta
 
 

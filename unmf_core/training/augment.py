@@ -27,6 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+#: What :func:`draw` does, in words (recorded in the checkpoints of models trained on augmented material).
+DESCRIPTION = ("stretched tuning (offset ±20 cents, bass to −30, treble to +15), a room half of the time (synthetic "
+               "IR, RT60 0.3-2 s), EQ colouring half of the time (±2-8 dB), pink noise 30 % of the time (25-50 dB "
+               "SNR); unmf_core.training.augment")
 #: MIDI channels that play melodic instruments (channel 10, index 9, is percussion).
 MELODIC_CHANNELS = tuple(c for c in range(16) if c != 9)
 #: Pitch-bend range FluidSynth applies by default, in cents.
