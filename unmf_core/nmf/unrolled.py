@@ -151,9 +151,7 @@ class UnrolledLayer(nn.Module):
             x = H / peak.clamp_min(1e-12)
         else:
             x = _normalise(H, self.cfg.input_norm, (-2, -1))
-        if not self.cfg.ah_context:
-            return self.Ah(x.reshape(-1, H.shape[-1])).reshape(H.shape)
-        x = key_context(x, self.cfg.ah_context)
+        x = key_context(x, self.cfg.ah_context)  # (..., K, 1 + offsets, T)
         return self.Ah(x.reshape(-1, x.shape[-2], H.shape[-1])).reshape(H.shape)
 
     def receptive_halo(self) -> int:
