@@ -13,6 +13,9 @@ import torch
 from .params import CQTParams
 from .filterbank import FilterBank, filter_bank
 
+#: Frames of one octave that go through the STFT and the filters in one call (:meth:`CQT.forward`).
+FRAMES_PER_CALL = 256
+
 
 class CQT(torch.nn.Module):
     """Magnitude CQT as a torch module.
@@ -70,24 +73,36 @@ class CQT(torch.nn.Module):
         return out.reshape(y.shape[0], -1)[:, :n_out] * np.sqrt(2.0)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        """Magnitude CQT of ``y`` (see the class notes for shapes)."""
+        """Magnitude CQT of ``y`` (see the class notes for shapes).
+
+        Each octave's frames go through the STFT and its filters :data:`FRAMES_PER_CALL` at a time, written
+        into the output as they come: frame ``j`` is the ``n_fft`` samples centred on ``j * hop`` of the
+        zero-padded octave signal whichever call computes it, so the result is that of one call over all
+        frames, and the working memory is bounded by the stretch, not by the signal (one call over 26 s
+        held ~60 MB of STFT frames and products).
+        """
         single = y.dim() == 1
         if single:
             y = y.unsqueeze(0)
         y = y.to(self.halfband.dtype)
         n_frames = 1 + y.shape[-1] // self.params.hop
-        responses = []
+        C = torch.empty((y.shape[0], self.params.n_bins, n_frames), dtype=y.dtype, device=y.device)
+        top = self.params.n_bins  # octave 0 (the highest) fills the last rows, each lower octave the rows above
         for i in range(self.n_octaves):
             n_fft, hop = self._nffts[i], self._hops[i]
+            basis = getattr(self, f"basis{i}")
+            rows = slice(top - basis.shape[0], top)
+            top -= basis.shape[0]
             window = torch.ones(n_fft, device=y.device, dtype=y.dtype)
-            spec = torch.stft(y, n_fft=n_fft, hop_length=hop, window=window, center=True,
-                              pad_mode="constant", return_complex=True)
-            resp = torch.matmul(getattr(self, f"basis{i}"), spec)[..., :n_frames]
-            responses.append(resp.abs())
+            padded = torch.nn.functional.pad(y, (n_fft // 2, n_fft // 2))  # torch.stft's centring, zeros
+            for a in range(0, n_frames, FRAMES_PER_CALL):
+                b = min(n_frames, a + FRAMES_PER_CALL)
+                seg = padded[:, a * hop: (b - 1) * hop + n_fft]
+                spec = torch.stft(seg, n_fft=n_fft, hop_length=hop, window=window, center=False, return_complex=True)
+                C[:, rows, a:b] = torch.matmul(basis, spec).abs()
             if self._decimate[i]:
                 y = self._down(y)
-        C = torch.cat(responses[::-1], dim=-2)
-        C = C * self.inv_sqrt_len[:, None]
+        C *= self.inv_sqrt_len[:, None]
         return C[0] if single else C
 
 

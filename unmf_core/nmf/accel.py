@@ -22,6 +22,16 @@ _OFFSET = math.log(math.e - 1.0)
 #: Frames per time tile and values per block when :class:`AccelCNN` runs a large input in blocks.
 TILE = 2048
 BLOCK = 16384
+#: Without gradients, rows of up to :data:`TILE` frames are zero-padded to a multiple of this many frames
+#: (:meth:`AccelCNN._bucketed`): oneDNN compiles and keeps kernels per input shape (~2 MB for each file's
+#: chunk length, measured over 16 files), and with padded rows files of any length share a few shapes.
+QUANTUM = 64
+
+
+def aligned_chunk(frames: int, halo: int) -> int:
+    """The largest chunk of at most ``frames`` frames whose rows with a halo of ``halo`` on both sides fill a
+    multiple of :data:`QUANTUM` frames (at least one quantum), so that the chunks need no padding."""
+    return max(QUANTUM, (frames + 2 * halo) // QUANTUM * QUANTUM) - 2 * halo
 
 
 def key_context(x: torch.Tensor, offsets: Sequence[int]) -> torch.Tensor:
@@ -100,6 +110,8 @@ class AccelCNN(nn.Module):
             raise ValueError(f"AccelCNN expects {self.in_channels} input channels, got {c}")
         if n * length <= BLOCK or (self.training and not isinstance(self.bn1, nn.Identity)):
             y = self._trunk(x, None).squeeze(1)
+        elif length <= TILE and not torch.is_grad_enabled() and isinstance(self.bn1, nn.Identity):
+            y = self._bucketed(x)
         elif length <= TILE:
             per = max(1, BLOCK // length)
             y = torch.cat([self._trunk(x[i:i + per], None) for i in range(0, n, per)]).squeeze(1)
@@ -118,7 +130,23 @@ class AccelCNN(nn.Module):
             y = y * mask
         return self.conv3(y)
 
-    def _trunk_inference(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def _bucketed(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward`'s inference on rows padded with zeros to a multiple of :data:`QUANTUM` frames.
+
+        Exact: after each activation the padded frames are set back to zero, which is what the next
+        convolution's own zero padding reads in the unpadded rows, and the output is cut to the rows'
+        length. Returns ``(n, length)``.
+        """
+        n, _, length = x.shape
+        width = -(-length // QUANTUM) * QUANTUM
+        per = max(1, BLOCK // width)
+        if width > length:
+            x = nn.functional.pad(x, (0, width - length))
+        y = torch.cat([self._trunk_inference(x[i:i + per], None, valid=length) for i in range(0, n, per)])
+        return y[:, 0, :length]
+
+    def _trunk_inference(self, x: torch.Tensor, mask: torch.Tensor | None, valid: int | None = None
+                         ) -> torch.Tensor:
         """:meth:`_trunk` without gradients: the same convolutions, laid out for speed.
 
         Each convolution runs as a 2-D one of height 1 in channels-last layout
@@ -127,10 +155,12 @@ class AccelCNN(nn.Module):
         place, in :attr:`precision` (float32: equal to the 1-D layout up to
         float rounding; bfloat16: faster on CPUs with AMX / AVX-512 BF16, see
         :func:`~unmf_core.nmf.precision.bf16_supported`). ``x`` is ``(n, c, L)``;
-        the output ``(n, 1, L)`` has the input's dtype.
+        the output ``(n, 1, L)`` has the input's dtype. ``valid``: frames from this one on are padding,
+        zeroed after every activation (:meth:`_bucketed`).
         """
         n, c, length = x.shape
-        if mask is None and n * length <= im2col.MAX_VALUES:  # short windows (live): float32 matrix products
+        # short windows (live): float32 matrix products
+        if mask is None and valid is None and n * length <= im2col.MAX_VALUES:
             return im2col.trunk(x, self._matrix_weights(), self.act.negative_slope)
         (w1, b1), (w2, b2), (w3, b3) = self._inference_weights()
         dtype = w1.dtype
@@ -141,10 +171,14 @@ class AccelCNN(nn.Module):
         y = nn.functional.leaky_relu_(y, self.act.negative_slope)
         if mask is not None:
             y.mul_(mask.unsqueeze(2))
+        if valid is not None and valid < length:
+            y[..., valid:].zero_()
         y = nn.functional.leaky_relu_(nn.functional.conv2d(y, w2, b2, padding=(0, _pad(self.conv2))),
                                       self.act.negative_slope)
         if mask is not None:
             y.mul_(mask.unsqueeze(2))
+        if valid is not None and valid < length:
+            y[..., valid:].zero_()
         y = nn.functional.conv2d(y, w3, b3, padding=(0, _pad(self.conv3)))
         return y.reshape(n, 1, length).to(x.dtype)
 

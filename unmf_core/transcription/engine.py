@@ -27,6 +27,7 @@ from ..frontend.blocks import block_cqt, check_cancel
 from ..frontend.cqt import CQTParams
 from ..io.checkpoints import Checkpoint, load_checkpoint
 from ..nmf import chunking
+from ..nmf.accel import aligned_chunk
 from ..nmf.kernels import Step, background_activation
 from ..nmf.precision import inference_precision
 from ..nmf.unrolled import UnrolledMU
@@ -229,13 +230,17 @@ class Engine:
     def chunk_frames(self, M: torch.Tensor, opts: Options) -> int | None:
         """Frames per time chunk for M under ``opts``, or None when M is short enough to run whole.
 
-        Chunks are of equal length, at most ``opts.chunk_seconds`` each.
+        Chunks of at most ``opts.chunk_seconds`` (the last one shorter), cut so that a chunk with A_H's halo
+        on both sides fills a whole number of :data:`~unmf_core.nmf.accel.QUANTUM` frames: every
+        recording's chunks then share the CNN's input shapes (:func:`~unmf_core.nmf.accel.aligned_chunk`).
         """
         if not opts.chunk_seconds or opts.chunk_seconds <= 0:
             return None
         frames = max(1, int(round(opts.chunk_seconds * self.cqt.frame_rate)))
         n = M.shape[-1]
-        return -(-n // -(-n // frames)) if n > frames else None
+        if n <= frames:
+            return None
+        return aligned_chunk(frames, self.model.layers[0].receptive_halo()) if self.model.layers else frames
 
     def steps(self, M: torch.Tensor, opts: Options) -> Iterator[Step]:
         """Yield the initial state (index 0) and the state after each iteration / layer.

@@ -129,6 +129,39 @@ def test_blocked_cnn_equals_one_call_on_the_whole_input(shape):
         assert torch.allclose(cnn(x), whole, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("precision", [torch.float32, torch.bfloat16])
+def test_padded_rows_give_the_unpadded_result_and_share_shapes(precision, monkeypatch):
+    """Rows padded to whole quanta (files of any length share the oneDNN kernels): same values as unpadded."""
+    from unmf_core.nmf import accel
+
+    cnn = _randomise(AccelCNN(16)).eval()
+    cnn.precision = precision
+    widths = []
+    conv2d = torch.nn.functional.conv2d
+    monkeypatch.setattr(torch.nn.functional, "conv2d", lambda x, *a, **k: widths.append(x.shape[-1]) or
+                        conv2d(x, *a, **k))
+    for length in (850, 870):
+        x = torch.rand(88, length)
+        with torch.no_grad():
+            per = accel.BLOCK // length  # the unpadded groups of rows, as before the padding
+            plain = cnn._head(torch.cat([cnn._trunk_inference(x[i:i + per].unsqueeze(1), None)
+                                         for i in range(0, 88, per)]).squeeze(1))
+            widths.clear()
+            padded = cnn(x)
+        assert padded.shape == (88, length) and not torch.equal(padded, torch.ones_like(padded))
+        assert torch.equal(padded, plain)
+        assert set(widths) == {896}  # both lengths run as 14 quanta of 64 frames
+
+
+def test_aligned_chunks_fill_whole_quanta():
+    from unmf_core.nmf.accel import QUANTUM, aligned_chunk
+
+    for frames in (1, 63, 861, 1723):
+        chunk = aligned_chunk(frames, 4)
+        assert (chunk + 8) % QUANTUM == 0 and chunk > 0
+        assert chunk <= frames or frames + 8 < QUANTUM
+
+
 def test_learned_step_starts_as_plain_mu_and_over_relaxes():
     M, W, H = _problem()
     model = UnrolledMU(UnrolledConfig(n_layers=3, w_every=0, learn_step=True))
