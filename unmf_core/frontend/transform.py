@@ -57,20 +57,23 @@ class CQT(torch.nn.Module):
         The same as one strided ``conv1d`` over each whole signal, computed on
         overlapping blocks of ``block`` samples stacked as a batch: a single
         very long one-channel convolution is ~20× slower on CPU. The blocks go
-        through the convolution eight at a time (the same values as all at once,
-        which needs ~30 MB of working memory for 30 s of audio).
+        through the convolution eight at a time, each group copied out of the padded
+        signal just before its call and its output written in place (the same values
+        as one call over all blocks; the working memory is the padded signal and the output).
         """
         k = self.halfband.shape[-1]
         half = k // 2
         n = y.shape[-1]
         n_out = (n - 1) // 2 + 1
-        n_blocks = -(-n_out // (block // 2))
+        step = block // 2
+        n_blocks = -(-n_out // step)
         padded = torch.nn.functional.pad(y, (half, n_blocks * block + k - 1 - n - half))
-        frames = padded.unfold(-1, block + k - 1, block).reshape(-1, 1, block + k - 1)
-        # a few blocks per call: the same values as one call over all blocks, a third of its working memory
-        out = torch.cat([torch.nn.functional.conv1d(frames[i:i + 8], self.halfband, stride=2)
-                         for i in range(0, frames.shape[0], 8)])
-        return out.reshape(y.shape[0], -1)[:, :n_out] * np.sqrt(2.0)
+        windows = padded.unfold(-1, block + k - 1, block)  # (B, n_blocks, block + k - 1), a view
+        out = y.new_empty((y.shape[0], n_blocks, step))
+        for i in range(0, n_blocks, 8):
+            group = windows[:, i:i + 8].reshape(-1, 1, block + k - 1)
+            out[:, i:i + 8] = torch.nn.functional.conv1d(group, self.halfband, stride=2).view(y.shape[0], -1, step)
+        return out.view(y.shape[0], -1)[:, :n_out].mul_(np.sqrt(2.0))
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """Magnitude CQT of ``y`` (see the class notes for shapes).
@@ -94,10 +97,10 @@ class CQT(torch.nn.Module):
             rows = slice(top - basis.shape[0], top)
             top -= basis.shape[0]
             window = torch.ones(n_fft, device=y.device, dtype=y.dtype)
-            padded = torch.nn.functional.pad(y, (n_fft // 2, n_fft // 2))  # torch.stft's centring, zeros
             for a in range(0, n_frames, FRAMES_PER_CALL):
                 b = min(n_frames, a + FRAMES_PER_CALL)
-                seg = padded[:, a * hop: (b - 1) * hop + n_fft]
+                # frames a … b-1 centred on j * hop, zeros outside the signal (torch.stft's centring)
+                seg = _window(y, 0, a * hop - n_fft // 2, (b - 1) * hop + n_fft - n_fft // 2)
                 spec = torch.stft(seg, n_fft=n_fft, hop_length=hop, window=window, center=False, return_complex=True)
                 C[:, rows, a:b] = torch.matmul(basis, spec).abs()
             if self._decimate[i]:
@@ -213,11 +216,12 @@ class CQTStream:
 
 
 def _window(y: torch.Tensor, y0: int, lo: int, hi: int) -> torch.Tensor:
-    """Samples ``[lo, hi)`` of a signal held as ``y`` = samples ``[y0, y0 + len(y))`` and zero elsewhere."""
-    a, b = max(lo, y0), min(hi, y0 + y.shape[0])
+    """Samples ``[lo, hi)`` (last axis) of a signal held as ``y`` = samples ``[y0, y0 + y.shape[-1])``; zeros
+    elsewhere."""
+    a, b = max(lo, y0), min(hi, y0 + y.shape[-1])
     if a >= b:
-        return y.new_zeros(hi - lo)
-    part = y[a - y0:b - y0]
+        return y.new_zeros(y.shape[:-1] + (hi - lo,))
+    part = y[..., a - y0:b - y0]
     if a == lo and b == hi:
         return part
     return torch.nn.functional.pad(part, (a - lo, hi - b))
