@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
                         "model's own; writes quality-templates.md/.json")
     p.add_argument("--tempo-cache", default=None,
                    help="tempo: folder of its rendered pieces (default $UNMF_TEMPO_CACHE or <tmp>/unmf-tempo)")
-    p.add_argument("--peer-jobs", default="batch,single",
-                   help="peer: which jobs to run, of batch (16 files) and single (one 25 s file)")
+    p.add_argument("--peer-jobs", default="batch,single,startup",
+                   help="peer: which jobs to run, of batch (16 files), single (one 25 s file) and startup "
+                        "(unmf --help, first run after installing against the second)")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     bad = sorted(set(only) - set(ALL) - set(EXTRA))

@@ -2,12 +2,14 @@
 
 ``python -m benchmarks --only peer --basic-pitch-python /path/to/bp-venv/bin/python [--quality-cache DIR]``
 
-Two jobs, each run as whole processes exactly as a user types them:
+Three jobs, each run as whole processes exactly as a user types them:
 
 * ``batch``: the 16 pieces of the quality benchmark's rendered set (one rendering
   per piece, the SoundFont and room taking turns; ~455 s of audio) in one call
   of each program;
-* ``single``: one 25 s excerpt of the first piece.
+* ``single``: one 25 s excerpt of the first piece;
+* ``startup``: ``unmf --help`` and the first run after installing against the second
+  (:mod:`benchmarks.startup`; unmf only).
 
 unmf runs as ``python -m unmf_core.cli transcribe`` (the checkout's own code)
 with its defaults; when the CLI offers ``-j``/``--jobs`` it is passed the
@@ -164,11 +166,11 @@ def paired(fns: dict, pairs: int, progress=print) -> dict:
 
 
 def run(bp_python: str | None, cache: str | Path | None, pairs: int = 3, progress=print,
-        jobs_to_run: tuple[str, ...] = ("batch", "single")) -> dict:
-    """The jobs ``jobs_to_run`` (``"batch"``, ``"single"``); see the module docstring."""
-    bad = set(jobs_to_run) - {"batch", "single"}
+        jobs_to_run: tuple[str, ...] = ("batch", "single", "startup")) -> dict:
+    """The jobs ``jobs_to_run`` (``"batch"``, ``"single"``, ``"startup"``); see the module docstring."""
+    bad = set(jobs_to_run) - {"batch", "single", "startup"}
     if bad:
-        raise ValueError(f"unknown peer job(s) {', '.join(sorted(bad))} (batch, single)")
+        raise ValueError(f"unknown peer job(s) {', '.join(sorted(bad))} (batch, single, startup)")
     from .quality import basic_pitch_python
 
     py = basic_pitch_python(bp_python)
@@ -192,6 +194,10 @@ def run(bp_python: str | None, cache: str | Path | None, pairs: int = 3, progres
         if "single" in jobs_to_run:
             progress(f"[peer] single: {SINGLE_SECONDS:g} s")
             res["single"] = paired(commands([single], bp_script, work, []), pairs, progress)
+    if "startup" in jobs_to_run:
+        from . import startup
+
+        res["startup"] = startup.run(pairs, progress)
     res["load_average_at_end"] = list(os.getloadavg())
     return res
 
@@ -233,6 +239,10 @@ def write(res: dict, out: Path) -> list[Path]:
             f"({', '.join(f'{x:.2f}' for x in r['wall_ratio_pairs'])}) | {u['user_s'] + u['sys_s']:.2f} s "
             f"| {b['user_s'] + b['sys_s']:.2f} s | {u['peak_tree_mb']:.0f} | {b['peak_tree_mb']:.0f} "
             f"| {r['memory_ratio']:.2f}× |")
+    if "startup" in res:
+        from . import startup
+
+        lines += [""] + startup.lines(res["startup"])
     lines += ["", "Files (quality set, one rendering per piece): " + ", ".join(f"`{f}`" for f in res["files"]) + ".",
               "", "No GPU was available on this machine: no GPU figures." if not m["gpu"] else ""]
     (out / "peer.md").write_text("\n".join(lines) + "\n")

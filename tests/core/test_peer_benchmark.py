@@ -51,3 +51,15 @@ def test_paired_forms_ratios_pair_by_pair_and_writes_a_report(tmp_path):
 def test_jobs_flag_is_a_list_of_arguments():
     flag = peer.unmf_jobs_flag()
     assert flag == [] or (flag[0] in ("-j", "--jobs") and int(flag[1]) >= 1)
+
+
+def test_startup_times_help_and_a_first_run_against_the_second(tmp_path, monkeypatch):
+    from benchmarks import startup
+
+    monkeypatch.setattr(startup, "HELP_RUNS", 1)
+    res = startup.run(pairs=1, progress=lambda m: None)
+    assert len(res["help_s"]) == 1 and 0 < res["help_median_s"] < 30
+    assert len(res["first_over_second"]) == 1
+    assert res["first_over_second_median"] == pytest.approx(res["first_s"][0] / res["second_s"][0])
+    text = "\n".join(startup.lines(res))
+    assert "--help" in text and f"**{res['first_over_second_median']:.2f}×**" in text
