@@ -37,8 +37,10 @@ class Options:
         Compute D(M | WH) at every step (default off: only a view that shows
         the curve asks for it; otherwise every step's divergence is NaN).
     chunk_seconds : float or None
-        Recordings longer than this are factorised in time chunks of this
-        length (:mod:`unmf_core.nmf.chunking`): the same result, with memory
+        Recordings longer than this are factorised in time chunks of at most this
+        length, rounded down to whole quanta of A_H's padded rows
+        (:meth:`Engine.chunk_frames <unmf_core.transcription.engine.Engine.chunk_frames>`;
+        :mod:`unmf_core.nmf.chunking`): the same result, with memory
         bounded by the chunk instead of the length. Lower it to save memory;
         None or 0 never chunks.
     cancel : callable, optional
