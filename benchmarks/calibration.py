@@ -165,11 +165,14 @@ def candidates(src: Path, work: Path):
     yield "bundled templates (no calibration)", None
     for label, pitches in SUBSETS.items():
         yield label, calibrate(subset_folder(src / "notes", pitches, work / f"sub{len(pitches)}")).templates
-    yield "8 notes, old fill: nearest recorded key shifted", _shift_fill(calibrate(
-        subset_folder(src / "notes", SUBSETS["8 notes (C1..C8)"], work / "sub8")))
+    sub8 = subset_folder(src / "notes", SUBSETS["8 notes (C1..C8)"], work / "sub8")
+    yield "8 notes, unmixed (recorded and predicted templates alone)", calibrate(sub8, mix=False).templates
+    yield "8 notes, old fill: nearest recorded key shifted", _shift_fill(calibrate(sub8, mix=False))
     yield "scale recording C2..C6 (one file)", calibrate(src / "scale.wav").templates
     yield "30 s recording + MIDI", calibrate(src / "take.wav", midi=src / "take.mid").templates
+    yield "30 s recording + MIDI, unmixed", calibrate(src / "take.wav", midi=src / "take.mid", mix=False).templates
     yield "88 notes (all keys recorded)", calibrate(src / "notes").templates
+    yield "88 notes, unmixed (the SoundFont's own templates)", calibrate(src / "notes", mix=False).templates
 
 
 def main(argv: list[str] | None = None) -> int:
