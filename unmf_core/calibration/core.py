@@ -132,7 +132,7 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
             from ..transcription.notes import read_midi
 
             method = "recording+midi"
-            cols, skipped = learn_from_midi(C, read_midi(midi), params)
+            cols, skipped = learn_from_midi(C, read_midi(midi), params, base=B)
             label = f"{label} with {midi}"
         else:
             method = "single-notes-recording"

@@ -119,11 +119,30 @@ def test_recording_with_midi_learns_the_played_keys(tmp_path):
     sf.write(tmp_path / "piece.wav", y, P.sr)
     write_midi(notes, tmp_path / "piece.mid")
     cal = calibrate(tmp_path / "piece.wav", midi=tmp_path / "piece.mid")
-    assert cal.method == "recording+midi" and sorted(cal.recorded) == [48, 52, 55, 60]
-    assert [s[:3] for s in cal.skipped] == ["E4:", "G4:"] and "apart" in cal.skipped[0]
-    W = cal.templates.W
-    for p in (48, 52, 55, 60):
+    assert cal.method == "recording+midi" and sorted(cal.recorded) == [48, 52, 55, 60, 64, 67]
+    assert cal.skipped == []
+    W = calibrate(tmp_path / "piece.wav", midi=tmp_path / "piece.mid", mix=False).templates.W
+    for p in (48, 52, 55, 60, 64, 67):
         assert int(np.argmax(W[:, p - 21])) in range(3 * (p - 21) - 1, 3 * (p - 21) + 2)
+    # the chord's two keys are split: each keeps its own partials, not the other's fundamental
+    for p, other in ((64, 67), (67, 64)):
+        col = W[:, p - 21]
+        assert col[3 * (other - 21)] < 0.2 * col[3 * (p - 21)]
+
+
+def test_recording_with_midi_without_base_skips_chords():
+    from unmf_core.calibration.material import learn_from_midi
+    from unmf_core.frontend.cqt import compute_cqt
+
+    notes = [Note(48, 0.2, 0.8, 80), Note(64, 1.0, 1.6, 80), Note(67, 1.0, 1.6, 80)]
+    y = synth_notes([(n.pitch, n.onset, n.offset) for n in notes], sr=P.sr, duration=2.0)
+    C = compute_cqt(y, P, "cpu").numpy().astype(np.float64)
+    cols, skipped = learn_from_midi(C, notes, P)
+    assert sorted(cols) == [27] and [s[:3] for s in skipped] == ["E4:", "G4:"] and "apart" in skipped[0]
+    cols, skipped = learn_from_midi(C, notes, P, base=harmonic_templates(P).W)
+    assert sorted(cols) == [27, 43, 46] and skipped == []
+    with pytest.raises(TemplateError, match="apart > 0"):
+        learn_from_midi(C, notes, P, apart=0.0)
 
 
 @pytest.mark.parametrize("kind", ["silence", "noise", "chord"])
