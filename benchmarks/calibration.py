@@ -326,7 +326,7 @@ templates is 0.889 on MuseScore_General against 0.967 on TimGM6mb.
       python3 -m unmf_core.cli templates /tmp/seed8 -o /tmp/seed8.npz
       python3 -m unmf_core.cli evaluate --audio-dir /work/shared/data/seed/piano-dataset/audio \\
         --midi-dir /work/shared/data/seed/piano-dataset/midi --stems example-2 example-3 example-4 \\
-        --templates /tmp/seed8.npz --json /tmp/ev.json
+        --templates /tmp/seed8.npz --json /tmp/ev.json --overwrite
 
 * These random pieces (wide range, velocities down to 25, dense passages) are hard for the engine whatever the
   templates: FluidR3_GM's own 88 templates score 0.715 on its pieces.
