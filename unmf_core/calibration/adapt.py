@@ -179,6 +179,8 @@ def mix_weights(keys, n_keys: int = 88) -> np.ndarray:
     as ``exp(-d / REACH)`` with d the distance in keys to the recorded range.
     """
     keys = np.asarray(sorted(keys), dtype=int)
+    if keys.size == 0 or keys.min() < 0 or keys.max() >= n_keys:
+        raise TemplateError(f"mix weights need at least one recorded key in 0..{n_keys - 1}")
     i = np.arange(n_keys)
     d = np.maximum(keys.min() - i, 0) + np.maximum(i - keys.max(), 0)
     w = PREDICTED_WEIGHT * np.exp(-d / REACH)

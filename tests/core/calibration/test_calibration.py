@@ -87,6 +87,8 @@ def test_adapt_mixes_own_and_predicted_templates_with_the_base():
         ref = (1 - w[k]) * base[:, k] / np.linalg.norm(base[:, k]) + w[k] * own[:, k]
         assert np.allclose(W[:, k], ref / np.linalg.norm(ref), atol=1e-6)
     assert _cos(W[:, 30], rec[30]) < 0.999  # a recorded key is mixed too
+    with pytest.raises(TemplateError, match="at least one recorded key"):
+        mix_weights([])
     assert np.allclose(np.linalg.norm(W, axis=0), 1, atol=1e-5) and W.dtype == np.float32
 
 
