@@ -268,7 +268,7 @@ M = MuseScore_General (the shipped bundled templates):
 | kept, mixed with bundled × one global relative log-ratio (clipped ±1) | 0.840 | 0.721 | 0.806 |
 | kept, predictions blurred along frequency (σ 0.7 / 1.5 bins) | 0.846 / 0.840 | 0.721 / 0.711 | 0.808 / 0.802 |
 | weight 0.5 + 0.5·exp(-d/3) rising near recorded keys, recorded unmixed | mean of T, F 0.780 | | 0.797 |
-| kept, mixed with a weighted mean of the training sets (NNLS fit to the 8, halfway to uniform) | 0.846 | 0.718 | 0.808 |
+| kept, mixed with an NNLS-weighted mean of the training sets (halfway to uniform) | 0.846 | 0.718 | 0.808 |
 | the same, NNLS weights alone | 0.838 | 0.721 | 0.807 |
 | kept, but the mix weight chosen per calibration by leave-one-out on the recorded keys | 0.846 | 0.654 | 0.825 |
 
@@ -288,7 +288,7 @@ M 0.787 → 0.809; F#1..F#7 0.812 → 0.815, 0.601 → 0.650, 0.777 → 0.822; E
 | mixed 0.65 / 0.7, no decay beyond the range | mean 0.743 | | 0.818 |
 | mixed 0.65 / 0.7 with decay (kept) | 0.831 | 0.674 | 0.816 |
 | kept + keys only struck in chords, split by the prediction (kept) | 0.851 | 0.680 | 0.821 |
-| kept, mixed with the NNLS-weighted mean of the training sets (halfway to uniform) | 0.825 | 0.684 | 0.811 |
+| single attacks mixed 0.65 / 0.7 with an NNLS-weighted mean of the sets (halfway) | 0.825 | 0.684 | 0.811 |
 
 ## Dropped before (MuseScore_General, 8 notes C1..C8, the older FluidR3-piano bundled templates)
 
