@@ -3,7 +3,9 @@
 In harmonic-relative coordinates (CQT bin offset from each key's fundamental)
 the recorded log-spectra are interpolated across keys (linearly in key number,
 constant beyond the recorded range); the bundled templates, corrected by the
-interpolated log-ratio of recorded to bundled, fill what no recording covers.
+interpolated log-ratio of recorded to bundled, fill what no recording covers
+(:func:`interpolate_templates`). :func:`adapt` then mixes that prediction, and
+the recorded templates themselves, with the bundled templates.
 """
 from __future__ import annotations
 
@@ -18,6 +20,12 @@ MAX_LOG_RATIO = 4.0
 TINY = 1e-7
 #: Relative floor of a template below which its log-ratio is not trusted.
 FLOOR = 1e-2
+#: Share of a recorded key's own template in its calibrated one (the rest: the bundled template).
+RECORDED_WEIGHT = 0.7
+#: Share of the interpolated prediction in an unrecorded key's template, inside the recorded range.
+PREDICTED_WEIGHT = 0.65
+#: Beyond the lowest or highest recorded key, the prediction's share decays as exp(-d / REACH), d in keys.
+REACH = 6.0
 
 
 def _smooth(W: np.ndarray, sigma: float = 1.0) -> np.ndarray:
@@ -103,7 +111,7 @@ def interpolate_keys(R: np.ndarray, fill: float = 0.0) -> np.ndarray:
     return np.where(has_p | has_n, out, fill)
 
 
-def adapt(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3) -> np.ndarray:
+def interpolate_templates(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3) -> np.ndarray:
     """88 templates: the recorded ones, the others interpolated from them on the bundled ones' frame.
 
     Every template is moved to harmonic-relative coordinates (bin offset from
@@ -130,17 +138,12 @@ def adapt(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3) -> np
         float32 ``(n_bins, 88)`` with unit-L2 columns; recorded keys keep
         their own template.
 
-    Notes
-    -----
-    Measured alternatives (``docs/benchmarks/calibration.md``): scaling the
-    bundled templates by the interpolated log-ratio alone, or by a smooth gain
-    per absolute frequency, scored clearly lower on SoundFonts the bundled
-    templates were not made from (their key-to-key detail belongs to another
-    instrument); adding the bundled templates' smoothed pitch trend to the
-    interpolation helped on one SoundFont and hurt on the other.
+    Raises
+    ------
+    TemplateError
+        No recorded key, a key outside 0..87 or a template of the wrong length.
     """
-    if not recorded:
-        raise TemplateError("no recorded notes to calibrate from")
+    _check(base, recorded, bps)
     n_bins = base.shape[0]
     pad = n_bins  # the whole axis below the fundamental too: its low-level content is part of the timbre
     Wr = np.full((n_bins, base.shape[1]), np.nan)
@@ -158,11 +161,91 @@ def adapt(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3) -> np
     return normalise_columns(W)
 
 
+def _check(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int) -> None:
+    if not recorded:
+        raise TemplateError("no recorded notes to calibrate from")
+    if base.ndim != 2 or bps < 1:
+        raise TemplateError(f"base templates must be (n_bins, keys) with bps ≥ 1, got {base.shape}, bps {bps}")
+    for k, col in recorded.items():
+        if not 0 <= k < base.shape[1] or np.shape(col) != (base.shape[0],):
+            raise TemplateError(f"recorded key {k}: needs 0 ≤ key < {base.shape[1]} and {base.shape[0]} bins")
+
+
+def mix_weights(keys, n_keys: int = 88) -> np.ndarray:
+    """Per key, the share of the recorded or predicted template in :func:`adapt`'s mix with the bundled one.
+
+    :data:`RECORDED_WEIGHT` at recorded keys, :data:`PREDICTED_WEIGHT` at the
+    others between the lowest and highest recorded key, decaying beyond them
+    as ``exp(-d / REACH)`` with d the distance in keys to the recorded range.
+    """
+    keys = np.asarray(sorted(keys), dtype=int)
+    if keys.size == 0 or keys.min() < 0 or keys.max() >= n_keys:
+        raise TemplateError(f"mix weights need at least one recorded key in 0..{n_keys - 1}")
+    i = np.arange(n_keys)
+    d = np.maximum(keys.min() - i, 0) + np.maximum(i - keys.max(), 0)
+    w = PREDICTED_WEIGHT * np.exp(-d / REACH)
+    w[keys] = RECORDED_WEIGHT
+    return w
+
+
+def adapt(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3, mix: bool = True) -> np.ndarray:
+    """88 templates calibrated to the recorded keys: a mix of their prediction and the bundled templates.
+
+    Each key's template is ``w·own + (1 - w)·bundled`` (unit-L2 columns, then
+    normalised again), ``own`` being the recorded template or, for the other
+    keys, the prediction from the recorded ones (:func:`interpolate_templates`),
+    and w from :func:`mix_weights`.
+
+    Parameters
+    ----------
+    base : np.ndarray
+        ``(n_bins, 88)`` bundled templates.
+    recorded : dict of int to np.ndarray
+        Key index (0..87) → recorded template ``(n_bins,)``; at least one.
+    bps : int
+        CQT bins per semitone (the offset of one key's fundamental to the next).
+    mix : bool
+        False: no mixing, :func:`interpolate_templates` alone (one instrument's
+        exact templates, e.g. a preset's 88 keys for training).
+
+    Returns
+    -------
+    np.ndarray
+        float32 ``(n_bins, 88)`` with unit-L2 columns.
+
+    Raises
+    ------
+    TemplateError
+        No recorded key, a key outside 0..87 or a template of the wrong length.
+
+    Notes
+    -----
+    Measured in ``docs/benchmarks/calibration.md`` (weights chosen on TimGM6mb
+    and FluidR3_GM with bundled templates made without that SoundFont, then
+    checked on the unseen MuseScore_General): the default engine scores higher
+    with the mix than with either part alone, even when all 88 keys are
+    recorded; the bundled templates average 16 instruments and make errors
+    that do not add up with a single recording's. Scaling the bundled
+    templates by the recorded log-ratio alone, a smooth gain per absolute
+    frequency, or eigen-templates (mean and principal components of the
+    16 training template sets fitted to the recorded keys) scored lower.
+    """
+    W = interpolate_templates(base, recorded, bps).astype(np.float64)
+    if not mix:
+        return W.astype(np.float32)
+    w = mix_weights(list(recorded), base.shape[1])
+    return normalise_columns((1.0 - w) * normalise_columns(base.astype(np.float64)) + w * W)
+
+
 def fit_quality(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3) -> dict[int, float]:
-    """Cosine similarity of each recorded template to its prediction from the other recorded keys."""
+    """Cosine similarity of each recorded template to its prediction from the other recorded keys.
+
+    The prediction is :func:`interpolate_templates`' (unmixed), the bundled
+    template when the key is the only one recorded.
+    """
     out = {}
     for k, col in recorded.items():
         others = {i: c for i, c in recorded.items() if i != k}
-        pred = adapt(base, others, bps)[:, k] if others else base[:, k]
+        pred = interpolate_templates(base, others, bps)[:, k] if others else base[:, k]
         out[k] = float(np.dot(pred, col) / ((np.linalg.norm(pred) * np.linalg.norm(col)) or 1.0))
     return out

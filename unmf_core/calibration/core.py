@@ -66,7 +66,7 @@ def default_base(params: CQTParams) -> Templates:
 
 
 def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParams | None = None,
-              device: str = "cpu", progress=None) -> Calibration:
+              device: str = "cpu", progress=None, mix: bool = True) -> Calibration:
     """Templates for all 88 keys from a few recorded notes of the user's instrument.
 
     Parameters
@@ -86,6 +86,10 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
         Torch device of the CQT.
     progress : callable, optional
         ``progress(done, total)`` after each file of a folder.
+    mix : bool
+        Mix every key's recorded or predicted template with ``base``'s
+        (:func:`~unmf_core.calibration.adapt.adapt`, the default: it
+        transcribes better); False keeps the recorded templates as they are.
 
     Returns
     -------
@@ -128,7 +132,7 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
             from ..transcription.notes import read_midi
 
             method = "recording+midi"
-            cols, skipped = learn_from_midi(C, read_midi(midi), params)
+            cols, skipped = learn_from_midi(C, read_midi(midi), params, base=B)
             label = f"{label} with {midi}"
         else:
             method = "single-notes-recording"
@@ -138,20 +142,21 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
             raise TemplateError(f"{name}: no clear single notes found"
                                 + (f" ({why})" if why else " (silence or no note onsets)"))
     bps = params.bins_per_semitone
-    W = adapt(B, cols, bps)
+    W = adapt(B, cols, bps, mix=mix)
     fits = fit_quality(B, cols, bps)
     names = key_names()
     recorded = {k + LOWEST_PITCH: round(f, 4) for k, f in sorted(fits.items())}
-    meta = {"method": method, "source": label, "base": base.source,
+    meta = {"method": method, "source": label, "base": base.source, "mixed": mix,
             "recorded": {names[p - LOWEST_PITCH]: f for p, f in recorded.items()}, "skipped": skipped}
     filled = [names[k] for k in range(N_KEYS) if k not in cols]
-    t = Templates(W, params, f"calibrated ({method}) from {label}; other keys predicted (base: {base.source})",
+    how = f"mixed with the base ({base.source})" if mix else f"base: {base.source}"
+    t = Templates(W, params, f"calibrated ({method}) from {label}; other keys predicted ({how})",
                   filled, meta)
     return Calibration(t, recorded, skipped, method)
 
 
 def build_from_folder(folder: str | Path, params: CQTParams = CQTParams(), device: str = "cpu",
-                      progress=None) -> Templates:
+                      progress=None, mix: bool = True) -> Templates:
     """Build templates from single-note recordings named after their keys.
 
     The same as :func:`calibrate` on a folder: keys with no recording are
@@ -168,6 +173,8 @@ def build_from_folder(folder: str | Path, params: CQTParams = CQTParams(), devic
         Torch device for the CQT.
     progress : callable, optional
         ``progress(done, total)`` after each file.
+    mix : bool
+        As in :func:`calibrate` (False: one instrument's own templates, e.g. to train on).
 
     Returns
     -------
@@ -185,7 +192,7 @@ def build_from_folder(folder: str | Path, params: CQTParams = CQTParams(), devic
         base = default_base(params)
     except TemplateError:
         base = harmonic_templates(params)
-    return calibrate(folder, base=base, cqt=params, device=device, progress=progress).templates
+    return calibrate(folder, base=base, cqt=params, device=device, progress=progress, mix=mix).templates
 
 
 def load_templates(path: str | Path, params: CQTParams | None = None, device: str = "cpu") -> Templates:

@@ -171,13 +171,18 @@ def _attack(C: np.ndarray, energy: np.ndarray, onset: int, earliest: int, latest
     return np.clip(C[:, peak] - C[:, pre], 0.0, None), peak
 
 
-def learn_from_midi(C: np.ndarray, notes, params: CQTParams,
-                    apart: float = 0.06) -> tuple[dict[int, np.ndarray], list[str]]:
+def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06,
+                    base: np.ndarray | None = None) -> tuple[dict[int, np.ndarray], list[str]]:
     """Templates of the keys a MIDI file plays, from the attacks of its notes in the recording.
 
     Every note whose onset is at least ``apart`` seconds from any other note's
     onset gives the spectrum it adds at its attack (:func:`_attack`: the held
     notes around it cancel out); a key's template is the mean over its notes.
+    With ``base``, keys only ever struck together with others (chords) are
+    learned too: the attack of each group of onsets within ``apart`` is
+    decomposed on the templates predicted from the single attacks
+    (:func:`~unmf_core.calibration.adapt.adapt` on ``base``) and each key
+    takes its share of it (the spectrum times its part of the model).
 
     Parameters
     ----------
@@ -188,7 +193,9 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams,
     params : CQTParams
         The CQT's parameters.
     apart : float
-        Onsets closer than this to another onset are not used (seconds).
+        Onsets closer than this to another onset are not used alone (seconds).
+    base : np.ndarray, optional
+        ``(n_bins, 88)`` bundled templates; without them, chords are not used.
 
     Returns
     -------
@@ -204,27 +211,47 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams,
     the same instrument against 0.97 from the attacks, ``benchmarks/calibration.py``
     material): in chords, partials shared by several keys go to the wrong one.
     """
+    if C.ndim != 2 or apart <= 0:
+        raise TemplateError("learn_from_midi needs a (n_bins, frames) CQT and apart > 0")
     fr, T = params.frame_rate, C.shape[1]
-    inside = [n for n in notes if LOWEST_PITCH <= n.pitch < LOWEST_PITCH + N_KEYS and n.onset * fr < T - 2]
+    inside = sorted((n for n in notes if LOWEST_PITCH <= n.pitch < LOWEST_PITCH + N_KEYS and n.onset * fr < T - 2),
+                    key=lambda n: n.onset)
     if not inside:
         raise TemplateError("the MIDI file has no notes inside the recording")
     energy = C.sum(axis=0)
-    onsets = np.array(sorted(n.onset for n in inside))
-    found: dict[int, list[np.ndarray]] = {}
-    played = set()
-    for n in inside:
-        k = n.pitch - LOWEST_PITCH
-        played.add(k)
-        if np.count_nonzero(np.abs(onsets - n.onset) < apart) > 1:
-            continue
-        o = round(n.onset * fr)
-        before = onsets[onsets < n.onset - apart]
-        after = onsets[onsets > n.onset + apart]
-        v, _ = _attack(C, energy, o, int(before[-1] * fr) + 1 if len(before) else 0,
+    onsets = np.array([n.onset for n in inside])
+    groups: list[list] = [[inside[0]]]
+    for n in inside[1:]:
+        if n.onset - groups[-1][-1].onset < apart:
+            groups[-1].append(n)
+        else:
+            groups.append([n])
+    attacks = []
+    for g in groups:
+        before = onsets[onsets < g[0].onset - apart]
+        after = onsets[onsets > g[-1].onset + apart]
+        v, _ = _attack(C, energy, round(g[0].onset * fr), int(before[-1] * fr) + 1 if len(before) else 0,
                        int(after[0] * fr) if len(after) else T, fr)
-        if v.sum() > 0:
-            found.setdefault(k, []).append(v / np.linalg.norm(v))
+        attacks.append((sorted({n.pitch - LOWEST_PITCH for n in g}), v))
+    found: dict[int, list[np.ndarray]] = {}
+    for keys, v in attacks:
+        if len(keys) == 1 and v.sum() > 0:
+            found.setdefault(keys[0], []).append(v / np.linalg.norm(v))
+    clean = {k: np.mean(vs, axis=0) for k, vs in found.items()}
+    chords: dict[int, list[np.ndarray]] = {}
+    if base is not None and clean:
+        from .adapt import adapt
+
+        pred = adapt(base, clean, params.bins_per_semitone).astype(np.float64)
+        for keys, v in attacks:
+            if len(keys) > 1 and v.sum() > 0 and any(k not in clean for k in keys):
+                part = pred[:, keys] * _decompose(v, pred[:, keys])[None, :]
+                share = v[:, None] * part / (part.sum(axis=1, keepdims=True) + 1e-12)
+                for j, k in enumerate(keys):
+                    if k not in clean and share[:, j].any():
+                        chords.setdefault(k, []).append(share[:, j] / np.linalg.norm(share[:, j]))
     names = key_names()
+    played = {n.pitch - LOWEST_PITCH for n in inside}
     skipped = [f"{names[k]}: no onset apart from other notes' (within {1000 * apart:.0f} ms) to learn from"
-               for k in sorted(played - set(found))]
-    return {k: np.mean(vs, axis=0) for k, vs in found.items()}, skipped
+               for k in sorted(played - set(clean) - set(chords))]
+    return {**clean, **{k: np.mean(vs, axis=0) for k, vs in chords.items()}}, skipped

@@ -238,7 +238,7 @@ def make_templates(params: CQTParams = CQTParams(), program: int = 0, spacing: f
         seg = int(spacing * params.sr)
         for k, name in enumerate(key_names()):
             save_audio(folder / f"{name}.wav", y[k * seg:(k + 1) * seg], params.sr)
-        t = build_from_folder(folder, params)
+        t = build_from_folder(folder, params, mix=False)  # the preset's own templates
     font = Path(find_soundfont(soundfont)).stem
     t.source = f"GM program {program} of {font} rendered by FluidSynth (unmf_core.training.synthdata)"
     return t

@@ -43,23 +43,63 @@ def test_folder_with_eight_notes_predicts_the_others(tmp_path):
     """Keys between recorded ones look like the instrument that was recorded, not like the base."""
     cs = [24, 36, 48, 60, 72, 84, 96, 108]
     base = harmonic_templates(P, n_partials=3, decay=0.2)  # a timbre quite unlike synth_notes'
-    cal = calibrate(_note_folder(tmp_path / "n", cs), base=base)
+    folder = _note_folder(tmp_path / "n", cs)
+    cal = calibrate(folder, base=base, mix=False)
     assert sorted(cal.recorded) == cs and cal.skipped == []
-    truth = calibrate(_note_folder(tmp_path / "all", [54, 66]), base=base).templates.W
+    truth = calibrate(_note_folder(tmp_path / "all", [54, 66]), base=base, mix=False).templates.W
+    mixed = calibrate(folder, base=base).templates.W
     for p in (54, 66):
         k = p - 21
         assert _cos(cal.templates.W[:, k], truth[:, k]) > 0.95 > _cos(base.W[:, k], truth[:, k]) + 0.05
+        # the default mixes the prediction with the base: between the two, nearer the prediction
+        assert _cos(base.W[:, k], truth[:, k]) + 0.02 < _cos(mixed[:, k], truth[:, k]) < _cos(
+            cal.templates.W[:, k], truth[:, k])
     # recorded keys fit their neighbours' prediction (the same synthetic instrument)
     assert min(v for p, v in cal.recorded.items() if 36 <= p <= 96) > 0.8
+    assert cal.templates.meta["mixed"] is False and "mixed with the base" in calibrate(folder).templates.source
 
 
-def test_adapt_keeps_recorded_columns_and_needs_one():
+def test_adapt_keeps_recorded_columns_unmixed_and_needs_one():
     base = harmonic_templates(P).W.astype(float)
     col = np.roll(base[:, 40], 0) * np.linspace(1, 0.2, 288)
-    W = adapt(base, {40: col})
+    W = adapt(base, {40: col}, mix=False)
     assert _cos(W[:, 40], col) > 0.9999
-    with pytest.raises(TemplateError):
+    with pytest.raises(TemplateError, match="no recorded"):
         adapt(base, {})
+    with pytest.raises(TemplateError, match="recorded key 88"):
+        adapt(base, {88: col})
+    with pytest.raises(TemplateError, match="recorded key 40"):
+        adapt(base, {40: col[:100]})
+
+
+def test_adapt_mixes_own_and_predicted_templates_with_the_base():
+    from unmf_core.calibration.adapt import (PREDICTED_WEIGHT, REACH, RECORDED_WEIGHT, interpolate_templates,
+                                             mix_weights)
+
+    base = harmonic_templates(P).W.astype(float)
+    rec = {k: base[:, k] * np.linspace(1, 0.1, 288) for k in (30, 50)}
+    w = mix_weights(rec)
+    assert w[30] == w[50] == RECORDED_WEIGHT and np.all(w[31:50] == PREDICTED_WEIGHT)
+    assert np.isclose(w[20], PREDICTED_WEIGHT * np.exp(-10 / REACH)) and w[87] < 0.01 and w[29] > w[20]
+    own = interpolate_templates(base, rec)
+    W = adapt(base, rec)
+    for k in (0, 30, 40, 87):
+        ref = (1 - w[k]) * base[:, k] / np.linalg.norm(base[:, k]) + w[k] * own[:, k]
+        assert np.allclose(W[:, k], ref / np.linalg.norm(ref), atol=1e-6)
+    assert _cos(W[:, 30], rec[30]) < 0.999  # a recorded key is mixed too
+    with pytest.raises(TemplateError, match="at least one recorded key"):
+        mix_weights([])
+    assert np.allclose(np.linalg.norm(W, axis=0), 1, atol=1e-5) and W.dtype == np.float32
+
+
+def test_a_preset_keeps_its_own_templates_unmixed(tmp_path):
+    """What training uses (synthdata.make_templates): every key recorded, nothing mixed in."""
+    cs = [48, 60, 72]
+    t = build_from_folder(_note_folder(tmp_path / "n", cs), P, mix=False)
+    mixed = build_from_folder(tmp_path / "n", P)
+    for p in cs:
+        own = calibrate(tmp_path / "n", mix=False).templates.W[:, p - 21]
+        assert np.allclose(t.W[:, p - 21], own) and _cos(mixed.W[:, p - 21], own) < 0.9999
 
 
 def test_single_notes_recording_detects_pitches_and_skips_a_chord(tmp_path):
@@ -81,11 +121,30 @@ def test_recording_with_midi_learns_the_played_keys(tmp_path):
     sf.write(tmp_path / "piece.wav", y, P.sr)
     write_midi(notes, tmp_path / "piece.mid")
     cal = calibrate(tmp_path / "piece.wav", midi=tmp_path / "piece.mid")
-    assert cal.method == "recording+midi" and sorted(cal.recorded) == [48, 52, 55, 60]
-    assert [s[:3] for s in cal.skipped] == ["E4:", "G4:"] and "apart" in cal.skipped[0]
-    W = cal.templates.W
-    for p in (48, 52, 55, 60):
+    assert cal.method == "recording+midi" and sorted(cal.recorded) == [48, 52, 55, 60, 64, 67]
+    assert cal.skipped == []
+    W = calibrate(tmp_path / "piece.wav", midi=tmp_path / "piece.mid", mix=False).templates.W
+    for p in (48, 52, 55, 60, 64, 67):
         assert int(np.argmax(W[:, p - 21])) in range(3 * (p - 21) - 1, 3 * (p - 21) + 2)
+    # the chord's two keys are split: each keeps its own partials, not the other's fundamental
+    for p, other in ((64, 67), (67, 64)):
+        col = W[:, p - 21]
+        assert col[3 * (other - 21)] < 0.2 * col[3 * (p - 21)]
+
+
+def test_recording_with_midi_without_base_skips_chords():
+    from unmf_core.calibration.material import learn_from_midi
+    from unmf_core.frontend.cqt import compute_cqt
+
+    notes = [Note(48, 0.2, 0.8, 80), Note(64, 1.0, 1.6, 80), Note(67, 1.0, 1.6, 80)]
+    y = synth_notes([(n.pitch, n.onset, n.offset) for n in notes], sr=P.sr, duration=2.0)
+    C = compute_cqt(y, P, "cpu").numpy().astype(np.float64)
+    cols, skipped = learn_from_midi(C, notes, P)
+    assert sorted(cols) == [27] and [s[:3] for s in skipped] == ["E4:", "G4:"] and "apart" in skipped[0]
+    cols, skipped = learn_from_midi(C, notes, P, base=harmonic_templates(P).W)
+    assert sorted(cols) == [27, 43, 46] and skipped == []
+    with pytest.raises(TemplateError, match="apart > 0"):
+        learn_from_midi(C, notes, P, apart=0.0)
 
 
 @pytest.mark.parametrize("kind", ["silence", "noise", "chord"])
