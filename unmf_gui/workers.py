@@ -33,6 +33,7 @@ import os
 import threading
 
 import numpy as np
+import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from unmf_core.frontend.cqt import CQTParams, compute_cqt
@@ -47,6 +48,17 @@ def _lower_priority(niceness: int = 10) -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
     except (AttributeError, OSError):  # not Linux, or not permitted
         pass
+
+
+def worker_threads() -> int:
+    """Torch threads of a run's worker: one core fewer than the process may use (at least one).
+
+    The GUI thread paints while a run goes; with as many torch threads as cores, the painting takes a core
+    from a thread the others wait for at every operation (see docs/benchmarks/app.md).
+    """
+    from unmf_core.transcription.batch import usable_cores
+
+    return max(1, usable_cores() - 1)
 
 
 def warm_up(params: CQTParams | None = None) -> None:
@@ -98,6 +110,8 @@ class RunWorker(QObject):
         """Do the work; always ends with exactly one of finished / failed / cancelled."""
         rid = self.run_id
         _lower_priority()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(worker_threads())  # this thread's (OpenMP, MKL); put back when the run ends
         try:
             for kind, *args in run_events(self.request, self._cancel.is_set):
                 if self._cancel.is_set():
@@ -114,6 +128,7 @@ class RunWorker(QObject):
         except Exception as exc:  # report anything else in the dialog instead of losing the thread
             self.failed.emit(rid, f"{type(exc).__name__}: {exc}")
         finally:
+            torch.set_num_threads(threads)
             QThread.currentThread().quit()
 
 

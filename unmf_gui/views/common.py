@@ -90,12 +90,18 @@ class EmptyHint:
         self.set_empty(text)
 
     def set_empty(self, text: str | None) -> None:
-        """Show ``text`` instead of axes (None: show the axes and hide the hint)."""
-        plot = self.getPlotItem()
-        for name in ("left", "bottom"):
-            plot.showAxis(name, text is None)
-        for item in self.hint_hides:
-            item.setVisible(text is None)
+        """Show ``text`` instead of axes (None: show the axes and hide the hint).
+
+        The axes are only shown or hidden when that changes: showing a shown pyqtgraph axis drops its
+        drawn ticks (every layer of a run would lay them out again).
+        """
+        if (text is None) != getattr(self, "_axes_shown", None):
+            self._axes_shown = text is None
+            plot = self.getPlotItem()
+            for name in ("left", "bottom"):
+                plot.showAxis(name, text is None)
+            for item in self.hint_hides:
+                item.setVisible(text is None)
         if text is not None:
             self._hint_text = text
             self._place_hint()

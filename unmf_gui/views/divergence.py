@@ -87,7 +87,9 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
             text = "step k (layer / iteration)"
         else:
             text = "layer" if self.vm.method == "unrolled" else "iteration"
-        self.setLabel("bottom", text)
+        if text != getattr(self, "_step_label", None):  # setting a label lays the axis out again
+            self._step_label = text
+            self.getAxis("bottom").setLabel(text)  # the axis's own: PlotItem.setLabel would also show it
 
     def shown_keys(self) -> tuple[str, ...]:
         """Keys of the runs this plot shows (when stored)."""
