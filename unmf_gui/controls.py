@@ -11,6 +11,8 @@ from unmf_gui.viewmodel import ViewModel
 
 #: Time each layer stays on screen during a play-through (ms).
 PLAY_THROUGH_MS = 350
+#: The longest text of the layer bar's label (its width).
+LABEL_TEMPLATE = "iteration 1000 / 1000   D = 8.888e+08"
 
 
 class LayerBar(QWidget):
@@ -26,7 +28,8 @@ class LayerBar(QWidget):
         self.slider.setObjectName("layer-slider")
         self.slider.setFocusPolicy(Qt.NoFocus)
         self.label = QLabel("no run")
-        self.label.setMinimumWidth(190)
+        # wide enough for the longest text: a new step's text never lays the window out again
+        self.label.setFixedWidth(max(190, self.label.fontMetrics().horizontalAdvance(LABEL_TEMPLATE) + 8))
         self.play_button = QPushButton()
         self.play_button.setCheckable(True)
         self.title = QLabel()

@@ -14,8 +14,9 @@ from unmf_gui.state import (METHOD_LABELS, METHODS_COMPARISON, AppState, Column,
                             RunData)
 
 #: Shortest time between two redraws while a run streams in (ms); every redraw repaints the image views
-#: and their axes (~30 ms of the GUI thread), so fewer, with the first and the last step drawn at once.
-REDRAW_MS = 150
+#: and the divergence curves (~20-30 ms of the GUI thread, which the run's worker then waits for on a
+#: 2-core machine), so fewer, with the initial state, the first layer and the last step drawn at once.
+REDRAW_MS = 250
 
 
 class ViewModel(QObject):

@@ -4,14 +4,14 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import QElapsedTimer, QTimer, Signal
+from PySide6.QtCore import Signal
 
 from unmf_core.transcription.engine import METHODS
 from unmf_gui.viewmodel import METHOD_LABELS, ViewModel  # noqa: F401 (METHOD_LABELS re-exported)
 from unmf_gui.views.common import DeferWhileHidden, EmptyHint, empty_hint
 
-#: Shortest time between two redraws of the curves while a run streams in (ms).
-LIVE_REDRAW_MS = 250
+#: Width of the D axis (px): fixed, so new tick labels never lay the plot out again while a run streams in.
+AXIS_WIDTH = 48
 METHOD_PENS = {"unrolled": pg.mkPen((255, 170, 40), width=2), "mu": pg.mkPen((90, 170, 255), width=2)}
 
 
@@ -38,6 +38,7 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         self.getAxis("bottom").enableAutoSIPrefix(False)
         self.setLabel("left", "D")
         self.setLogMode(y=True)
+        self.getAxis("left").setWidth(AXIS_WIDTH)
         self.showGrid(x=True, y=True, alpha=0.25)
         # top right in the main view (the curve falls); bottom right in the compare view (MU stays high)
         self.addLegend(offset=(-10, -10) if compare else (-10, 10))
@@ -51,15 +52,10 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         self.scene().sigMouseClicked.connect(self._clicked)
         vm.runStarted.connect(self.refresh)
         vm.fileChanged.connect(self.refresh)
-        vm.runUpdated.connect(self._run_updated)
+        # while a run streams in, the view-model's redraws are already coalesced (REDRAW_MS): the curves are
+        # redrawn with the other views, in the same paint
+        vm.runUpdated.connect(self.refresh)
         vm.runFinished.connect(self.refresh)
-        # while a run streams in, the curves are redrawn at most every LIVE_REDRAW_MS (a log-scale plot with
-        # markers and a legend costs ~20 ms a redraw: the run's other views come first)
-        self._live = QTimer(self)
-        self._live.setSingleShot(True)
-        self._live.setInterval(LIVE_REDRAW_MS)
-        self._live.timeout.connect(self._live_refresh)
-        self._last = QElapsedTimer()
         if compare:
             vm.comparisonChanged.connect(self.refresh)
             vm.compareChanged.connect(lambda: self.set_marker(vm.compare_step))
@@ -70,17 +66,10 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         self.init_hint()
         self.update_step_label()
 
-    def _run_updated(self, _key: str = "") -> None:
-        if self._live.isActive():
-            return
-        if not self._last.isValid() or self._last.hasExpired(LIVE_REDRAW_MS):
-            self._live_refresh()  # the first update after a quiet spell (a run's first step) at once
-        self._live.start()
-
-    def _live_refresh(self) -> None:
-        self._last.restart()
-        self.refresh()
-
+        # while a run streams in, the view-model's redraws are already coalesced (REDRAW_MS): the curves are
+        # redrawn with the other views, in the same paint
+        vm.runUpdated.connect(self.refresh)
+        vm.runFinished.connect(self.refresh)
     def update_step_label(self) -> None:
         """Name the x-axis after the steps shown: layers (unrolled MU), iterations (MU), or both (compare)."""
         if self.compare:
@@ -97,7 +86,6 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
 
     def refresh(self, *_args) -> None:
         """Redraw the curves, the x-axis range (the whole run) and its name; once shown, when hidden."""
-        self._live.stop()
         if self.defer(self.refresh):
             return
         runs = self.vm.runs
@@ -115,7 +103,7 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
                     default=0)
         if not any(runs[k].has_divergence() for k in names):
             self._x_total = None
-            self.set_empty(empty_hint(self.vm))
+            self.set_empty(empty_hint(self.vm), later=True)  # curves of a run that starts come soon
             return
         self.set_empty(None)
         if total != self._x_total:
