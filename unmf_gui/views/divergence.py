@@ -4,12 +4,16 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 
 from unmf_core.transcription.engine import METHODS
 from unmf_gui.viewmodel import METHOD_LABELS, ViewModel  # noqa: F401 (METHOD_LABELS re-exported)
 from unmf_gui.views.common import DeferWhileHidden, EmptyHint, empty_hint
 
+#: Time between two redraws of the curves while a run streams in (ms): a log-scale plot with markers, grid and
+#: legend costs 5-15 ms a paint (of the GUI thread, which shares the CPU with the run's worker), so a run that
+#: lasts a second or less draws its curve at its first step and at its last (issue 13: open-to-screen).
+LIVE_REDRAW_MS = 1000
 #: Width of the D axis (px): fixed, so new tick labels never lay the plot out again while a run streams in.
 AXIS_WIDTH = 48
 METHOD_PENS = {"unrolled": pg.mkPen((255, 170, 40), width=2), "mu": pg.mkPen((90, 170, 255), width=2)}
@@ -52,24 +56,42 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         self.scene().sigMouseClicked.connect(self._clicked)
         vm.runStarted.connect(self.refresh)
         vm.fileChanged.connect(self.refresh)
-        # while a run streams in, the view-model's redraws are already coalesced (REDRAW_MS): the curves are
-        # redrawn with the other views, in the same paint
-        vm.runUpdated.connect(self.refresh)
+        vm.runUpdated.connect(self._run_updated)
         vm.runFinished.connect(self.refresh)
+        # while a run streams in, the curves are redrawn every LIVE_REDRAW_MS and at its last step
+        self._live = QTimer(self)
+        self._live.setSingleShot(True)
+        self._live.setInterval(LIVE_REDRAW_MS)
+        self._live.timeout.connect(self.refresh)
         if compare:
             vm.comparisonChanged.connect(self.refresh)
             vm.compareChanged.connect(lambda: self.set_marker(vm.compare_step))
             self.stepClicked.connect(vm.set_compare_step)
         else:
-            vm.layerChanged.connect(lambda _pos: self.set_marker(vm.current_step()))
+            vm.layerChanged.connect(self._layer)
             self.stepClicked.connect(self._pick_layer)
         self.init_hint()
         self.update_step_label()
 
-        # while a run streams in, the view-model's redraws are already coalesced (REDRAW_MS): the curves are
-        # redrawn with the other views, in the same paint
-        vm.runUpdated.connect(self.refresh)
+        vm.runUpdated.connect(self._run_updated)
         vm.runFinished.connect(self.refresh)
+        # while a run streams in, the curves are redrawn every LIVE_REDRAW_MS and at its last step
+        self._live = QTimer(self)
+        self._live.setSingleShot(True)
+        self._live.setInterval(LIVE_REDRAW_MS)
+        self._live.timeout.connect(self.refresh)
+    def _layer(self, _pos: int = 0) -> None:
+        if not self._live.isActive():  # else the coming redraw moves the marker (one paint, not two)
+            self.set_marker(self.vm.current_step())
+
+    def _run_updated(self, key: str = "") -> None:
+        run = self.vm.runs.get(key)
+        if run is not None and (len(run.div_steps) == 1 or run.total and run.div_steps
+                                and run.div_steps[-1] >= run.total):
+            self.refresh()  # a run's first step (its x-axis: the whole run) and its last (the whole curve) now
+        elif not self._live.isActive():
+            self._live.start()
+
     def update_step_label(self) -> None:
         """Name the x-axis after the steps shown: layers (unrolled MU), iterations (MU), or both (compare)."""
         if self.compare:
@@ -86,8 +108,11 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
 
     def refresh(self, *_args) -> None:
         """Redraw the curves, the x-axis range (the whole run) and its name; once shown, when hidden."""
+        self._live.stop()
         if self.defer(self.refresh):
             return
+        if not self.compare:
+            self.set_marker(self.vm.current_step())
         runs = self.vm.runs
         names = {k: self.vm.label_of(k) for k in self.shown_keys() if k in runs}
         self.vm.fill_divergences(list(names))  # runs that ran while no divergence view was shown
