@@ -53,8 +53,10 @@ def _lower_priority(niceness: int = 10) -> None:
 def worker_threads() -> int:
     """Torch threads of a run's worker: one core fewer than the process may use (at least one).
 
-    The GUI thread paints while a run goes; with as many torch threads as cores, the painting takes a core
-    from a thread the others wait for at every operation (see docs/benchmarks/app.md).
+    The GUI thread paints while a run goes; with as many torch threads as cores, its work takes a core from
+    one of them, which the others then wait for at every operation. Measured on 2 cores shared with other
+    jobs (docs/benchmarks/README.md, "App, open to screen"): ~10 % less CPU per open than 2 threads, and the
+    last layer on screen sooner in the quietest pairs; under heavier load the two are within the noise.
     """
     from unmf_core.transcription.batch import usable_cores
 
