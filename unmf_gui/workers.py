@@ -54,9 +54,9 @@ def worker_threads() -> int:
     """Torch threads of a run's worker: one core fewer than the process may use (at least one).
 
     The GUI thread paints while a run goes; with as many torch threads as cores, its work takes a core from
-    one of them, which the others then wait for at every operation. Measured on 2 cores shared with other
-    jobs (docs/benchmarks/README.md, "App, open to screen"): ~10 % less CPU per open than 2 threads, and the
-    last layer on screen sooner in the quietest pairs; under heavier load the two are within the noise.
+    one of them, which the others then wait for at every operation. Measured on 2 cores with one other busy
+    process (docs/benchmarks/README.md, "App, open to screen, second pass"): 1 thread put a 30 s file's last
+    layer on screen sooner than 2 in 8 pairs of 8 (median 0.52 vs 0.57 s), with ~7 % less CPU.
     """
     from unmf_core.transcription.batch import usable_cores
 
