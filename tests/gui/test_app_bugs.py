@@ -54,6 +54,8 @@ def test_divergence_x_axis_spans_the_whole_run_while_it_streams(qtbot, win, reco
     x0, x1 = win.divergence.getViewBox().viewRange()[0]
     assert x0 <= 0 and x1 >= run.total  # the axis is the run's steps, not the steps done so far
     assert x1 <= run.total * 1.1
+    label = win.layer_bar.label  # a fixed size (no window layout per step) that still fits its text
+    assert label.width() >= label.sizeHint().width() and label.minimumWidth() == label.maximumWidth()
 
 
 def test_a_compare_run_ends_on_its_last_step(qtbot, win, recording):
