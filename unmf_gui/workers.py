@@ -33,7 +33,6 @@ import os
 import threading
 
 import numpy as np
-import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from unmf_core.frontend.cqt import CQTParams, compute_cqt
@@ -48,19 +47,6 @@ def _lower_priority(niceness: int = 10) -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
     except (AttributeError, OSError):  # not Linux, or not permitted
         pass
-
-
-def worker_threads() -> int:
-    """Torch threads of a run's worker: one core fewer than the process may use (at least one).
-
-    The GUI thread paints while a run goes; with as many torch threads as cores, its work takes a core from
-    one of them, which the others then wait for at every operation. Measured on 2 cores with one other busy
-    process (docs/benchmarks/README.md, "App, open to screen, second pass"): 1 thread put a 30 s file's last
-    layer on screen sooner than 2 in 8 pairs of 8 (median 0.52 vs 0.57 s), with ~7 % less CPU.
-    """
-    from unmf_core.transcription.batch import usable_cores
-
-    return max(1, usable_cores() - 1)
 
 
 def warm_up(params: CQTParams | None = None) -> None:
@@ -112,8 +98,6 @@ class RunWorker(QObject):
         """Do the work; always ends with exactly one of finished / failed / cancelled."""
         rid = self.run_id
         _lower_priority()
-        threads = torch.get_num_threads()
-        torch.set_num_threads(worker_threads())  # this thread's (OpenMP, MKL); put back when the run ends
         try:
             for kind, *args in run_events(self.request, self._cancel.is_set):
                 if self._cancel.is_set():
@@ -130,7 +114,6 @@ class RunWorker(QObject):
         except Exception as exc:  # report anything else in the dialog instead of losing the thread
             self.failed.emit(rid, f"{type(exc).__name__}: {exc}")
         finally:
-            torch.set_num_threads(threads)
             QThread.currentThread().quit()
 
 
