@@ -11,6 +11,8 @@ from unmf_gui.viewmodel import ViewModel
 
 #: Time each layer stays on screen during a play-through (ms).
 PLAY_THROUGH_MS = 350
+#: The longest usual text of the layer bar's label (its width; a longer one widens it).
+LABEL_TEMPLATE = "iteration 1000 / 1000   D = 8.888e+08"
 
 
 class LayerBar(QWidget):
@@ -26,7 +28,10 @@ class LayerBar(QWidget):
         self.slider.setObjectName("layer-slider")
         self.slider.setFocusPolicy(Qt.NoFocus)
         self.label = QLabel("no run")
-        self.label.setMinimumWidth(190)
+        # a fixed size (wide enough for the usual texts, widened for a longer one): a new step's text then never
+        # lays the window out again, which repaints all of it
+        self.label.setFixedSize(max(190, self.label.fontMetrics().horizontalAdvance(LABEL_TEMPLATE) + 8),
+                                self.label.sizeHint().height())
         self.play_button = QPushButton()
         self.play_button.setCheckable(True)
         self.title = QLabel()
@@ -76,6 +81,8 @@ class LayerBar(QWidget):
         step = vm.current_step()
         div = run.divergences[step] if step < len(run.divergences) else float("nan")
         self.label.setText(f"{what} {step} / {run.total}   D = {div:.4g}")
+        if self.label.sizeHint().width() > self.label.width():  # a run of many iterations
+            self.label.setFixedWidth(self.label.sizeHint().width())
 
     def _toggle_play(self, on: bool) -> None:
         if on:

@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self.reference_override: str | None = None
         self._error_box: QMessageBox | None = None
         self._methods: list[str] = []
+        self._done_steps = 0
         self._previous: dict = {}  # complete results a re-run replaces, restored if it is cancelled or fails
         self._build_views()
         self._build_controls(method, device)
@@ -214,6 +215,7 @@ class MainWindow(QMainWindow):
         self.compare_view.runRequested.connect(self.compare)
         self.method_box.currentIndexChanged.connect(lambda _i: self._method_changed())
         self.device_box.currentTextChanged.connect(self._device_changed)
+        vm.runUpdated.connect(self._show_progress)
         vm.metricsChanged.connect(self._metrics)
         vm.positionChanged.connect(self._position)
         vm.notesChanged.connect(self._notes_changed)
@@ -333,9 +335,19 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, total * len(self._methods))
 
     def _step(self, method: str, snap) -> None:
-        self.vm.add_step(method, snap)
         self._done_steps += 1
-        self.progress.setValue(self._done_steps)
+        self.vm.add_step(method, snap)
+
+    def _show_progress(self, _key: str = "") -> None:
+        """Move the progress bar with the views (once per redraw), painted with them.
+
+        ``QProgressBar.setValue`` repaints at once, which paints every view with a pending update there
+        and then (mid-way through a redraw); with its updates off it only schedules a paint.
+        """
+        bar = self.progress
+        bar.setUpdatesEnabled(False)
+        bar.setValue(self._done_steps)
+        bar.setUpdatesEnabled(True)
 
     def _finished(self) -> None:
         self._run_ended()

@@ -28,9 +28,14 @@ from unmf_core.transcription.threads import release_free_memory
 SNAPSHOT_BUDGET = 240 * 2 ** 20
 #: Never store more snapshots than this per method.
 MAX_SNAPSHOTS = 200
-#: A kept layer's notes (:meth:`Engine.finish`) come with it when the last notes are this old (s); the
-#: layers of a fast run are shown at once and get their notes after its last layer (same notes, later).
+#: A kept layer's notes (:meth:`Engine.finish`) come with it when the last notes are this old (s) and the run
+#: still has :data:`NOTES_AHEAD_S` to go; the other layers are shown at once and get their notes after the
+#: last layer (same notes, later). A run of a few seconds or less (30 s of audio) thus shows all its layers
+#: before any notes but the last layer's: their ~30 ms each would delay the layers that follow.
 FINISH_EVERY_S = 0.25
+#: Notes come with a layer only while the run's remaining steps are expected to take this long (s; estimated
+#: from the latest step's time).
+NOTES_AHEAD_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -217,7 +222,8 @@ def run_events(request: RunRequest, cancelled: Callable[[], bool]) -> Iterator[t
         follows in a ``"result"`` event).
     ("result", key, step, Transcription)
         The transcription of kept step ``step`` of run ``key``, delivered after the run's last layer
-        when the layers came faster than :data:`FINISH_EVERY_S` (the last layer always comes with its own).
+        when the layers came faster than :data:`FINISH_EVERY_S` or the run was near its end
+        (:data:`NOTES_AHEAD_S`; the last layer always comes with its own).
     ("done", key, seconds)
         Run ``key`` ended.
     """
@@ -249,14 +255,16 @@ def run_events(request: RunRequest, cancelled: Callable[[], bool]) -> Iterator[t
         n = total_steps(eng, opts)
         every = keep_every(n, M.shape[-1], len(request.options))
         yield "started", key, n
-        t0 = last = time.perf_counter()
+        t0 = last = prev = time.perf_counter()
         opts = replace(opts, cancel=cancelled)
         later: list[Step] = []  # kept layers whose notes follow the last layer
         for step in eng.steps(M, opts):
             if M.shape[-1] >= TRIM_FRAMES:
                 release_free_memory()
             kept = is_kept(step.index, n, every)
-            if step.index == n or (kept and time.perf_counter() - last >= FINISH_EVERY_S):
+            now = time.perf_counter()
+            ahead, prev = (n - step.index) * (now - prev), now  # the rest of the run at this step's pace
+            if step.index == n or (kept and now - last >= FINISH_EVERY_S and ahead >= NOTES_AHEAD_S):
                 yield "step", key, Snapshot.of(eng, M, step, opts, M_max)
                 last = time.perf_counter()
             elif kept:

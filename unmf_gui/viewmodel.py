@@ -14,8 +14,9 @@ from unmf_gui.state import (METHOD_LABELS, METHODS_COMPARISON, AppState, Column,
                             RunData)
 
 #: Shortest time between two redraws while a run streams in (ms); every redraw repaints the image views
-#: and their axes (~30 ms of the GUI thread), so fewer, with the first and the last step drawn at once.
-REDRAW_MS = 150
+#: and the divergence curves (~20-30 ms of the GUI thread, which the run's worker then waits for on a
+#: 2-core machine), so fewer, with the initial state, the first layer and the last step drawn at once.
+REDRAW_MS = 250
 
 
 class ViewModel(QObject):
@@ -74,15 +75,20 @@ class ViewModel(QObject):
     def add_step(self, key: str, snap) -> None:
         """Store a snapshot; redraws are coalesced to one per :data:`REDRAW_MS`.
 
-        The first step after a quiet spell is drawn at once (a run's first layer appears without waiting
-        for the timer), and so is a run's last step; the steps that follow within :data:`REDRAW_MS` are
-        drawn together when it fires.
+        The first step after a quiet spell is drawn at once (a run's initial state appears without waiting
+        for the timer), and so are its first layer (step 1) and its last step; the steps that follow within
+        :data:`REDRAW_MS` are drawn together when it fires.
         """
         self.state.add_step(key, snap)
         run = self.state.runs.get(key)
         if run is not None and run.total and snap.index >= run.total:  # the result: on screen now
             self._redraw.stop()
             self._flush()
+            return
+        if snap.index == 1 and snap.kept:  # the first layer: on screen now too (later ones are coalesced)
+            self._redraw.stop()
+            self._flush()
+            self._redraw.start()
             return
         if self._redraw.isActive():
             return

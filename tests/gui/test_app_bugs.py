@@ -15,6 +15,7 @@ from unmf_core.transcription.display import activation_image
 from unmf_core.transcription.notes import Note, write_midi
 from unmf_core.calibration import load_templates
 from unmf_gui.finetune_dialog import open_dialog
+from unmf_gui.views.common import HINT_DELAY_MS
 
 
 @pytest.fixture
@@ -53,6 +54,8 @@ def test_divergence_x_axis_spans_the_whole_run_while_it_streams(qtbot, win, reco
     x0, x1 = win.divergence.getViewBox().viewRange()[0]
     assert x0 <= 0 and x1 >= run.total  # the axis is the run's steps, not the steps done so far
     assert x1 <= run.total * 1.1
+    label = win.layer_bar.label  # a fixed size (no window layout per step) that still fits its text
+    assert label.width() >= label.sizeHint().width() and label.minimumWidth() == label.maximumWidth()
 
 
 def test_a_compare_run_ends_on_its_last_step(qtbot, win, recording):
@@ -102,6 +105,20 @@ def test_empty_views_show_a_hint_instead_of_placeholder_axes(qtbot, win, recordi
         assert v.getAxis("bottom").isVisible() and not v.hint.isVisible()
     for v in views[:3]:
         assert "time (s)" in v.getAxis("bottom").labelString()  # seconds, never "ms" or "×0.001"
+
+
+def test_a_view_emptied_for_a_new_run_keeps_its_axes_a_moment_then_shows_the_hint(qtbot, win, recording):
+    """A new file's run usually delivers before HINT_DELAY_MS: the axes are then not hidden and laid out
+    again; a run that takes longer gets the hint."""
+    open_and_wait(qtbot, win, recording)
+    roll = win.activations
+    roll._file()  # what a new recording does to it
+    assert roll.image.image is None and roll.getAxis("left").isVisible() and not roll.hint.isVisible()
+    roll._layer()  # data within the delay: the axes never went, and the hint will not come
+    assert not roll._hint_timer.isActive() and roll.getAxis("left").isVisible() and not roll.hint.isVisible()
+    roll._file()
+    qtbot.waitUntil(lambda: roll.hint.isVisible(), timeout=10 * HINT_DELAY_MS)
+    assert not roll.getAxis("left").isVisible() and "No result yet" in roll.hint.text()
 
 
 def test_status_bar_keeps_whole_words_and_says_each_thing_once(qtbot, win, recording):

@@ -36,3 +36,20 @@ def test_a_runs_last_step_is_drawn_at_once(qtbot):
     assert updates == ["mu"]  # step 1 waits for the timer
     vm.add_step("mu", Snapshot(2, math.nan))
     assert updates == ["mu", "mu"] and vm.runs["mu"].div_steps == [0, 1, 2]  # the last: no wait
+
+
+def test_a_runs_first_layer_is_drawn_at_once(qtbot):
+    """Issue 13: the first layer on screen as soon as it exists (the initial state was drawn just before)."""
+    import numpy as np
+
+    vm = ViewModel()
+    updates = []
+    vm.runUpdated.connect(updates.append)
+    vm.begin_method("unrolled", 10)
+    image = np.zeros((2, 2), dtype=np.float32)
+    vm.add_step("unrolled", Snapshot(0, math.nan, H_db=image, WH_db=image))
+    vm.add_step("unrolled", Snapshot(1, math.nan, H_db=image, WH_db=image))
+    assert updates == ["unrolled", "unrolled"] and vm.current_step() == 1
+    vm.add_step("unrolled", Snapshot(2, math.nan, H_db=image, WH_db=image))
+    assert len(updates) == 2  # the layers after it are coalesced
+    qtbot.waitUntil(lambda: len(updates) == 3, timeout=10 * REDRAW_MS)

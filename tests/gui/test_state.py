@@ -100,6 +100,25 @@ def test_layers_whose_notes_come_after_the_last_one_get_the_notes_of_a_run_that_
         assert state.notes_for("unrolled", k) == cli.notes
 
 
+@pytest.mark.parametrize("ahead_s, with_notes", [(0.0, "all"), (1e9, "last")])
+def test_a_layer_brings_its_notes_only_while_the_run_has_time_to_go(recording, monkeypatch, ahead_s, with_notes):
+    """Notes come with a kept layer when the run is slow (the rest of it takes NOTES_AHEAD_S or more at the
+    latest step's pace); near the end of a run (a whole fast run) they follow its last layer."""
+    import unmf_gui.runs
+
+    monkeypatch.setattr(unmf_gui.runs, "FINISH_EVERY_S", 0.0)
+    monkeypatch.setattr(unmf_gui.runs, "NOTES_AHEAD_S", ahead_s)
+    request = RunRequest(str(recording), [Options(method="unrolled", notes=NoteParams())], EngineSpec(device="cpu"))
+    events = list(run_events(request, lambda: False))
+    steps = [e[2] for e in events if e[0] == "step"]
+    results = [e[2] for e in events if e[0] == "result"]
+    assert steps[-1].result is not None
+    if with_notes == "all":
+        assert all(s.result is not None for s in steps) and not results
+    else:
+        assert all(s.result is None for s in steps[:-1]) and results == [s.index for s in steps[:-1]]
+
+
 def test_observers_hear_layers_and_notes_and_flush_coalesces(recording):
     state = AppState()
     heard = []

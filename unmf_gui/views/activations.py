@@ -27,7 +27,7 @@ class PianoRollView(TimeImage):
 
     def _file(self) -> None:
         self.hint_text = RUN_HINT
-        self.set_image(None, 1.0)
+        self.set_image(None, 1.0, later=True)
 
     def _layer(self, _pos: int = 0) -> None:
         if self.defer(self._layer):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel
 
 from unmf_core.frontend.cqt import LOWEST_PITCH, N_KEYS, key_names
@@ -19,6 +19,9 @@ PLAYHEAD_PEN = pg.mkPen((255, 255, 255, 220), width=1.5)
 MIN_PLOT_SIZE = (60, 40)
 #: Empty-state hints of the plots: before a recording is open, and before its run has delivered a step.
 OPEN_HINT = "Open a recording (Ctrl+O)\nor drop one on the window"
+#: A plot emptied for a run about to deliver keeps its axes this long (ms) before the hint replaces them: a
+#: run's first step usually comes sooner, and the axes are then not laid out twice (hidden, shown again).
+HINT_DELAY_MS = 400
 RUN_HINT = "No result yet: it appears as the run goes\n(Run: Ctrl+R)"
 
 
@@ -87,15 +90,34 @@ class EmptyHint:
         self.hint.setAttribute(Qt.WA_TransparentForMouseEvents)
         self.hint.setStyleSheet("color: #a0a0a0; font-size: 11pt; background: transparent;")
         self._hint_text = text
+        self._hint_timer = QTimer(self)
+        self._hint_timer.setSingleShot(True)
+        self._hint_timer.setInterval(HINT_DELAY_MS)
+        self._hint_timer.timeout.connect(lambda: self.set_empty(self._hint_later))
+        self._hint_later = text
         self.set_empty(text)
 
-    def set_empty(self, text: str | None) -> None:
-        """Show ``text`` instead of axes (None: show the axes and hide the hint)."""
-        plot = self.getPlotItem()
-        for name in ("left", "bottom"):
-            plot.showAxis(name, text is None)
-        for item in self.hint_hides:
-            item.setVisible(text is None)
+    def set_empty(self, text: str | None, later: bool = False) -> None:
+        """Show ``text`` instead of axes (None: show the axes and hide the hint).
+
+        The axes are only shown or hidden when that changes: showing a shown pyqtgraph axis drops its
+        drawn ticks (every layer of a run would lay them out again). ``later``: the plot's data is gone but
+        a run is about to deliver more; shown axes stay for :data:`HINT_DELAY_MS` before ``text`` replaces
+        them (unless data comes first).
+        """
+        if text is not None and later and getattr(self, "_axes_shown", None):
+            self._hint_later = text
+            if not self._hint_timer.isActive():
+                self._hint_timer.start()
+            return
+        self._hint_timer.stop()
+        if (text is None) != getattr(self, "_axes_shown", None):
+            self._axes_shown = text is None
+            plot = self.getPlotItem()
+            for name in ("left", "bottom"):
+                plot.showAxis(name, text is None)
+            for item in self.hint_hides:
+                item.setVisible(text is None)
         if text is not None:
             self._hint_text = text
             self._place_hint()
@@ -161,8 +183,9 @@ class TimeImage(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         self.hint_hides = (self.playhead,)
         self.init_hint(OPEN_HINT)
 
-    def set_image(self, data: DbImage | np.ndarray | None, frame_rate: float) -> None:
-        """Show ``data`` in place with the fixed levels; None shows :attr:`hint_text`.
+    def set_image(self, data: DbImage | np.ndarray | None, frame_rate: float, later: bool = False) -> None:
+        """Show ``data`` in place with the fixed levels; None shows :attr:`hint_text` (``later``: see
+        :meth:`~EmptyHint.set_empty`).
 
         ``data``: a :class:`~unmf_core.transcription.display.DbImage` (uint8 codes, drawn as they are: no
         copy) or a float dB array (rows × frames).
@@ -170,7 +193,7 @@ class TimeImage(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         if data is None:
             self.image.clear()
             self._shape = None
-            self.set_empty(self.hint_text)
+            self.set_empty(self.hint_text, later)
             return
         self.set_empty(None)
         if isinstance(data, DbImage):

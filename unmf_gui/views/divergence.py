@@ -4,14 +4,18 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import QElapsedTimer, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 
 from unmf_core.transcription.engine import METHODS
 from unmf_gui.viewmodel import METHOD_LABELS, ViewModel  # noqa: F401 (METHOD_LABELS re-exported)
 from unmf_gui.views.common import DeferWhileHidden, EmptyHint, empty_hint
 
-#: Shortest time between two redraws of the curves while a run streams in (ms).
-LIVE_REDRAW_MS = 250
+#: Time between two redraws of the curves while a run streams in (ms): a log-scale plot with markers, grid and
+#: legend costs 5-15 ms a paint (of the GUI thread, which shares the CPU with the run's worker), so a run that
+#: lasts a second or less draws its curve at its first step and at its last (issue 13: open-to-screen).
+LIVE_REDRAW_MS = 1000
+#: Width of the D axis (px): fixed, so new tick labels never lay the plot out again while a run streams in.
+AXIS_WIDTH = 48
 METHOD_PENS = {"unrolled": pg.mkPen((255, 170, 40), width=2), "mu": pg.mkPen((90, 170, 255), width=2)}
 
 
@@ -38,6 +42,7 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         self.getAxis("bottom").enableAutoSIPrefix(False)
         self.setLabel("left", "D")
         self.setLogMode(y=True)
+        self.getAxis("left").setWidth(AXIS_WIDTH)
         self.showGrid(x=True, y=True, alpha=0.25)
         # top right in the main view (the curve falls); bottom right in the compare view (MU stays high)
         self.addLegend(offset=(-10, -10) if compare else (-10, 10))
@@ -53,33 +58,39 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         vm.fileChanged.connect(self.refresh)
         vm.runUpdated.connect(self._run_updated)
         vm.runFinished.connect(self.refresh)
-        # while a run streams in, the curves are redrawn at most every LIVE_REDRAW_MS (a log-scale plot with
-        # markers and a legend costs ~20 ms a redraw: the run's other views come first)
+        # while a run streams in, the curves are redrawn every LIVE_REDRAW_MS and at its last step
         self._live = QTimer(self)
         self._live.setSingleShot(True)
         self._live.setInterval(LIVE_REDRAW_MS)
-        self._live.timeout.connect(self._live_refresh)
-        self._last = QElapsedTimer()
+        self._live.timeout.connect(self.refresh)
         if compare:
             vm.comparisonChanged.connect(self.refresh)
             vm.compareChanged.connect(lambda: self.set_marker(vm.compare_step))
             self.stepClicked.connect(vm.set_compare_step)
         else:
-            vm.layerChanged.connect(lambda _pos: self.set_marker(vm.current_step()))
+            vm.layerChanged.connect(self._layer)
             self.stepClicked.connect(self._pick_layer)
         self.init_hint()
         self.update_step_label()
 
-    def _run_updated(self, _key: str = "") -> None:
-        if self._live.isActive():
-            return
-        if not self._last.isValid() or self._last.hasExpired(LIVE_REDRAW_MS):
-            self._live_refresh()  # the first update after a quiet spell (a run's first step) at once
-        self._live.start()
+        vm.runUpdated.connect(self._run_updated)
+        vm.runFinished.connect(self.refresh)
+        # while a run streams in, the curves are redrawn every LIVE_REDRAW_MS and at its last step
+        self._live = QTimer(self)
+        self._live.setSingleShot(True)
+        self._live.setInterval(LIVE_REDRAW_MS)
+        self._live.timeout.connect(self.refresh)
+    def _layer(self, _pos: int = 0) -> None:
+        if not self._live.isActive():  # else the coming redraw moves the marker (one paint, not two)
+            self.set_marker(self.vm.current_step())
 
-    def _live_refresh(self) -> None:
-        self._last.restart()
-        self.refresh()
+    def _run_updated(self, key: str = "") -> None:
+        run = self.vm.runs.get(key)
+        if run is not None and (len(run.div_steps) == 1 or run.total and run.div_steps
+                                and run.div_steps[-1] >= run.total):
+            self.refresh()  # a run's first step (its x-axis: the whole run) and its last (the whole curve) now
+        elif not self._live.isActive():
+            self._live.start()
 
     def update_step_label(self) -> None:
         """Name the x-axis after the steps shown: layers (unrolled MU), iterations (MU), or both (compare)."""
@@ -87,7 +98,9 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
             text = "step k (layer / iteration)"
         else:
             text = "layer" if self.vm.method == "unrolled" else "iteration"
-        self.setLabel("bottom", text)
+        if text != getattr(self, "_step_label", None):  # setting a label lays the axis out again
+            self._step_label = text
+            self.getAxis("bottom").setLabel(text)  # the axis's own: PlotItem.setLabel would also show it
 
     def shown_keys(self) -> tuple[str, ...]:
         """Keys of the runs this plot shows (when stored)."""
@@ -98,6 +111,8 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         self._live.stop()
         if self.defer(self.refresh):
             return
+        if not self.compare:
+            self.set_marker(self.vm.current_step())
         runs = self.vm.runs
         names = {k: self.vm.label_of(k) for k in self.shown_keys() if k in runs}
         self.vm.fill_divergences(list(names))  # runs that ran while no divergence view was shown
@@ -113,7 +128,7 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
                     default=0)
         if not any(runs[k].has_divergence() for k in names):
             self._x_total = None
-            self.set_empty(empty_hint(self.vm))
+            self.set_empty(empty_hint(self.vm), later=True)  # curves of a run that starts come soon
             return
         self.set_empty(None)
         if total != self._x_total:

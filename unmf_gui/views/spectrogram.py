@@ -28,7 +28,7 @@ class SpectrogramView(TimeImage):
             self.set_image(self.vm.M_db, self.vm.frame_rate)
         else:
             self.hint_text = RUN_HINT
-            self.set_image(None, 1.0)
+            self.set_image(None, 1.0, later=True)
 
     def _layer(self, _pos: int = 0) -> None:
         if self.defer(self._layer):

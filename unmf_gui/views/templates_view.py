@@ -37,7 +37,7 @@ class TemplatesView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
     def _file(self) -> None:
         self._shown = None
         self.image.clear()
-        self.set_empty(RUN_HINT)
+        self.set_empty(RUN_HINT, later=True)
 
     def _layer(self, _pos: int = 0) -> None:
         if self.defer(self._layer):
