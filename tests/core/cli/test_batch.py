@@ -74,7 +74,7 @@ def test_two_workers_give_the_same_notes_as_one_and_leave_no_process(folder, tmp
     for name in names:
         assert (one / name).read_bytes() == (two / name).read_bytes()  # the same files, byte for byte
         assert _notes(one / name) != []
-    assert multiprocessing.active_children() == [] and _batch_threads() == []
+    assert _workers_left() == []
 
 
 def test_worker_processes_give_the_same_files_as_threads(folder, tmp_path):
@@ -88,7 +88,7 @@ def test_worker_processes_give_the_same_files_as_threads(folder, tmp_path):
         assert all(e[2].status == "done" for e in events if e[0] == "done")
     for a, b in zip(jobs["threads"], jobs["processes"]):
         assert a.dst.read_bytes() == b.dst.read_bytes()
-    assert multiprocessing.active_children() == [] and _batch_threads() == []
+    assert _workers_left() == []
 
 
 def test_existing_outputs_are_kept_without_overwrite(folder, tmp_path, capsys):
@@ -117,6 +117,19 @@ def _batch_threads():
     return [t for t in threading.enumerate() if t.name.startswith("unmf-batch")]
 
 
+def _workers_left(within: float = 5.0) -> list:
+    """Worker processes and batch threads still there ``within`` seconds after the run ended (none is expected;
+    a process that has ended but is not yet reaped under load is given that long to be)."""
+    import time
+
+    deadline = time.monotonic() + within
+    while True:
+        left = multiprocessing.active_children() + _batch_threads()
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("workers, processes", [(1, False), (2, False), (2, True)])
 def test_cancel_stops_the_batch_without_partial_files(folder, tmp_path, workers, processes):
     """Cancelled after the first file starts: ``Cancelled``, no half-written MIDI, every worker (thread or
@@ -136,7 +149,7 @@ def test_cancel_stops_the_batch_without_partial_files(folder, tmp_path, workers,
     assert events[0][0] == "start"
     assert not [e for e in events if e[0] == "done"]  # 400 MU steps per file: all stopped mid-file
     assert list(out.iterdir()) == [] and _leftovers(tmp_path) == []
-    assert multiprocessing.active_children() == [] and _batch_threads() == []
+    assert _workers_left() == []
 
 
 def test_precision_float32_is_the_float32_result(folder, tmp_path, monkeypatch, capsys):
