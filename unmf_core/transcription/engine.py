@@ -230,15 +230,13 @@ class Engine:
     def chunk_frames(self, M: torch.Tensor, opts: Options) -> int | None:
         """Frames per time chunk for M under ``opts``, or None when M is short enough to run whole.
 
-        Chunks of at most ``opts.chunk_seconds`` (the last one shorter), cut so that a chunk with A_H's halo
-        on both sides fills a whole number of :data:`~unmf_core.nmf.accel.QUANTUM` frames: every
-        recording's chunks then share the CNN's input shapes (:func:`~unmf_core.nmf.accel.aligned_chunk`).
+        At most ``opts.chunk_seconds`` (the last chunk shorter), a chunk with A_H's halo filling whole quanta
+        of its padded rows, so that all recordings share the CNN's shapes (:func:`~unmf_core.nmf.accel.aligned_chunk`).
         """
         if not opts.chunk_seconds or opts.chunk_seconds <= 0:
             return None
         frames = max(1, int(round(opts.chunk_seconds * self.cqt.frame_rate)))
-        n = M.shape[-1]
-        if n <= frames:
+        if M.shape[-1] <= frames:
             return None
         return aligned_chunk(frames, self.model.layers[0].receptive_halo()) if self.model.layers else frames
 
