@@ -1,6 +1,4 @@
 """``python -m unmf_core.cli``."""
-import sys
+from .commands import console
 
-from .commands import main
-
-sys.exit(main())
+console()

@@ -306,6 +306,37 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def console() -> None:
+    """The ``unmf`` console script (and ``python -m unmf_core.cli``): :func:`main`, then :func:`quick_exit`."""
+    quick_exit(main())
+
+
+def quick_exit(code: int) -> None:
+    """End the process with ``code`` without tearing the interpreter down once torch is loaded.
+
+    A normal exit after a run frees every module and torch's own static state one by one: 0.27 s
+    of a 4.5 s 16-file batch here (``import torch`` then exit: 1.18 s; with this exit: 0.90 s).
+    What a normal exit does for the program still happens first: the ``atexit`` handlers
+    (logging, multiprocessing's children, temporary files) and flushing stdout and stderr; every
+    file the commands write is closed before they return (atomic writes). With another
+    non-daemon thread still running, or torch never imported, it is a normal ``sys.exit``.
+    """
+    import threading
+
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if "torch" not in sys.modules or others:
+        sys.exit(code)
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken pipe: nothing more can reach it
+            pass
+    os._exit(code)
+
+
 class _WarningLine(logging.Handler):
     """Prints the ``unmf`` logger's warnings (e.g. out-of-memory fallbacks) as ``unmf: warning: …``."""
 

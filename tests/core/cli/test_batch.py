@@ -1,6 +1,7 @@
 """``unmf transcribe`` on folders, ``-j N`` threads or worker processes (:mod:`unmf_core.transcription.batch`)."""
 import multiprocessing
 import threading
+from pathlib import Path
 
 import pytest
 import soundfile as sf
@@ -162,3 +163,21 @@ def test_precision_float32_is_the_float32_result(folder, tmp_path, monkeypatch, 
     monkeypatch.setenv("UNMF_PRECISION", "half")
     assert main(["transcribe", src, "-o", str(tmp_path / "bad.mid")]) == 2
     assert "UNMF_PRECISION" in capsys.readouterr().err and not (tmp_path / "bad.mid").exists()
+
+
+def test_several_workers_take_the_longest_files_first(tmp_path):
+    """With several workers the longest recordings start first; events still name each job by its own index."""
+    from unmf_core.transcription.batch import longest_first
+
+    lengths = {"short.wav": 1.0, "long.wav": 3.0, "middle.wav": 2.0}
+    for name, seconds in lengths.items():
+        sf.write(tmp_path / name, synth_notes([(60, 0.1, seconds - 0.2)], duration=seconds), 22050)
+    (tmp_path / "broken.wav").write_bytes(b"not audio")
+    jobs = [Job(tmp_path / n, tmp_path / "out" / f"{Path(n).stem}.mid") for n in [*lengths, "broken.wav"]]
+    assert longest_first(jobs) == [1, 2, 0, 3]  # an unreadable file counts as empty: it goes last
+    (tmp_path / "out").mkdir()
+    events = list(run_batch(jobs, Recipe(method="mu", iterations=5), 2))
+    assert [i for kind, i, _ in events if kind == "start"] == [1, 2, 0, 3]
+    done = {i: o for kind, i, o in events if kind == "done"}
+    assert sorted(done) == [0, 1, 2, 3] and all(done[i].job == jobs[i] for i in done)
+    assert [done[i].status for i in range(4)] == ["done", "done", "done", "failed"]

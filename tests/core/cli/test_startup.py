@@ -47,3 +47,22 @@ def test_help_and_argument_errors_do_not_import_the_engine(tmp_path, argv, code)
     assert heavy == set(), f"{argv} imported {heavy}"
     if code == "2":
         assert "Traceback" not in proc.stderr and "error" in proc.stderr
+
+
+def test_the_console_exit_keeps_output_files_and_exit_codes(tmp_path):
+    """``python -m unmf_core.cli`` leaves through :func:`quick_exit` once torch is loaded: what it printed and
+    wrote is all there and the exit code is the command's (0 for a transcription, 3 for a bad recording)."""
+    from unmf_core.resources import DEMO_AUDIO
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "demo.mid"
+    ok = subprocess.run([sys.executable, "-m", "unmf_core.cli", "transcribe", str(DEMO_AUDIO), "-o", str(out)],
+                        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert out.is_file() and out.stat().st_size > 100 and "notes" in ok.stdout and str(out) in ok.stdout
+    (tmp_path / "bad.wav").write_bytes(b"RIFF not really a wave file")
+    bad = subprocess.run([sys.executable, "-m", "unmf_core.cli", "transcribe", str(tmp_path / "bad.wav"),
+                          str(DEMO_AUDIO), "-o", str(tmp_path / "out")],
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert bad.returncode == 3 and "bad.wav" in bad.stderr and "Traceback" not in bad.stderr
+    assert (tmp_path / "out" / "demo.mid").is_file()  # the good file of the batch was written before the exit
