@@ -36,6 +36,7 @@ class CQT(torch.nn.Module):
     """
 
     halfband: torch.Tensor  # buffers
+    odd_taps: torch.Tensor
     inv_sqrt_len: torch.Tensor
 
     def __init__(self, params: CQTParams = CQTParams(), bank: FilterBank | None = None):
@@ -50,30 +51,40 @@ class CQT(torch.nn.Module):
             self.register_buffer(f"basis{i}", torch.from_numpy(np.array(basis, dtype=np.complex64)))
         self.register_buffer("halfband", torch.from_numpy(np.array(bank.halfband, dtype=np.float32)).view(1, 1, -1))
         self.register_buffer("inv_sqrt_len", torch.from_numpy(np.array(bank.inv_sqrt_len, dtype=np.float32)))
+        h = np.asarray(bank.halfband, dtype=np.float64)
+        c = len(h) // 2
+        halfband = np.abs(np.delete(h[c % 2::2], c // 2)).max() <= 1e-9 * np.abs(h).max()
+        #: the taps at odd offsets from the centre, and the centre tap (None: not a half-band filter)
+        self._centre = float(h[c]) if halfband else None
+        self.register_buffer("odd_taps", torch.from_numpy(h[(c + 1) % 2::2].astype(np.float32)).view(1, 1, -1))
 
     def _down(self, y: torch.Tensor, block: int = 8192) -> torch.Tensor:
         """Half-band low-pass and decimation by two of ``(B, n)`` signals.
 
-        The same as one strided ``conv1d`` over each whole signal, computed on
-        overlapping blocks of ``block`` samples stacked as a batch: a single
-        very long one-channel convolution is ~20× slower on CPU. The blocks go
-        through the convolution eight at a time, each group copied out of the padded
-        signal just before its call and its output written in place (the same values
-        as one call over all blocks; the working memory is the padded signal and the output).
+        The filter is a half-band one: its taps at even offsets from the centre are zero (to ~1e-17 in
+        the design), so output ``m`` is the centre tap times ``y[2m]`` plus a 64-tap filter over the
+        odd samples (the polyphase form: half the multiply-adds of the strided 129-tap convolution,
+        1.8× faster, the same values up to float rounding, ~5e-7 of the peak). A filter that is not
+        half-band runs as the strided convolution with all its taps (:func:`_blocked_conv`).
         """
-        k = self.halfband.shape[-1]
-        half = k // 2
-        n = y.shape[-1]
-        n_out = (n - 1) // 2 + 1
-        step = block // 2
-        n_blocks = -(-n_out // step)
-        padded = torch.nn.functional.pad(y, (half, n_blocks * block + k - 1 - n - half))
-        windows = padded.unfold(-1, block + k - 1, block)  # (B, n_blocks, block + k - 1), a view
-        out = y.new_empty((y.shape[0], n_blocks, step))
-        for i in range(0, n_blocks, 8):
-            group = windows[:, i:i + 8].reshape(-1, 1, block + k - 1)
-            out[:, i:i + 8] = torch.nn.functional.conv1d(group, self.halfband, stride=2).view(y.shape[0], -1, step)
-        return out.view(y.shape[0], -1)[:, :n_out].mul_(np.sqrt(2.0))
+        n_out = (y.shape[-1] - 1) // 2 + 1
+        if self._centre is None:
+            out = _blocked_conv(y, self.halfband, 2, self.halfband.shape[-1] // 2, n_out, block // 2)
+        else:
+            out = _blocked_conv(y[:, 1::2], self.odd_taps, 1, self.odd_taps.shape[-1] // 2, n_out, block // 2)
+            out.add_(y[:, 0::2], alpha=self._centre)
+        return out.mul_(np.sqrt(2.0))
+
+    def decimate_valid(self, seg: torch.Tensor) -> torch.Tensor:
+        """The outputs of :meth:`_down` whose filter lies inside the 1-D segment ``seg`` (output ``j`` centred
+        on ``seg[half + 2j]``), with :meth:`_down`'s arithmetic (for :class:`CQTStream`)."""
+        half = self.halfband.shape[-1] // 2
+        if self._centre is None:
+            out = torch.nn.functional.conv1d(seg.view(1, 1, -1), self.halfband, stride=2).reshape(-1)
+        else:
+            out = torch.nn.functional.conv1d(seg[(half + 1) % 2::2].reshape(1, 1, -1), self.odd_taps).reshape(-1)
+            out.add_(seg[half::2][:out.shape[0]], alpha=self._centre)
+        return out.mul_(np.sqrt(2.0))
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """Magnitude CQT of ``y`` (see the class notes for shapes).
@@ -176,8 +187,7 @@ class CQTStream:
         """Outputs ``[a, b)`` of the decimation of the signal ``y`` = samples ``[y0, y0 + len(y))``, zero elsewhere."""
         lo, hi = 2 * a - self._half, 2 * (b - 1) + self._half + 1  # input samples read
         seg = _window(y, y0, lo, hi)
-        out = torch.nn.functional.conv1d(seg.view(1, 1, -1), self.cqt.halfband, stride=2)
-        return out.reshape(-1) * np.sqrt(2.0)
+        return self.cqt.decimate_valid(seg)
 
     def frames(self, f0: int, f1: int) -> torch.Tensor:
         """Magnitudes ``(n_bins, f1 - f0)`` of frames ``[f0, f1)``; ``f1`` at most ``1 + n // hop``."""
@@ -213,6 +223,27 @@ class CQTStream:
             if drop > 0:
                 self._buf[i] = self._buf[i][drop:]
                 self._start[i] += drop
+
+
+def _blocked_conv(x: torch.Tensor, kernel: torch.Tensor, stride: int, left: int, n_out: int,
+                  step: int) -> torch.Tensor:
+    """``(B, n_out)`` outputs of ``conv1d(x, kernel, stride)`` over ``(B, n)`` signals with ``left`` zeros before
+    them (and zeros after), in blocks of ``step`` outputs stacked as a batch, eight blocks a call.
+
+    A single very long one-channel convolution is ~20× slower on a CPU than these blocks; each group is
+    copied out of the padded signal just before its call and its output written in place (the same
+    values as one call over all blocks).
+    """
+    k = kernel.shape[-1]
+    width = step * stride + k - stride  # input samples of one block of outputs
+    n_blocks = -(-n_out // step)
+    total = (n_blocks - 1) * step * stride + width
+    windows = torch.nn.functional.pad(x, (left, total - left - x.shape[-1])).unfold(-1, width, step * stride)
+    out = x.new_empty((x.shape[0], n_blocks, step))
+    for i in range(0, n_blocks, 8):
+        group = windows[:, i:i + 8].reshape(-1, 1, width)
+        out[:, i:i + 8] = torch.nn.functional.conv1d(group, kernel, stride=stride).view(x.shape[0], -1, step)
+    return out.view(x.shape[0], -1)[:, :n_out]
 
 
 def _window(y: torch.Tensor, y0: int, lo: int, hi: int) -> torch.Tensor:
