@@ -90,7 +90,7 @@ def _chunk_divergence(M: torch.Tensor, W: torch.Tensor, h: torch.Tensor, beta: f
     if beta != 1 or cache is None:
         return fit_divergence(m, W, h, beta)
     if (a, b) not in cache:
-        cache[(a, b)] = data_terms(m)
+        cache[(a, b)] = tuple(float(t) for t in data_terms(m))  # floats: no small tensor left between big ones
     return fit_divergence(m, W, h, beta, cache[(a, b)])
 
 
