@@ -95,6 +95,7 @@ class EmptyHint:
         self._hint_timer.setInterval(HINT_DELAY_MS)
         self._hint_timer.timeout.connect(lambda: self.set_empty(self._hint_later))
         self._hint_later = text
+        self._axes_shown: bool | None = None  # unknown until the first set_empty
         self.set_empty(text)
 
     def set_empty(self, text: str | None, later: bool = False) -> None:
@@ -105,13 +106,13 @@ class EmptyHint:
         a run is about to deliver more; shown axes stay for :data:`HINT_DELAY_MS` before ``text`` replaces
         them (unless data comes first).
         """
-        if text is not None and later and getattr(self, "_axes_shown", None):
+        if text is not None and later and self._axes_shown:
             self._hint_later = text
             if not self._hint_timer.isActive():
                 self._hint_timer.start()
             return
         self._hint_timer.stop()
-        if (text is None) != getattr(self, "_axes_shown", None):
+        if (text is None) != self._axes_shown:
             self._axes_shown = text is None
             plot = self.getPlotItem()
             for name in ("left", "bottom"):

@@ -73,13 +73,6 @@ class DivergenceView(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         self.init_hint()
         self.update_step_label()
 
-        vm.runUpdated.connect(self._run_updated)
-        vm.runFinished.connect(self.refresh)
-        # while a run streams in, the curves are redrawn every LIVE_REDRAW_MS and at its last step
-        self._live = QTimer(self)
-        self._live.setSingleShot(True)
-        self._live.setInterval(LIVE_REDRAW_MS)
-        self._live.timeout.connect(self.refresh)
     def _layer(self, _pos: int = 0) -> None:
         if not self._live.isActive():  # else the coming redraw moves the marker (one paint, not two)
             self.set_marker(self.vm.current_step())
