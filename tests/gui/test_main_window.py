@@ -223,3 +223,12 @@ def test_window_started_with_mu_shows_the_mu_iterations(qtbot, tmp_path, recordi
         assert w.vm.method == "unrolled" and set(w.vm.runs) == {"unrolled", "mu"}
     finally:
         w.close()
+
+
+def test_the_first_file_spectrogram_is_drawn_at_its_own_levels(qtbot, win, recording):
+    """The first recording's M is drawn at its DbImage's code levels (pyqtgraph once applied levels set before
+    any image over them: dB levels on uint8 codes, an all-yellow spectrogram)."""
+    open_and_wait(qtbot, win, recording)
+    view, M_db = win.spectrogram, win.vm.M_db
+    assert tuple(float(x) for x in view.image.levels) == pytest.approx(M_db.levels(*view.levels))
+    assert view.image.image.min() < view.image.levels[1]  # not every pixel at or above the top level

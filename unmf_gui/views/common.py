@@ -162,7 +162,8 @@ class TimeImage(EmptyHint, DeferWhileHidden, pg.PlotWidget):
         self.setTitle(title, size="10pt")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get(COLORMAP))
-        self.image.setLevels(levels)
+        # no setLevels here: pyqtgraph keeps levels set before the first image and applies them after it,
+        # over the ones :meth:`set_image` gives (a DbImage's levels are in codes: the first file's M was all yellow)
         self.levels = levels
         self.addItem(self.image)
         self.ref_curve = pg.PlotCurveItem(pen=REF_PEN, connect="finite")
