@@ -224,7 +224,7 @@ def test_threshold_is_locked_while_edited_and_discard_unlocks_undoably(qtbot, wi
     win.editor.stack.undo()  # the discard is undone: the edited notes and the lock come back
     assert key(win.vm.notes) == key(edited) and not controls.threshold.isEnabled()
     win.editor.stack.redo()
-    controls.threshold.setValue(0.3)  # settings apply again: fewer notes, and the old edits are gone for good
+    controls.threshold.setValue(0.6)  # settings apply again: fewer notes, and the old edits are gone for good
     assert len(win.vm.notes) < len(derived) and win.editor.stack.count() == 0 and win.vm.edits is None
 
 

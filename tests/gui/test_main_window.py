@@ -64,13 +64,14 @@ def test_threshold_re_extracts_notes_without_a_new_run(qtbot, win, recording):
     before = list(win.vm.notes)
     assert before, "the test piece should give notes"
     with qtbot.waitSignal(win.vm.notesChanged, timeout=1000):
-        win.notes_controls.threshold.setValue(0.45)
+        win.notes_controls.threshold.setValue(0.6)
     final = win.vm.run.results[-1]  # the engine's own result for the last layer (background included)
     assert final.background is not None
-    expected = extract_notes(final.H, win.vm.frame_rate, NoteParams(threshold=0.45), background=final.background)
-    assert win.vm.notes == expected == final.renotes(NoteParams(threshold=0.45)) and win.vm.notes != before
+    expected = extract_notes(final.H, win.vm.frame_rate, NoteParams(threshold=0.6), background=final.background,
+                             gain=final.gain)
+    assert win.vm.notes == expected == final.renotes(NoteParams(threshold=0.6)) and win.vm.notes != before
     win.notes_controls.min_duration.setValue(0.5)
-    assert win.vm.notes == final.renotes(NoteParams(threshold=0.45, min_duration=0.5))
+    assert win.vm.notes == final.renotes(NoteParams(threshold=0.6, min_duration=0.5))
     assert win.controller.runs_started == runs and not win.controller.running
 
 

@@ -24,6 +24,7 @@ import torch
 from ..frontend.cqt import CQTParams
 from ..errors import CheckpointError
 from ..transcription.notes import NoteParams
+from ..nmf.gate import NEEDED_BINS
 from ..nmf.unrolled import UnrolledConfig, UnrolledMU
 
 FORMAT = "unmf-checkpoint"
@@ -217,6 +218,10 @@ def _check_config(cfg: UnrolledConfig, cqt: CQTParams, name: str) -> None:
         bad("clip_h", cfg.clip_h, "must be a positive number or None")
     if not (np.isfinite(cqt.fmin) and cqt.fmin > 0 and np.isfinite(cqt.filter_scale) and cqt.filter_scale > 0):
         bad("cqt", cqt.to_dict(), "fmin and filter_scale must be positive")
+    if cfg.note_gate and not (cqt.bins_per_octave == 36 and abs(cqt.fmin - 27.5) < 1e-6
+                              and cqt.n_bins >= NEEDED_BINS):
+        bad("note_gate", cfg.note_gate, f"a note gate reads a CQT of 36 bins per octave from A0 (27.5 Hz) "
+                                        f"with at least {NEEDED_BINS} bins")
 
 
 def _blocked(exc: Exception) -> str | None:

@@ -21,6 +21,7 @@ from torch import nn
 
 from . import chunking
 from .accel import AccelCNN, key_context
+from .gate import NoteGate
 from .kernels import Step
 from ..errors import OptionError
 
@@ -66,6 +67,9 @@ class UnrolledConfig:
         Key offsets whose rows A_H gets as extra input channels (:func:`~unmf_core.nmf.accel.key_context`;
         e.g. ``(-24, -19, -12, 12, 19, 24)``: the keys an octave, a twelfth and two octaves away); ``()``:
         each row alone (1 channel, the models trained before this option).
+    note_gate : int
+        Channels of the model's note gate (:class:`~unmf_core.nmf.gate.NoteGate`), which reads the
+        last H and the CQT and says where notes start; 0: no gate (the models trained before it).
     """
 
     n_layers: int = 10
@@ -82,6 +86,7 @@ class UnrolledConfig:
     batchnorm: bool = False
     learn_step: bool = False
     ah_context: tuple[int, ...] = ()
+    note_gate: int = 0
 
     def __post_init__(self) -> None:
         offsets = self.ah_context
@@ -91,6 +96,8 @@ class UnrolledConfig:
         if len(set(offsets)) != len(offsets) or not all(0 < abs(o) < 88 for o in offsets):
             raise OptionError(f"ah_context {list(offsets)}: key offsets must be distinct, nonzero and within ±87")
         self.ah_context = tuple(offsets)  # JSON gives a list
+        if isinstance(self.note_gate, bool) or not isinstance(self.note_gate, int) or not 0 <= self.note_gate <= 256:
+            raise OptionError(f"note_gate must be a whole number of channels in 0..256, not {self.note_gate!r}")
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-ready)."""
@@ -188,6 +195,8 @@ class UnrolledMU(nn.Module):
             self.layers = nn.ModuleList(UnrolledLayer(cfg, Aw, Ah) for _ in range(cfg.n_layers))
         else:
             self.layers = nn.ModuleList(UnrolledLayer(cfg) for _ in range(cfg.n_layers))
+        #: The note gate (None: notes come from H alone, as for plain MU).
+        self.gate = NoteGate(cfg.note_gate) if cfg.note_gate else None
 
     def set_precision(self, dtype: torch.dtype) -> None:
         """Run the CNNs' convolutions in ``dtype`` (float32 or bfloat16) when no gradients are taken.

@@ -114,18 +114,45 @@ def _polyphony(rng, t, beat, lo, hi):
     return notes, t + length
 
 
+def _repeats(rng, t, beat, lo, hi):
+    """Struck again: a chord (often with its octave) or a melody note repeated 2-6 times, each held until the
+    next (a key struck while it still sounds), over a moving bass."""
+    notes = []
+    base = rng.uniform(45, 105)
+    for _ in range(int(rng.integers(2, 5))):
+        root = int(rng.integers(max(lo, 36), max(max(lo, 36) + 1, hi - 14)))
+        shape = _CHORDS[int(rng.integers(len(_CHORDS)))]
+        pitches = {root + s for s in shape} if rng.random() < 0.6 else {root}
+        if rng.random() < 0.6:
+            pitches.add(root + 12 if root + 12 <= 108 else root - 12)
+        step = beat * float(rng.choice([0.25, 0.5, 0.5, 1.0]))
+        n = int(rng.integers(2, 7))
+        bass = root - 12 * int(rng.integers(1, 3))
+        for i in range(n):
+            for p in sorted(pitches):
+                notes.append(Note(p, t + i * step, t + (i + rng.uniform(0.6, 1.0)) * step, _vel(rng, base)))
+        if bass >= 21:
+            notes.append(Note(bass, t, t + n * step * rng.uniform(0.7, 1.0), _vel(rng, base)))
+        t += n * step
+    return notes, t
+
+
 _SEGMENTS = (_chords, _scale_run, _arpeggio, _polyphony)
+#: The note gate's material (:mod:`unmf_core.training.gate`) also strikes keys again while they sound: a gate
+#: that never saw it learns that a rise on a sounding key is never a note.
+GATE_SEGMENTS = _SEGMENTS + (_repeats, _repeats)
 
 
-def random_piece(rng: np.random.Generator, duration: float = 20.0) -> list[Note]:
-    """Notes of one random piece about ``duration`` seconds long (pitches in A0..C8)."""
+def random_piece(rng: np.random.Generator, duration: float = 20.0,
+                 segments: tuple = _SEGMENTS) -> list[Note]:
+    """Notes of one random piece about ``duration`` seconds long (pitches in A0..C8), made of ``segments``."""
     notes: list[Note] = []
     t = 0.2
     while t < duration:
         beat = 60.0 / rng.uniform(60, 160)
         wide = rng.random() < 0.25
         lo, hi = (21, 108) if wide else (int(rng.integers(33, 49)), int(rng.integers(76, 97)))
-        seg = _SEGMENTS[int(rng.integers(len(_SEGMENTS)))]
+        seg = segments[int(rng.integers(len(segments)))]
         new, t = seg(rng, t, beat, lo, hi)
         notes += [n for n in new if 21 <= n.pitch <= 108 and n.offset > n.onset + 0.03]
         t += beat * float(rng.choice([0, 0.5, 1]))
@@ -134,7 +161,8 @@ def random_piece(rng: np.random.Generator, duration: float = 20.0) -> list[Note]
 
 def make_dataset(out_dir: str | Path, n_pieces: int, duration: float = 20.0, seed: int = 0,
                  sr: int = 22050, programs: tuple[int, ...] = PROGRAMS, prefix: str = "piece",
-                 progress=None, soundfonts: tuple[str, ...] | None = None, augment: bool = False) -> list[Path]:
+                 progress=None, soundfonts: tuple[str, ...] | None = None, augment: bool = False,
+                 segments: tuple = _SEGMENTS) -> list[Path]:
     """Write ``n_pieces`` random pieces as ``midi/*.mid`` and rendered ``audio/*.wav``.
 
     Parameters
@@ -160,6 +188,8 @@ def make_dataset(out_dir: str | Path, n_pieces: int, duration: float = 20.0, see
     augment : bool
         Alter every piece as a real recording would be (:mod:`unmf_core.training.augment`:
         stretched tuning, a room half of the time, colouring, noise).
+    segments : tuple
+        What pieces are made of (:func:`random_piece`; :data:`GATE_SEGMENTS` adds repeated strikes).
 
     The folder's ``manifest.json`` records each piece's SoundFont, program and
     augmentation (:func:`read_manifest`).
@@ -181,7 +211,7 @@ def make_dataset(out_dir: str | Path, n_pieces: int, duration: float = 20.0, see
     rng = np.random.default_rng(seed)
     written, manifest = [], {}
     for i in range(n_pieces):
-        notes = random_piece(rng, duration)
+        notes = random_piece(rng, duration, segments)
         program = int(programs[int(rng.integers(len(programs)))])
         gain = float(rng.uniform(0.3, 0.9))
         name = f"{prefix}-{i:04d}"

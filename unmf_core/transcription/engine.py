@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..calibration import load_templates
-from ..errors import AudioError, Cancelled, DeviceError, TemplateError
+from ..errors import AudioError, Cancelled, TemplateError
 from ..frontend.audio import Audio, as_audio, load_audio, resample
 from ..frontend.blocks import block_cqt, check_cancel
 from ..frontend.cqt import CQTParams
@@ -32,6 +32,7 @@ from ..nmf.kernels import Step, background_activation
 from ..nmf.precision import inference_precision
 from ..nmf.unrolled import UnrolledMU
 from . import fallback
+from .devices import resolve_device
 from .methods import METHODS, MU, Unrolled, method_for  # noqa: F401 (METHODS re-exported)
 from .notes import NoteParams, extract_notes
 from .options import Options
@@ -41,26 +42,6 @@ from ..resources import (DEFAULT_MODEL, DEFAULT_TEMPLATES, DEMO_AUDIO, DEMO_MIDI
                          default_model, default_templates)
 
 log = logging.getLogger("unmf")
-
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; ``"cuda"`` without a GPU is an error.
-
-    Raises
-    ------
-    DeviceError
-        A CUDA device was asked for and none is available.
-    """
-    name = (name or "auto").lower()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError("--device cuda: no CUDA GPU is available (use --device cpu or auto)")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise DeviceError(f"unknown device {name!r} (use auto, cpu or cuda)") from None
 
 
 def model_notes(model: str | Path | None = None) -> NoteParams:
@@ -124,8 +105,7 @@ class Engine:
     def to(self, device: str | torch.device) -> "Engine":
         """Move the model and templates to another device (the out-of-memory fallback uses it)."""
         self.device = torch.device(device)
-        self.model = self.model.to(self.device)
-        self._W = self._W.to(self.device)
+        self.model, self._W = self.model.to(self.device), self._W.to(self.device)
         return self
 
     def _resolve_templates(self, templates) -> Templates:
@@ -282,21 +262,29 @@ class Engine:
         self.to("cpu")
 
     @property
+    def own_templates(self) -> bool:
+        """Whether the templates in use are the ones stored with the model (it was trained or fine-tuned with them)."""
+        W = self.checkpoint.templates
+        return W is None or (W.shape == self.templates.W.shape and np.allclose(W, self.templates.W, 1e-5, 1e-8))
+
+    @property
     def calibrated_notes(self) -> NoteParams | None:
         """The model's calibrated note settings, if it has them and they hold for the templates in use.
 
-        A fine-tuning picks the onset threshold for its model *with the templates
-        it was fine-tuned with* (stored in the checkpoint): the threshold is
-        relative to the activation scale, which other templates change, so with
-        other templates the defaults apply.
+        A fine-tuning picks the onset threshold for its model *with the templates it was fine-tuned with*
+        (stored in the checkpoint): the threshold is relative to the activation scale, which other templates
+        change, so with other templates (:attr:`own_templates` False) the defaults apply.
         """
-        ck = self.checkpoint
-        if ck.notes is None:
-            return None
-        if ck.templates is not None and not (ck.templates.shape == self.templates.W.shape
-                                             and np.allclose(ck.templates, self.templates.W, rtol=1e-5, atol=1e-8)):
-            return None
-        return ck.notes
+        return self.checkpoint.notes if self.own_templates else None
+
+    @property
+    def gate(self):
+        """The model's note gate (:mod:`unmf_core.nmf.gate`) if it has one and :attr:`own_templates`, else None.
+
+        The gate learned what H gets wrong with the model's templates; with a user's own (calibrated) ones
+        those errors are rarer and it cost recall (docs/benchmarks/gate.md), so there the rule reads H alone.
+        """
+        return self.model.gate if self.own_templates else None
 
     def notes_for(self, opts: Options) -> NoteParams:
         """The note settings of a run: ``opts.notes``, else :attr:`calibrated_notes` (unrolled runs), else defaults."""
@@ -338,19 +326,20 @@ class Engine:
     def finish(self, M: torch.Tensor, step: Step, opts: Options) -> Transcription:
         """The :class:`Transcription` of one step: background, notes and parameters (the one H → notes path).
 
-        Every front end goes through it: :meth:`transcribe` for the last step,
-        the app for the step on screen. ``divergences`` holds the step's own divergence and ``timings`` is
-        empty (:meth:`transcribe` fills both); ``params["steps"]`` is
-        ``step.index``, the steps that really ran.
+        Every front end goes through it: :meth:`transcribe` for the last step, the app for the step on screen.
+        ``divergences`` holds the step's own divergence and ``timings`` is empty (:meth:`transcribe` fills
+        both); ``params["steps"]`` is ``step.index``, the steps that really ran. Unrolled runs with a :attr:`gate`
+        decide where notes start on H × its gain.
         """
         H = step.H.detach().cpu().numpy()
         bg = self.background(M, step.W, opts)
-        notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg)
+        gain = self.gate.gain(H, bg, M) if opts.method == "unrolled" and self.gate is not None else None
+        notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg, gain=gain)
         H = H.copy()  # the steps that follow may update H in place; copied after extraction (one less copy at once)
         params = self.params(opts, step.index)
         params["step"] = step.index
         return Transcription(notes, H, step.W.detach().cpu().numpy().copy(), [step.divergence], self.cqt.frame_rate,
-                             M.shape[-1] * self.cqt.hop / self.cqt.sr, params, {}, bg)
+                             M.shape[-1] * self.cqt.hop / self.cqt.sr, params, {}, bg, gain)
 
     def transcribe(self, source: str | Path | Audio | np.ndarray, opts: Options | None = None,
                    callback: Callable[[Step], object] | None = None, *, sr: int | None = None,

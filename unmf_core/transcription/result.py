@@ -30,6 +30,9 @@ class Transcription:
     background : np.ndarray or None
         ``(88,)`` activation of the recording's stationary background (see
         :func:`unmf_core.nmf.kernels.background_activation`), used by note extraction.
+    gain : np.ndarray or None
+        ``(88, T)`` the model's note gate (:mod:`unmf_core.nmf.gate`) on H, used by note extraction;
+        None for plain MU and for models without a gate.
     """
 
     notes: list[Note]
@@ -41,7 +44,8 @@ class Transcription:
     params: dict
     timings: dict
     background: np.ndarray | None = None
+    gain: np.ndarray | None = None
 
     def renotes(self, params: NoteParams) -> list[Note]:
         """Re-extract notes from the stored H with other settings (no new factorisation)."""
-        return extract_notes(self.H, self.frame_rate, params, background=self.background)
+        return extract_notes(self.H, self.frame_rate, params, background=self.background, gain=self.gain)
