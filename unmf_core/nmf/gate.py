@@ -88,7 +88,7 @@ class NoteGate(nn.Module):
 
     @torch.no_grad()
     def gain(self, H: np.ndarray, background: np.ndarray | None, M: torch.Tensor, scale: float | None = None,
-             block: int = 4096, m_max: float | None = None) -> np.ndarray:
+             block: int = 1024, m_max: float | None = None) -> np.ndarray:
         """The gain ``exp(log-gain)`` of a whole recording, float32 ``(K, T)``, computed in blocks.
 
         Parameters
@@ -120,7 +120,7 @@ class NoteGate(nn.Module):
             lo, hi = max(0, a - HALO), min(t, a + block + HALO)
             x = inputs(H[:, lo:hi], background, M[:, lo:hi].to(device), scale, m_max)
             g = self(*(v[None].to(device) for v in x))[0]
-            out[:, a:a + block] = torch.exp(g[:, a - lo:a - lo + min(block, t - a)]).cpu().numpy()
+            out[:, a:a + block] = torch.exp(g[:, a - lo:a - lo + min(block, t - a)].float()).cpu().numpy()
         return out
 
 

@@ -328,12 +328,13 @@ class Engine:
 
         Every front end goes through it: :meth:`transcribe` for the last step, the app for the step on screen.
         ``divergences`` holds the step's own divergence and ``timings`` is empty (:meth:`transcribe` fills
-        both); ``params["steps"]`` is ``step.index``, the steps that really ran. Unrolled runs with a :attr:`gate`
-        decide where notes start on H × its gain.
+        both); ``params["steps"]`` is ``step.index``, the steps that really ran. The model's last layer, with a
+        :attr:`gate`, decides where notes start on H × its gain (earlier layers, or ``--layers k``: on H alone).
         """
         H = step.H.detach().cpu().numpy()
         bg = self.background(M, step.W, opts)
-        gain = self.gate.gain(H, bg, M) if opts.method == "unrolled" and self.gate is not None else None
+        last = opts.method == "unrolled" and step.index == self.model.cfg.n_layers  # the gate reads the last H
+        gain = self.gate.gain(H, bg, M) if last and self.gate is not None else None
         notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg, gain=gain)
         H = H.copy()  # the steps that follow may update H in place; copied after extraction (one less copy at once)
         params = self.params(opts, step.index)

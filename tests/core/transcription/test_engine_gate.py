@@ -56,3 +56,19 @@ def test_other_templates_than_the_models_own_turn_the_gate_off(recording):
     assert res.gain is None and len(res.notes) >= 4
     eng.set_templates(harmonic_templates(decay=1.0))
     assert eng.own_templates and eng.gate is eng.model.gate
+
+
+def test_only_the_last_layer_is_gated(recording):
+    eng = _engine(-2.5)
+    M = eng.spectrogram(eng.load(recording))
+    opts = Options(method="unrolled")
+    steps = list(eng.steps(M, opts))
+    results = [eng.finish(M, s, opts) for s in steps]
+    assert [r.gain is not None for r in results] == [False] * (len(steps) - 1) + [True]
+    assert results[-1].notes == [] and len(results[-2].notes) >= 4  # earlier layers: the rule on H alone
+
+
+def test_a_run_of_fewer_layers_reads_h_alone(recording):
+    eng = _engine(-2.5)
+    short = eng.transcribe(recording, Options(method="unrolled", layers=2))
+    assert short.gain is None and len(short.notes) >= 4  # the gate reads the model's last layer only
