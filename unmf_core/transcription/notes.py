@@ -249,11 +249,12 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
     if gain is not None and np.shape(gain) != H.shape:
         raise ValueError(f"gain has shape {np.shape(gain)}, H {H.shape}")
     lift = params.gate_lift * scale
-    peaks = H.max(axis=1, initial=0.0) if gain is None else np.array(
-        [_gated(np.asarray(H[k], dtype=np.float64), gain[k], lift).max(initial=0.0) for k in range(H.shape[0])])
-    for k in map(int, np.flatnonzero(peaks >= floor)):  # no other key reaches its onset level
+    keys = np.flatnonzero(H.max(axis=1, initial=0.0) >= floor) if gain is None else range(H.shape[0])
+    for k in map(int, keys):  # without a gain, no other key reaches its onset level
         h = np.asarray(H[k], dtype=np.float64)
         g = h if gain is None else _gated(h, gain[k], lift)  # where notes start; h: where they end, how loud
+        if gain is not None and g.max(initial=0.0) < floor:
+            continue
         on_k = floor
         if background is not None:
             on_k = max(on_k, params.background_ratio * float(background[k]))
