@@ -467,11 +467,13 @@ def markdown(res: dict) -> str:
            f"templates: {res['engine']['templates']}.", ""]
     if res.get("notes"):
         nt = res["notes"]
-        rule = (f"each note ends at its own decay's break (offset_rel {nt['offset_rel']:g}, offset_slope "
-                f"{nt['offset_slope']:g} dB/s)" if nt.get("decay_offsets") else
+        rule = (f"each note ends at its own decay's break into a faster decay (offset_rel {nt['offset_rel']:g}, "
+                f"offset_knee {nt.get('offset_knee', -1):g} dB/s, offset_slope {nt['offset_slope']:g} dB/s after "
+                f"{nt.get('offset_slope_delay', 0):g} s)" if nt.get("decay_offsets") else
                 "notes end at the recording-wide hysteresis threshold")
         out += [f"Note settings (unmf and MU): threshold {nt['threshold']:g}; {rule}; partial rule "
                 + (f"ratio {nt['partial_ratio']:g}" if nt.get("partial_ratio") else "off")
+                + (f"; the note gate lifts notes up to {nt['gate_lift']:g} × scale" if "gate_lift" in nt else "")
                 + " (`NoteParams`, chosen on training-SoundFont renders by `scripts/tune_notes.py`).", ""]
     bp = meth.get("basic_pitch", {})
     if "skipped" in bp:

@@ -84,6 +84,14 @@ class NoteParams:
         this many dB per second (over 60 ms), if that comes before the fit's break
         (0: off). In a room the damper's drop turns into the room's decay, which the
         line fit alone follows too far.
+    offset_knee : float
+        Decay offsets: the fit's break counts only where the decay after it is steeper than before
+        by more than this many dB per second (a negative value: any break, the former rule).
+        A piano's note decays fast in its first second and slowly after it; without this the break
+        often fell on that knee, long before the key was released.
+    offset_slope_delay : float
+        Decay offsets: the slope rule starts this many seconds after the note's peak (the attack's
+        transient fades faster than ``offset_slope``).
     partial_ratio : float
         A note that starts (within ``merge_gap``) with a note an octave, a twelfth or two
         octaves below it and peaks below ``partial_ratio ×`` that note's peak is taken
@@ -109,8 +117,10 @@ class NoteParams:
     decay_offsets: bool = True
     offset_rel: float = 0.01
     offset_slope: float = 100.0
+    offset_knee: float = 26.0
+    offset_slope_delay: float = 0.035
     partial_ratio: float = 0.0
-    gate_lift: float = 0.14
+    gate_lift: float = 0.08
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-ready)."""
@@ -245,6 +255,8 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
     rise = max(1, int(round(0.5 * frame_rate)))
     peak_frames = max(1, int(round(0.3 * frame_rate)))
     slope_frames = max(1, int(round(0.06 * frame_rate)))
+    knee = params.offset_knee / frame_rate if params.offset_knee >= 0 else None
+    slope_delay = int(round(params.offset_slope_delay * frame_rate))
     floor = max(on, params.min_peak)
     if gain is not None and np.shape(gain) != H.shape:
         raise ValueError(f"gain has shape {np.shape(gain)}, H {H.shape}")
@@ -279,7 +291,8 @@ def extract_notes(H: np.ndarray, frame_rate: float, params: NoteParams = NotePar
                 limit = spans[i + 1][0] if i + 1 < len(spans) else H.shape[1]
                 b = max(a + min_len, decay_offset(h, a, limit, params.offset_rel, peak_frames=peak_frames,
                                                         slope=params.offset_slope / frame_rate,
-                                                        slope_frames=slope_frames))
+                                                        slope_frames=slope_frames, knee=knee,
+                                                        slope_delay=slope_delay))
             peak = float(h[a:b].max())
             notes.append(Note(LOWEST_PITCH + k, a / frame_rate, b / frame_rate, velocity(peak, scale, k)))
             found.append((k, a, peak))

@@ -8,13 +8,19 @@ slow to the fast decay: the break point of a two-segment straight-line fit to
 ``log h`` between the note's peak and the frame where ``h`` first falls below a
 fraction of that peak, or earlier where the activation first falls faster than a
 given slope (a room's decay after the damper).
+
+Only a break *into a faster decay* counts (the second line steeper than the first by a margin): a
+piano note's own decay is itself double, a fast "prompt" decay in its first second and a slow
+"aftersound" after it, and the unconstrained fit put many long notes' ends at that knee, long
+before the damper. The slope rule likewise skips the frames just after the peak, where the
+attack's own transient fades fast.
 """
 from __future__ import annotations
 
 import numpy as np
 
 
-def two_segment_break(y: np.ndarray, min_len: int = 3) -> int:
+def two_segment_break(y: np.ndarray, min_len: int = 3, steeper: float | None = None) -> int:
     """Index ``e`` that best splits ``y`` into two straight lines ``y[:e]``, ``y[e:]`` (least squares).
 
     Parameters
@@ -23,11 +29,15 @@ def two_segment_break(y: np.ndarray, min_len: int = 3) -> int:
         ``(n,)`` values (here: log-activation from a note's peak on).
     min_len : int
         Fewest points on each side.
+    steeper : float, optional
+        If given, only splits whose second line falls faster than the first by more than this
+        (slope per index) are considered: a break into a faster decay.
 
     Returns
     -------
     int
-        The break, in ``min_len .. n - min_len``; ``n`` when ``y`` is too short to split.
+        The break, in ``min_len .. n - min_len``; ``n`` when ``y`` is too short to split, or when
+        no split has a second line that much steeper.
     """
     y = np.asarray(y, dtype=np.float64)
     n = len(y)
@@ -41,21 +51,29 @@ def two_segment_break(y: np.ndarray, min_len: int = 3) -> int:
     s1, sx, sy, sxx, sxy, syy = cum(np.ones(n)), cum(x), cum(y), cum(x * x), cum(x * y), cum(y * y)
     e = np.arange(min_len, n - min_len + 1)
 
-    def sse(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    def fit(i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Residual sum of squares and slope of the line fit to ``y[i:j]``, for each pair."""
         m = s1[j] - s1[i]
         mx, my = sx[j] - sx[i], sy[j] - sy[i]
         vx = sxx[j] - sxx[i] - mx * mx / m
         cxy = sxy[j] - sxy[i] - mx * my / m
         vy = syy[j] - syy[i] - my * my / m
-        return vy - np.where(vx > 1e-12, cxy * cxy / np.maximum(vx, 1e-12), 0.0)
+        ok = vx > 1e-12
+        return vy - np.where(ok, cxy * cxy / np.maximum(vx, 1e-12), 0.0), np.where(ok, cxy / np.maximum(vx, 1e-12), 0.0)
 
     zero, end = np.zeros_like(e), np.full_like(e, n)
-    return int(e[np.argmin(sse(zero, e) + sse(e, end))])
+    (sse1, slope1), (sse2, slope2) = fit(zero, e), fit(e, end)
+    sse = sse1 + sse2
+    if steeper is not None:
+        sse = np.where(slope2 < slope1 - steeper, sse, np.inf)
+        if not np.isfinite(sse).any():
+            return n
+    return int(e[np.argmin(sse)])
 
 
 def decay_offset(h: np.ndarray, start: int, limit: int, rel: float, floor: float = 0.01,
                  peak_frames: int | None = None, extra: int = 3, slope: float = 0.0,
-                 slope_frames: int = 5) -> int:
+                 slope_frames: int = 5, knee: float | None = None, slope_delay: int = 0) -> int:
     """Offset frame of the note starting at ``start`` on activation row ``h``.
 
     Parameters
@@ -80,6 +98,11 @@ def decay_offset(h: np.ndarray, start: int, limit: int, rel: float, floor: float
         damper's drop turns into the room's decay, which the line fit follows too far.
     slope_frames : int
         Window of that slope, frames.
+    knee : float, optional
+        If given, the fit's break must be one into a decay faster by more than ``knee`` dB per frame
+        (:func:`two_segment_break`'s ``steeper``); without such a break the note's region ends at the cut.
+    slope_delay : int
+        The slope rule looks only from this many frames after the peak on.
 
     Returns
     -------
@@ -101,9 +124,10 @@ def decay_offset(h: np.ndarray, start: int, limit: int, rel: float, floor: float
     cut = p + int(below[0])
     tail = seg[p:cut + extra]  # a few frames past the cut, so that a drop at its end has a second segment
     db = 20 * np.log10(tail / pk + floor)
-    e = p + two_segment_break(db) if len(tail) >= 6 else cut
+    e = p + min(two_segment_break(db, steeper=knee), cut - p) if len(tail) >= 6 else cut
     if slope > 0 and len(db) > slope_frames:
         steep = np.flatnonzero(db[slope_frames:] - db[:-slope_frames] < -slope * slope_frames)
+        steep = steep[steep >= slope_delay]
         if len(steep):
             e = min(e, p + int(steep[0]))
     return start + max(1, min(e, len(seg)))

@@ -106,7 +106,7 @@ def test_a_lifting_gain_raises_weak_notes_only_up_to_the_lift_level():
     assert [n.pitch for n in extract_notes(H, fr)] == [61]
     gain = np.full_like(H, 10.0)
     lifted = extract_notes(H, fr, gain=gain)
-    assert [n.pitch for n in lifted] == [61, 68]  # lifted to 0.14 × scale: over 0.07
+    assert [n.pitch for n in lifted] == [61, 68]  # lifted to gate_lift (0.08) × scale: over 0.07
     # a threshold above the lift level reads H itself: the gain keeps no note the rule alone would drop
     assert extract_notes(H, fr, NoteParams(threshold=0.5), gain=gain) == extract_notes(H, fr, NoteParams(threshold=0.5))
     assert [n.pitch for n in extract_notes(H, fr, NoteParams(threshold=0.5, gate_lift=1.0), gain=gain)] == [61, 68]

@@ -169,3 +169,41 @@ def test_slope_rule_ends_a_note_at_its_first_steep_fall():
     h = 10 ** (db / 20)
     assert decay_offset(h, 0, len(h), 0.01) == 80  # the line fit alone follows the tail to its end
     assert 35 <= decay_offset(h, 0, len(h), 0.01, slope=1.0, slope_frames=5) <= 40
+
+
+
+def test_only_a_break_into_a_faster_decay_counts():
+    from unmf_core.transcription.notes_offsets import two_segment_break
+
+    # a piano note's double decay (fast prompt sound, slow aftersound) until it fades out, without a damper
+    y = np.r_[-1.0 * np.arange(15), -15 - 0.3 * np.arange(90)]
+    assert 14 <= two_segment_break(y) <= 16  # the free fit splits at the knee of the note's own decay
+    assert two_segment_break(y, steeper=0.3) == len(y)  # no break into a faster decay
+    y = np.r_[-1.0 * np.arange(10), -10 - 0.05 * np.arange(80), -14 - 3.0 * np.arange(10)]  # then a damper
+    assert 85 <= two_segment_break(y, steeper=0.3) <= 92
+
+
+def test_decay_offset_with_a_knee_follows_a_notes_aftersound_to_its_end():
+    from unmf_core.transcription.notes_offsets import decay_offset
+
+    db = np.r_[-1.0 * np.arange(15), -15 - 0.3 * np.arange(200)]  # falls below -40 dB (1 %) at frame 99
+    h = 10 ** (db / 20)
+    assert decay_offset(h, 0, len(h), 0.01) == 17  # the former rule: at the knee, a fifth of the note
+    assert decay_offset(h, 0, len(h), 0.01, knee=0.3) == 99
+    # the slope rule: the attack's transient (a fast fall in the first frames) ends the note only without a delay
+    db = np.r_[0.0, -6.0, -12.0, -12 - 0.05 * np.arange(60), -15 - 3.0 * np.arange(20)]
+    h = 10 ** (db / 20)
+    assert decay_offset(h, 0, len(h), 0.01, knee=0.3, slope=1.0, slope_frames=2) <= 2
+    assert 60 <= decay_offset(h, 0, len(h), 0.01, knee=0.3, slope=1.0, slope_frames=2, slope_delay=3) <= 66
+
+
+def test_default_offsets_follow_a_held_notes_aftersound():
+    # the rule as extract_notes applies it by default (knee and slope delay on)
+    H = np.full((88, 300), 1e-9)
+    t = np.arange(250)
+    db = np.where(t < 15, -1.0 * t, -15 - 0.3 * (t - 15))  # below -40 dB from frame 99 on
+    H[40, 50:] = 10 ** (db / 20)
+    (n,) = extract_notes(H, FR, NoteParams(refine_onsets=False))
+    assert n.offset == pytest.approx(149 / FR, abs=0.03)
+    (old,) = extract_notes(H, FR, NoteParams(refine_onsets=False, offset_knee=-1.0, offset_slope_delay=0.0))
+    assert old.offset < 75 / FR  # the former rule: at the knee of the note's own decay
