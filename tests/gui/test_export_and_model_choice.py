@@ -1,5 +1,5 @@
 """Export writes the final layer unless the layer on screen is chosen; a bad model file does not stay selected;
-model, templates and threshold are remembered between launches."""
+model, templates, threshold and the note-gate option are remembered between launches."""
 from __future__ import annotations
 
 import shutil
@@ -123,5 +123,22 @@ def test_model_templates_and_threshold_are_remembered(qtbot, tmp_path, recording
         assert second.engine.checkpoint.path == str(model)
         assert second.vm.note_params.threshold == pytest.approx(0.2)
         assert np.isclose(second.notes_controls.threshold.value(), 0.2)
+    finally:
+        second.close()
+
+
+def test_note_gate_with_my_templates_is_a_remembered_model_option(qtbot, tmp_path, recording):
+    first = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, first, recording)
+    assert first.options("unrolled").note_gate == "auto" and first.vm.run.results[-1].params["note_gate"] == "auto"
+    with qtbot.waitSignal(first.run_finished, timeout=30000):
+        first.files.note_gate_action.setChecked(True)  # the open file runs again
+    assert first.options("unrolled").note_gate == "on" and first.vm.run.results[-1].params["note_gate"] == "on"
+    first.close()
+    second = make_window(qtbot, tmp_path)  # the same settings file
+    try:
+        assert second.files.note_gate_action.isChecked() and second.options("mu").note_gate == "on"
+        second.files.note_gate_action.setChecked(False)  # no file open: nothing runs
+        assert second.options("unrolled").note_gate == "auto" and not second.controller.running
     finally:
         second.close()

@@ -90,6 +90,9 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
                    help=f"close gaps shorter than this, s (default {d.merge_gap})")
     n.add_argument("--reonset-ratio", type=_number(float, "reonset-ratio", 1, strict=True),
                    help=f"rise that re-strikes a held key (default {d.reonset_ratio})")
+    n.add_argument("--note-gate", choices=["auto", "on", "off"], default="auto",
+                   help="the model's note gate on the last layer: auto (default: with its own templates only), "
+                   "on (also with --templates or a calibration), off")
 
 
 def _engine(args):
@@ -110,7 +113,7 @@ def _options(args, engine):
     from ..transcription.engine import Options
 
     opts = Options(method=args.method, iterations=args.iterations, layers=args.layers, beta=args.beta,
-                   track_divergence=False)
+                   track_divergence=False, note_gate=args.note_gate)
     given = {k: getattr(args, k) for k in ("threshold", "offset_ratio", "min_duration", "merge_gap", "reonset_ratio")
              if getattr(args, k) is not None}
     return replace(opts, notes=replace(engine.notes_for(opts), **given))

@@ -277,14 +277,17 @@ class Engine:
         """
         return self.checkpoint.notes if self.own_templates else None
 
-    @property
-    def gate(self):
-        """The model's note gate (:mod:`unmf_core.nmf.gate`) if it has one and :attr:`own_templates`, else None.
+    def gate_for(self, opts: Options):
+        """The model's note gate (:mod:`unmf_core.nmf.gate`) for a run, or None (notes from H alone).
 
-        The gate learned what H gets wrong with the model's templates; with a user's own (calibrated) ones
-        those errors are rarer and it cost recall (docs/benchmarks/gate.md), so there the rule reads H alone.
+        Unrolled runs only, and by ``opts.note_gate``: ``"auto"`` with :attr:`own_templates` only, ``"on"``
+        with any templates, ``"off"`` never. ``auto`` leaves it off with a user's templates: on the project's
+        unseen SoundFont piano it adds ~0.05-0.09 onset-F to calibrated templates too, but on ``../shared``'s
+        piano with its own single notes it cost 0.014 (docs/benchmarks/gate.md, calibration.md).
         """
-        return self.model.gate if self.own_templates else None
+        if opts.method != "unrolled" or opts.note_gate == "off":
+            return None
+        return self.model.gate if self.own_templates or opts.note_gate == "on" else None
 
     def notes_for(self, opts: Options) -> NoteParams:
         """The note settings of a run: ``opts.notes``, else :attr:`calibrated_notes` (unrolled runs), else defaults."""
@@ -304,7 +307,8 @@ class Engine:
         d.update(method.describe())
         if steps is not None:
             d["steps"] = steps
-        d.update(init_iters=opts.init_iters, seed=opts.seed, notes=self.notes_for(opts).to_dict())
+        d.update(init_iters=opts.init_iters, seed=opts.seed, notes=self.notes_for(opts).to_dict(),
+                 note_gate=opts.note_gate)
         return d
 
     def background(self, M: torch.Tensor, W: torch.Tensor, opts: Options) -> np.ndarray:
@@ -329,12 +333,14 @@ class Engine:
         Every front end goes through it: :meth:`transcribe` for the last step, the app for the step on screen.
         ``divergences`` holds the step's own divergence and ``timings`` is empty (:meth:`transcribe` fills
         both); ``params["steps"]`` is ``step.index``, the steps that really ran. The model's last layer, with a
-        :attr:`gate`, decides where notes start on H × its gain (earlier layers, or ``--layers k``: on H alone).
+        gate (:meth:`gate_for`), decides where notes start on H × its gain (earlier layers, or ``--layers k``: on
+        H alone).
         """
         H = step.H.detach().cpu().numpy()
         bg = self.background(M, step.W, opts)
         last = opts.method == "unrolled" and step.index == self.model.cfg.n_layers  # the gate reads the last H
-        gain = self.gate.gain(H, bg, M) if last and self.gate is not None else None
+        gate = self.gate_for(opts) if last else None
+        gain = gate.gain(H, bg, M) if gate is not None else None
         notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg, gain=gain)
         H = H.copy()  # the steps that follow may update H in place; copied after extraction (one less copy at once)
         params = self.params(opts, step.index)

@@ -33,6 +33,11 @@ class Options:
         settings for unrolled runs when its checkpoint has them (a fine-tuned
         model), else :class:`~unmf_core.transcription.notes.NoteParams`'s defaults. See
         :meth:`Engine.notes_for`.
+    note_gate : str
+        When unrolled runs use the model's note gate (:mod:`unmf_core.nmf.gate`) on their last layer:
+        ``"auto"`` (default) with the model's own templates only, ``"on"`` with any templates (a
+        calibration too), ``"off"`` never (notes from H alone). See :meth:`Engine.gate_for
+        <unmf_core.transcription.engine.Engine.gate_for>`.
     track_divergence : bool
         Compute D(M | WH) at every step (default off: only a view that shows
         the curve asks for it; otherwise every step's divergence is NaN).
@@ -57,6 +62,17 @@ class Options:
     init_iters: int = 5
     seed: int = 0
     notes: NoteParams | None = None
+    note_gate: str = "auto"
     track_divergence: bool = False
     chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS
     cancel: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.note_gate not in NOTE_GATE_CHOICES:
+            from ..errors import OptionError
+
+            raise OptionError(f"note_gate must be one of {', '.join(NOTE_GATE_CHOICES)}, not {self.note_gate!r}")
+
+
+#: :attr:`Options.note_gate`'s values.
+NOTE_GATE_CHOICES = ("auto", "on", "off")

@@ -45,6 +45,13 @@ def test_evaluate_writes_table_and_json(pair, capsys):
     assert rep["mean"]["onset_f"] >= 0.5
 
 
+def test_evaluate_records_the_note_gate_choice(pair, capsys):
+    js = pair / "ev.json"
+    assert main(["evaluate", "--audio-dir", str(pair / "audio"), "--midi-dir", str(pair / "midi"), "--layers", "2",
+                 "--note-gate", "off", "--json", str(js)]) == 0
+    assert json.loads(js.read_text())["params"]["note_gate"] == "off"
+
+
 def test_templates_command(tmp_path, capsys):
     sf.write(tmp_path / "A4.wav", synth_notes([(69, 0.1, 1.0)]), 22050)
     assert main(["templates", str(tmp_path), "-o", str(tmp_path / "w.npz")]) == 0
@@ -77,7 +84,8 @@ def test_version(capsys):
     (["--layers", "-3"], "--layers"), (["--threshold", "-1"], "--threshold"), (["--threshold", "0"], "--threshold"),
     (["--beta", "nan"], "--beta"), (["--beta", "inf"], "--beta"), (["--min-duration", "-1"], "--min-duration"),
     (["--merge-gap", "-0.1"], "--merge-gap"), (["--offset-ratio", "0"], "--offset-ratio"),
-    (["--device", "gpu"], "--device"), (["--device", "cuda:x"], "--device"), (["--device", "cpu0"], "--device")])
+    (["--device", "gpu"], "--device"), (["--device", "cuda:x"], "--device"), (["--device", "cpu0"], "--device"),
+    (["--note-gate", "yes"], "--note-gate")])
 def test_bad_values_are_refused_in_one_line(pair, capsys, args, what):
     out = pair / "x.mid"
     with pytest.raises(SystemExit) as e:

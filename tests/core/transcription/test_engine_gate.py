@@ -1,4 +1,4 @@
-"""The engine's note gate: unrolled runs with the model's own templates only; stored for re-extraction."""
+"""The engine's note gate: unrolled runs, with the model's own templates unless asked; stored for re-extraction."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +7,7 @@ import soundfile as sf
 import torch
 
 from tests.conftest import synth_notes
+from unmf_core.errors import OptionError
 from unmf_core.io.checkpoints import Checkpoint
 from unmf_core.frontend.cqt import CQTParams
 from unmf_core.nmf.unrolled import UnrolledConfig, UnrolledMU
@@ -51,11 +52,24 @@ def test_a_silencing_gate_removes_the_notes_of_unrolled_runs_only(recording):
 
 def test_other_templates_than_the_models_own_turn_the_gate_off(recording):
     eng = _engine(-2.5, templates=harmonic_templates(decay=0.7))
-    assert not eng.own_templates and eng.gate is None
-    res = eng.transcribe(recording, Options(method="unrolled"))
+    auto = Options(method="unrolled")
+    assert not eng.own_templates and eng.gate_for(auto) is None
+    res = eng.transcribe(recording, auto)
     assert res.gain is None and len(res.notes) >= 4
     eng.set_templates(harmonic_templates(decay=1.0))
-    assert eng.own_templates and eng.gate is eng.model.gate
+    assert eng.own_templates and eng.gate_for(auto) is eng.model.gate
+
+
+def test_note_gate_option_turns_the_gate_on_with_any_templates_or_off(recording):
+    eng = _engine(-2.5, templates=harmonic_templates(decay=0.7))
+    on = eng.transcribe(recording, Options(method="unrolled", note_gate="on"))
+    assert on.gain is not None and on.notes == [] and on.params["note_gate"] == "on"
+    eng.set_templates(harmonic_templates(decay=1.0))  # the model's own: auto gates, off does not
+    off = eng.transcribe(recording, Options(method="unrolled", note_gate="off"))
+    assert off.gain is None and len(off.notes) >= 4
+    assert eng.gate_for(Options(method="mu", note_gate="on")) is None  # plain MU never
+    with pytest.raises(OptionError, match="note_gate"):
+        Options(note_gate="yes")
 
 
 def test_only_the_last_layer_is_gated(recording):
