@@ -235,6 +235,17 @@ of the training SoundFonts (their presets' templates, 8 to 88 keys, mixed as `ad
 project's own data (unseen MuseScore dry: 8 notes 0.890, 88 notes 0.910; in the room 0.842 / 0.868; the training
 SoundFonts' calibrated validation 0.854 against the shipped gate's 0.864), so it was not kept.
 
+Also tried on 2026-12-02 and not kept (throwaway scripts, the cached renders of this benchmark):
+- **A lower note threshold for calibrated templates.** On the training SoundFonts 0.04 beat the default 0.07 (8 notes
+  TimGM6mb 0.842 → 0.867, FluidR3_GM 0.727 → 0.813; 88 notes TimGM6mb 0.874 → 0.905; MuseScore_General 8 notes
+  0.807 → 0.825), with the gate on too (TimGM6mb 8 notes 0.915 → 0.924). But `../shared` piano 2-4 with its own
+  single notes fell from 0.901 to 0.828 (precision 0.869 → 0.728), 8 notes from 0.855 to 0.773: the real
+  recordings carry clutter the renders lack, and the renders do not show it even in a synthetic room (the room
+  proxy above: MuseScore 88 notes 0.808 → 0.828 at 0.04). The default stays 0.07.
+- **Less trust in a predicted key the farther it is from a recorded one** (the mix weight × exp(-n/6), n the distance
+  to the nearest recorded key): 8 notes TimGM6mb 0.842 → 0.852, MuseScore_General 0.807 → 0.820, but FluidR3_GM
+  0.727 → 0.723 and `../shared` 0.855 → 0.840.
+
 Before this change (unmixed rows) every calibration from few notes scored *below* the bundled templates alone on
 both SoundFonts (8 notes 0.781 vs 0.816 on MuseScore_General). The bundled templates became the mean of 16
 instruments (GM programs 0-7 of FluidR3_GM and TimGM6mb, commit 8a6f5a8) just before this benchmark was first
