@@ -90,6 +90,7 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
                    help=f"close gaps shorter than this, s (default {d.merge_gap})")
     n.add_argument("--reonset-ratio", type=_number(float, "reonset-ratio", 1, strict=True),
                    help=f"rise that re-strikes a held key (default {d.reonset_ratio})")
+    # transcription.options.NOTE_GATE_CHOICES written out: importing that module here would load torch for --help
     n.add_argument("--note-gate", choices=["auto", "on", "off"], default="auto",
                    help="the model's note gate on the last layer: auto (default: with its own templates only), "
                    "on (also with --templates or a calibration), off")

@@ -338,8 +338,7 @@ class Engine:
         """
         H = step.H.detach().cpu().numpy()
         bg = self.background(M, step.W, opts)
-        last = opts.method == "unrolled" and step.index == self.model.cfg.n_layers  # the gate reads the last H
-        gate = self.gate_for(opts) if last else None
+        gate = self.gate_for(opts) if step.index == self.model.cfg.n_layers else None  # it reads the last layer's H
         gain = gate.gain(H, bg, M) if gate is not None else None
         notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg, gain=gain)
         H = H.copy()  # the steps that follow may update H in place; copied after extraction (one less copy at once)

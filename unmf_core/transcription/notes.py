@@ -101,8 +101,8 @@ class NoteParams:
         With a note gate's gain: where the gain is above 1 it may raise H up to ``gate_lift × scale``
         and no further (never below H): a weak note is lifted over the default onset threshold, while a
         higher threshold still reads H. The threshold then keeps its meaning over its whole range (a gain of
-        up to e³ would otherwise keep every clear note even at threshold 1). 0.14 = twice the default
-        threshold; on the gate's validation pieces it scored as no cap did (docs/benchmarks/gate.md).
+        up to e³ would otherwise keep every clear note even at threshold 1). 0.08, just over the default
+        threshold, was chosen on training-SoundFont renders (``scripts/tune_notes.py``; docs/benchmarks/gate.md).
     """
 
     threshold: float = 0.07

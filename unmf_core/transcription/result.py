@@ -32,7 +32,8 @@ class Transcription:
         :func:`unmf_core.nmf.kernels.background_activation`), used by note extraction.
     gain : np.ndarray or None
         ``(88, T)`` the model's note gate (:mod:`unmf_core.nmf.gate`) on H, used by note extraction;
-        None for plain MU and for models without a gate.
+        None where the run's notes come from H alone (:meth:`Engine.gate_for
+        <unmf_core.transcription.engine.Engine.gate_for>`, and layers before the last).
     """
 
     notes: list[Note]
