@@ -3,7 +3,7 @@
     python scripts/train_gate.py [--data DIR] [--model resources/models/default.pt] [--out OUT.pt]
 
 1. Renders 360 pieces of ~20 s (``unmf_core.training.synthdata.random_piece`` with ``GATE_SEGMENTS``: keys
-   also struck again while they sound; seed 0) with FluidR3_GM or
+   also struck again while they sound, block chords over a low bass; seed 0) with FluidR3_GM or
    TimGM6mb, GM pianos 0-7, each altered as a real recording would be (stretched tuning, a room half of the
    time, colouring, noise: :mod:`unmf_core.training.augment`) into ``DIR/train`` (~5 min); MuseScore General
    never: it is the quality benchmark's unseen piano. Nothing from ``../shared`` is used.
@@ -15,7 +15,7 @@
 4. Writes the model with the gate (``note_gate`` = 16 channels), its unrolled layers and templates
    unchanged; the checkpoint's ``meta["note_gate"]`` records this command, the material and the training.
 
-Measured on a 2-core CPU, one thread: 14.8 minutes with the pieces already rendered (rendering takes ~2.5 more).
+Measured on a 2-core CPU, one thread: 14.3 minutes with the pieces already rendered (rendering takes ~2.5 more).
 """
 from __future__ import annotations
 

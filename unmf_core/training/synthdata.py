@@ -137,10 +137,40 @@ def _repeats(rng, t, beat, lo, hi):
     return notes, t
 
 
+#: Rhythms of :func:`_accompaniment`'s chords: onsets in beats within a 4-beat bar.
+_RHYTHMS = ((0, 1, 2, 3), (0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5), (1, 2, 3), (0, 1.5, 2, 3.5), (0, 0.75, 1, 1.75, 2, 3),
+            (0.5, 1, 1.5, 2.5, 3, 3.5), (0, 1, 1.5, 2, 3, 3.5))
+
+
+def _accompaniment(rng, t, beat, lo, hi):
+    """Block-chord accompaniment: a chord struck again on a rhythm over a bass note 1.5-4.5 octaves below it,
+    held for the bar (a key struck again while it sounds, and chord notes on the bass's upper partials)."""
+    notes = []
+    base = rng.uniform(50, 110)
+    for _ in range(int(rng.integers(2, 5))):
+        root = int(rng.integers(max(lo, 52), max(max(lo, 52) + 1, min(hi, 96) - 11)))
+        chord = sorted(root + s for s in _CHORDS[int(rng.integers(len(_CHORDS)))])
+        for _ in range(int(rng.integers(0, len(chord)))):  # an inversion
+            chord = chord[1:] + [chord[0] + 12]
+        bass = root - int(rng.integers(18, 55))
+        while bass < 21:
+            bass += 12
+        bar = 4 * beat
+        notes.append(Note(bass, t, t + bar * rng.uniform(0.7, 1.0), _vel(rng, base + 5)))
+        onsets = [beat * o for o in _RHYTHMS[int(rng.integers(len(_RHYTHMS)))]] + [bar]
+        for a, b in zip(onsets[:-1], onsets[1:]):
+            for p in chord:
+                if p <= 108:
+                    notes.append(Note(p, t + a, t + a + (b - a) * rng.uniform(0.6, 1.0), _vel(rng, base)))
+        t += bar
+    return notes, t
+
+
 _SEGMENTS = (_chords, _scale_run, _arpeggio, _polyphony)
 #: The note gate's material (:mod:`unmf_core.training.gate`) also strikes keys again while they sound: a gate
-#: that never saw it learns that a rise on a sounding key is never a note.
-GATE_SEGMENTS = _SEGMENTS + (_repeats, _repeats)
+#: that never saw it learns that a rise on a sounding key is never a note; and block chords over a low bass:
+#: a gate that never saw them drops chord notes that sit on the bass's upper partials.
+GATE_SEGMENTS = _SEGMENTS + (_repeats, _repeats, _accompaniment)
 
 
 def random_piece(rng: np.random.Generator, duration: float = 20.0,
