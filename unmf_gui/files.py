@@ -19,7 +19,8 @@ from unmf_gui.workers import EngineSpec
 
 MIDI_FILTER = "MIDI (*.mid *.midi)"
 RECENT_KEY = "recent_files"
-#: QSettings key: the model's note gate also with the user's own templates (``Options.note_gate`` "on").
+#: QSettings key: the model's note gate also with the user's own templates (``Options.note_gate`` "on", the
+#: default; unchecked: "auto", the gate with the model's own templates only).
 NOTE_GATE_KEY = "note_gate_any_templates"
 MAX_RECENT = 8
 #: Object name of the export dialog's "layer on screen instead of the final layer" option.
@@ -101,10 +102,10 @@ class FileActions(QObject):
         self._act(model, "Build templates from a &folder of single notes…", None, self.templates_folder_dialog)
         self._act(model, "C&alibrate to my instrument…", None, lambda: open_calibrate_dialog(window))
         self.note_gate_action = QAction("Note &gate with my templates too", self.w, checkable=True)
-        self.note_gate_action.setChecked(window.settings.value(NOTE_GATE_KEY, False, type=bool))
+        self.note_gate_action.setChecked(window.settings.value(NOTE_GATE_KEY, True, type=bool))
         self.note_gate_action.setToolTip("the model's note gate (it decides where notes start) also with calibrated "
-                                         "or loaded templates; on the project's renders it helps, on a sampled "
-                                         "piano with its own notes it cost 0.014 onset-F")
+                                         "or loaded templates (the default): it keeps a calibration from few notes "
+                                         "from scoring below the bundled templates")
         self.note_gate_action.toggled.connect(self._note_gate_toggled)
         model.addAction(self.note_gate_action)
         self.save_templates_action = self._act(model, "&Save templates…", None, self.save_templates)

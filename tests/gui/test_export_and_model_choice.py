@@ -130,15 +130,16 @@ def test_model_templates_and_threshold_are_remembered(qtbot, tmp_path, recording
 def test_note_gate_with_my_templates_is_a_remembered_model_option(qtbot, tmp_path, recording):
     first = make_window(qtbot, tmp_path)
     open_and_wait(qtbot, first, recording)
-    assert first.options("unrolled").note_gate == "auto" and first.vm.run.results[-1].params["note_gate"] == "auto"
-    with qtbot.waitSignal(first.run_finished, timeout=30000):
-        first.files.note_gate_action.setChecked(True)  # the open file runs again
+    assert first.files.note_gate_action.isChecked()  # on by default, as Options and the CLI
     assert first.options("unrolled").note_gate == "on" and first.vm.run.results[-1].params["note_gate"] == "on"
+    with qtbot.waitSignal(first.run_finished, timeout=30000):
+        first.files.note_gate_action.setChecked(False)  # the open file runs again
+    assert first.options("unrolled").note_gate == "auto" and first.vm.run.results[-1].params["note_gate"] == "auto"
     first.close()
     second = make_window(qtbot, tmp_path)  # the same settings file
     try:
-        assert second.files.note_gate_action.isChecked() and second.options("mu").note_gate == "on"
-        second.files.note_gate_action.setChecked(False)  # no file open: nothing runs
-        assert second.options("unrolled").note_gate == "auto" and not second.controller.running
+        assert not second.files.note_gate_action.isChecked() and second.options("mu").note_gate == "auto"
+        second.files.note_gate_action.setChecked(True)  # no file open: nothing runs
+        assert second.options("unrolled").note_gate == "on" and not second.controller.running
     finally:
         second.close()

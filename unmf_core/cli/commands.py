@@ -91,9 +91,9 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     n.add_argument("--reonset-ratio", type=_number(float, "reonset-ratio", 1, strict=True),
                    help=f"rise that re-strikes a held key (default {d.reonset_ratio})")
     # transcription.options.NOTE_GATE_CHOICES written out: importing that module here would load torch for --help
-    n.add_argument("--note-gate", choices=["auto", "on", "off"], default="auto",
-                   help="the model's note gate on the last layer: auto (default: with its own templates only), "
-                   "on (also with --templates or a calibration), off")
+    n.add_argument("--note-gate", choices=["on", "auto", "off"], default="on",
+                   help="the model's note gate on the last layer: on (default: with any templates, --templates "
+                   "or a calibration too), auto (with the model's own templates only), off")
 
 
 def _engine(args):

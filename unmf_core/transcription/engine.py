@@ -280,10 +280,10 @@ class Engine:
     def gate_for(self, opts: Options):
         """The model's note gate (:mod:`unmf_core.nmf.gate`) for a run, or None (notes from H alone).
 
-        Unrolled runs only, and by ``opts.note_gate``: ``"auto"`` with :attr:`own_templates` only, ``"on"``
-        with any templates, ``"off"`` never. ``auto`` leaves it off with a user's templates: on the project's
-        unseen SoundFont piano it adds ~0.05-0.09 onset-F to calibrated templates too, but on ``../shared``'s
-        piano with its own single notes it cost 0.014 (docs/benchmarks/gate.md, calibration.md).
+        Unrolled runs only, and by ``opts.note_gate``: ``"on"`` (the default) with any templates, ``"auto"``
+        with :attr:`own_templates` only, ``"off"`` never. With calibrated templates the gate adds 0.05-0.09
+        onset-F on the project's renders, and with few recorded notes it is what keeps a calibration from
+        scoring below the bundled templates (docs/benchmarks/calibration.md, gate.md).
         """
         if opts.method != "unrolled" or opts.note_gate == "off":
             return None

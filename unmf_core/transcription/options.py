@@ -35,8 +35,8 @@ class Options:
         :meth:`Engine.notes_for`.
     note_gate : str
         When unrolled runs use the model's note gate (:mod:`unmf_core.nmf.gate`) on their last layer:
-        ``"auto"`` (default) with the model's own templates only, ``"on"`` with any templates (a
-        calibration too), ``"off"`` never (notes from H alone). See :meth:`Engine.gate_for
+        ``"on"`` (default) with any templates (a calibration too), ``"auto"`` with the model's own
+        templates only, ``"off"`` never (notes from H alone). See :meth:`Engine.gate_for
         <unmf_core.transcription.engine.Engine.gate_for>`.
     track_divergence : bool
         Compute D(M | WH) at every step (default off: only a view that shows
@@ -62,7 +62,7 @@ class Options:
     init_iters: int = 5
     seed: int = 0
     notes: NoteParams | None = None
-    note_gate: str = "auto"
+    note_gate: str = "on"
     track_divergence: bool = False
     chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS
     cancel: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
@@ -75,4 +75,4 @@ class Options:
 
 
 #: :attr:`Options.note_gate`'s values.
-NOTE_GATE_CHOICES = ("auto", "on", "off")
+NOTE_GATE_CHOICES = ("on", "auto", "off")

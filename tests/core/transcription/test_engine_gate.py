@@ -50,19 +50,20 @@ def test_a_silencing_gate_removes_the_notes_of_unrolled_runs_only(recording):
     assert len(gated.renotes(NoteParams(threshold=0.003))) >= 4
 
 
-def test_other_templates_than_the_models_own_turn_the_gate_off(recording):
+def test_auto_turns_the_gate_off_with_other_templates_than_the_models_own(recording):
     eng = _engine(-2.5, templates=harmonic_templates(decay=0.7))
-    auto = Options(method="unrolled")
+    auto = Options(method="unrolled", note_gate="auto")
     assert not eng.own_templates and eng.gate_for(auto) is None
     res = eng.transcribe(recording, auto)
-    assert res.gain is None and len(res.notes) >= 4
+    assert res.gain is None and len(res.notes) >= 4 and res.params["note_gate"] == "auto"
     eng.set_templates(harmonic_templates(decay=1.0))
     assert eng.own_templates and eng.gate_for(auto) is eng.model.gate
 
 
-def test_note_gate_option_turns_the_gate_on_with_any_templates_or_off(recording):
+def test_the_default_gates_with_any_templates_and_off_never(recording):
     eng = _engine(-2.5, templates=harmonic_templates(decay=0.7))
-    on = eng.transcribe(recording, Options(method="unrolled", note_gate="on"))
+    assert Options().note_gate == "on"
+    on = eng.transcribe(recording, Options(method="unrolled"))
     assert on.gain is not None and on.notes == [] and on.params["note_gate"] == "on"
     eng.set_templates(harmonic_templates(decay=1.0))  # the model's own: auto gates, off does not
     off = eng.transcribe(recording, Options(method="unrolled", note_gate="off"))
