@@ -158,7 +158,7 @@ def test_ctrl_wheel_changes_velocity_in_one_undo_step(qtbot, win):
 
 def test_rubber_band_selects_and_the_context_velocity_applies(qtbot, win):
     notes = win.vm.notes
-    drag(qtbot, win, point(win, 0.05, 65.4), point(win, 1.45, 59.6))  # around C4 and E4
+    drag(qtbot, win, point(win, 0.05, 64.4), point(win, 1.45, 59.6))  # rows C4 … E4: around C4 and E4
     assert {n.pitch for n in win.activations.notes_layer.selected} == {60, 64}
     before = list(win.vm.notes)
     vp = win.activations.viewport()
