@@ -302,8 +302,8 @@ shipped one until 2026-12-03); throwaway scripts outside the repository. T and
 F: TimGM6mb and FluidR3_GM with leave-one-SoundFont-out bundled templates (the normalised mean of the *other*
 SoundFont's programs 0-7, as in "How the mix was chosen"), where choices are made; M: MuseScore_General and R:
 MuseScore_General-room with the shipped bundled templates, measured only. Onset-F, 8 notes C1..C8 unless said;
-"auto" = the default (no gate with calibrated templates), "on" = `--note-gate on`. The re-measured baseline
-equals that gate's table to the third decimal.
+"auto" = `--note-gate auto` (no gate with calibrated templates; then the default), "on" = `--note-gate on`.
+The re-measured baseline equals that gate's table to the third decimal.
 
 | variant | T auto / on | F auto / on | M auto / on | R auto / on |
 |---|---:|---:|---:|---:|

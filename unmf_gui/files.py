@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QCheckBox, QFileDialog
 from unmf_core.errors import UnmfError
 from unmf_core.io.atomic import write_bytes_atomic
 from unmf_core.transcription.notes import write_csv, write_midi
+from unmf_core.transcription.options import Options
 from unmf_gui.calibrate_dialog import open_dialog as open_calibrate_dialog
 from unmf_gui.finetune_dialog import open_dialog as open_finetune_dialog
 from unmf_gui.model_compare import ModelCompare
@@ -102,7 +103,7 @@ class FileActions(QObject):
         self._act(model, "Build templates from a &folder of single notes…", None, self.templates_folder_dialog)
         self._act(model, "C&alibrate to my instrument…", None, lambda: open_calibrate_dialog(window))
         self.note_gate_action = QAction("Note &gate with my templates too", self.w, checkable=True)
-        self.note_gate_action.setChecked(window.settings.value(NOTE_GATE_KEY, True, type=bool))
+        self.note_gate_action.setChecked(window.settings.value(NOTE_GATE_KEY, Options.note_gate == "on", type=bool))
         self.note_gate_action.setToolTip("the model's note gate (it decides where notes start) also with calibrated "
                                          "or loaded templates (the default): it keeps a calibration from few notes "
                                          "from scoring below the bundled templates")

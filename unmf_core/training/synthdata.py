@@ -159,9 +159,8 @@ def _accompaniment(rng, t, beat, lo, hi):
         notes.append(Note(bass, t, t + bar * rng.uniform(0.7, 1.0), _vel(rng, base + 5)))
         onsets = [beat * o for o in _RHYTHMS[int(rng.integers(len(_RHYTHMS)))]] + [bar]
         for a, b in zip(onsets[:-1], onsets[1:]):
-            for p in chord:
-                if p <= 108:
-                    notes.append(Note(p, t + a, t + a + (b - a) * rng.uniform(0.6, 1.0), _vel(rng, base)))
+            for p in chord:  # at most root + 19 ≤ 103: no key above C8
+                notes.append(Note(p, t + a, t + a + (b - a) * rng.uniform(0.6, 1.0), _vel(rng, base)))
         t += bar
     return notes, t
 
