@@ -26,6 +26,13 @@ MIN_NOTE_SECONDS = 0.15
 FUNDAMENTAL_FLOOR = 0.003
 #: Another key with this share of the main key's activation makes a note unclear.
 SECOND_PITCH_RATIO = 0.35
+#: A template learned from a recording with its MIDI whose cosine to the base template of its key is below this is
+#: not used (its attack was masked by other notes; the key is predicted instead). Chosen on the TimGM6mb and
+#: FluidR3_GM 30 s takes with leave-one-SoundFont-out base templates (docs/benchmarks/calibration.md).
+MIN_LIKENESS = 0.7
+#: A note's attack is looked for until this long before the next onset (seconds): the CQT's long low-frequency
+#: windows let the next note in earlier. Chosen with MIN_LIKENESS on the same takes.
+NEXT_ONSET_MARGIN = 0.03
 
 
 def folder_notes(folder: Path, params: CQTParams, device: str,
@@ -161,12 +168,14 @@ def _attack(C: np.ndarray, energy: np.ndarray, onset: int, earliest: int, latest
     """The spectrum a note adds at its attack: the loudest frame after ``onset`` minus the quietest before.
 
     ``earliest`` and ``latest`` bound the frames searched (the previous note's
-    peak, the next onset). Whatever already sounded (a previous note's decay,
-    other held notes) cancels out; what only the new note adds remains.
+    peak, the next onset; the peak is looked for until :data:`NEXT_ONSET_MARGIN`
+    before it). Whatever already sounded (a previous note's decay, other held
+    notes) cancels out; what only the new note adds remains.
     """
     lo = max(earliest, onset - int(0.2 * fr), 0)
     pre = lo + int(np.argmin(energy[lo:onset + 1]))
-    win = np.arange(pre, max(pre + 1, min(latest, onset + int(0.4 * fr), C.shape[1])))
+    stop = max(onset + 1, latest - int(round(NEXT_ONSET_MARGIN * fr)))
+    win = np.arange(pre, max(pre + 1, min(stop, onset + int(0.4 * fr), C.shape[1])))
     peak = int(win[np.argmax(energy[win])])
     return np.clip(C[:, peak] - C[:, pre], 0.0, None), peak
 
@@ -182,7 +191,11 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
     learned too: the attack of each group of onsets within ``apart`` is
     decomposed on the templates predicted from the single attacks
     (:func:`~unmf_core.calibration.adapt.adapt` on ``base``) and each key
-    takes its share of it (the spectrum times its part of the model).
+    takes its share of it (the spectrum times its part of the model). With
+    ``base``, a learned template whose cosine to the base template of its key
+    is under :data:`MIN_LIKENESS` is not used (listed in ``skipped``; the key
+    is then predicted like any unrecorded one): such an attack was masked by
+    other notes or the MIDI note is not the one played.
 
     Parameters
     ----------
@@ -238,6 +251,9 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
         if len(keys) == 1 and v.sum() > 0:
             found.setdefault(keys[0], []).append(v / np.linalg.norm(v))
     clean = {k: np.mean(vs, axis=0) for k, vs in found.items()}
+    unlike: dict[int, float] = {}
+    if base is not None:
+        clean = _drop_unlike(clean, base, unlike)
     chords: dict[int, list[np.ndarray]] = {}
     if base is not None and clean:
         from .adapt import adapt
@@ -250,8 +266,29 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
                 for j, k in enumerate(keys):
                     if k not in clean and share[:, j].any():
                         chords.setdefault(k, []).append(share[:, j] / np.linalg.norm(share[:, j]))
+    split = {k: np.mean(vs, axis=0) for k, vs in chords.items()}
+    if base is not None:
+        split = _drop_unlike(split, base, unlike)
     names = key_names()
     played = {n.pitch - LOWEST_PITCH for n in inside}
-    skipped = [f"{names[k]}: no onset apart from other notes' (within {1000 * apart:.0f} ms) to learn from"
-               for k in sorted(played - set(clean) - set(chords))]
-    return {**clean, **{k: np.mean(vs, axis=0) for k, vs in chords.items()}}, skipped
+    skipped = [f"{names[k]}: its attack is unlike a piano note of that key (cosine {unlike[k]:.2f} to the base "
+               f"template, under {MIN_LIKENESS}); predicted instead" if k in unlike else
+               f"{names[k]}: no onset apart from other notes' (within {1000 * apart:.0f} ms) to learn from"
+               for k in sorted(played - set(clean) - set(split))]
+    return {**clean, **split}, skipped
+
+
+def _drop_unlike(cols: dict[int, np.ndarray], base: np.ndarray, unlike: dict[int, float]) -> dict[int, np.ndarray]:
+    """``cols`` without the templates whose cosine to ``base``'s column of their key is under :data:`MIN_LIKENESS`.
+
+    The cosines of the dropped ones are added to ``unlike`` (key → cosine).
+    """
+    kept = {}
+    for k, v in cols.items():
+        b = base[:, k]
+        like = float(v @ b / ((np.linalg.norm(v) * np.linalg.norm(b)) or 1.0))
+        if like < MIN_LIKENESS:
+            unlike[k] = like
+        else:
+            kept[k] = v
+    return kept

@@ -132,6 +132,35 @@ def test_recording_with_midi_learns_the_played_keys(tmp_path):
         assert col[3 * (other - 21)] < 0.2 * col[3 * (p - 21)]
 
 
+def test_recording_with_midi_skips_an_attack_unlike_its_key(tmp_path):
+    """A note whose attack is not its key's (a wrong MIDI note, a masked attack) is listed and predicted instead."""
+    from unmf_core.calibration.material import MIN_LIKENESS
+
+    played = [48, 52, 62, 60]  # the MIDI says G3 (55) where the recording plays D4
+    notes = [Note(p, 0.2 + 0.6 * i, 0.7 + 0.6 * i, 80) for i, p in enumerate([48, 52, 55, 60])]
+    y = synth_notes([(q, n.onset, n.offset) for q, n in zip(played, notes)], sr=P.sr, duration=3.0)
+    sf.write(tmp_path / "piece.wav", y, P.sr)
+    write_midi(notes, tmp_path / "piece.mid")
+    cal = calibrate(tmp_path / "piece.wav", midi=tmp_path / "piece.mid")
+    assert sorted(cal.recorded) == [48, 52, 60]
+    assert len(cal.skipped) == 1 and cal.skipped[0].startswith("G3: its attack is unlike"), cal.skipped
+    assert f"under {MIN_LIKENESS}" in cal.skipped[0] and "G3" in cal.templates.filled
+
+
+def test_an_attack_stops_before_the_next_onset():
+    """A low note struck 0.4 s after a high one reaches the CQT's long bass windows before its onset."""
+    from unmf_core.calibration.material import learn_from_midi
+    from unmf_core.frontend.cqt import compute_cqt
+
+    notes = [Note(67, 1.1, 1.9, 80), Note(72, 1.6, 2.5, 80), Note(55, 2.0, 2.8, 80)]
+    y = synth_notes([(n.pitch, n.onset, n.offset) for n in notes], sr=P.sr, duration=3.2)
+    C = compute_cqt(y, P, "cpu").numpy().astype(np.float64)
+    cols, _ = learn_from_midi(C, notes, P)
+    c5 = cols[72 - 21]
+    assert int(np.argmax(c5)) in range(3 * (72 - 21) - 1, 3 * (72 - 21) + 2)
+    assert c5[3 * (55 - 21)] < 0.2 * c5.max()  # not G3's fundamental
+
+
 def test_recording_with_midi_without_base_skips_chords():
     from unmf_core.calibration.material import learn_from_midi
     from unmf_core.frontend.cqt import compute_cqt
