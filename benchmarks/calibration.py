@@ -454,7 +454,7 @@ templates, chosen on their mean; M and R measured only):
 | 0.85 | 0.925 | 0.872 | | |
 | 0.9 | 0.929 | 0.865 | | |
 | under 0.9 × the median cosine of the take's learned keys | 0.924 | 0.875 | | |
-| 0.7 + attack's peak searched until 30 ms before the next onset (kept) | **0.930** | **0.873** | **0.897** | **0.843** |
+| 0.7 + the attack's peak searched until 30 ms before the next onset | **0.930** | **0.873** | **0.897** | **0.843** |
 | the same, until 50 / 100 ms before it | 0.930 / 0.930 | 0.873 / 0.869 | 0.897 / 0.897 | |
 | until 50 ms before it, no templates dropped | 0.932 | 0.864 | 0.884 | |
 
