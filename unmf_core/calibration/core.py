@@ -139,6 +139,9 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
             cols, skipped = detect_notes(C, B, params)
         if not cols:
             why = "; ".join(skipped[:4]) + (" …" if len(skipped) > 4 else "")
+            if midi is not None:
+                raise TemplateError(f"{name}: no note of {Path(midi).name} could be learned; is it this "
+                                    f"recording's MIDI, aligned with it? ({why})")
             raise TemplateError(f"{name}: no clear single notes found"
                                 + (f" ({why})" if why else " (silence or no note onsets)"))
     bps = params.bins_per_semitone

@@ -271,8 +271,8 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
         split = _drop_unlike(split, base, unlike)
     names = key_names()
     played = {n.pitch - LOWEST_PITCH for n in inside}
-    skipped = [f"{names[k]}: its attack is unlike a piano note of that key (cosine {unlike[k]:.2f} to the base "
-               f"template, under {MIN_LIKENESS}); predicted instead" if k in unlike else
+    skipped = [f"{names[k]}: its attack does not sound like that key (cosine {unlike[k]:.2f} to its base template, "
+               f"under {MIN_LIKENESS})" if k in unlike else
                f"{names[k]}: no onset apart from other notes' (within {1000 * apart:.0f} ms) to learn from"
                for k in sorted(played - set(clean) - set(split))]
     return {**clean, **split}, skipped

@@ -143,8 +143,19 @@ def test_recording_with_midi_skips_an_attack_unlike_its_key(tmp_path):
     write_midi(notes, tmp_path / "piece.mid")
     cal = calibrate(tmp_path / "piece.wav", midi=tmp_path / "piece.mid")
     assert sorted(cal.recorded) == [48, 52, 60]
-    assert len(cal.skipped) == 1 and cal.skipped[0].startswith("G3: its attack is unlike"), cal.skipped
+    assert len(cal.skipped) == 1, cal.skipped
+    assert cal.skipped[0].startswith("G3: its attack does not sound like that key")
     assert f"under {MIN_LIKENESS}" in cal.skipped[0] and "G3" in cal.templates.filled
+
+
+def test_a_midi_file_of_another_piece_is_refused_with_the_reason(tmp_path):
+    notes = [Note(p, 0.2 + 0.6 * i, 0.7 + 0.6 * i, 80) for i, p in enumerate([48, 52, 55, 60])]
+    y = synth_notes([(n.pitch, n.onset, n.offset) for n in notes], sr=P.sr, duration=3.0)
+    sf.write(tmp_path / "piece.wav", y, P.sr)
+    write_midi([Note(n.pitch + 6, n.onset, n.offset, 80) for n in notes], tmp_path / "other.mid")  # a tritone off
+    with pytest.raises(TemplateError, match=r"piece.wav: no note of other.mid could be learned; is it this "
+                                            r"recording's MIDI.*F#3: its attack does not sound like that key"):
+        calibrate(tmp_path / "piece.wav", midi=tmp_path / "other.mid")
 
 
 def test_an_attack_stops_before_the_next_onset():
