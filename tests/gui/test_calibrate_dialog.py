@@ -145,6 +145,7 @@ def test_a_recording_with_its_midi_calibrates(qtbot, win, tmp_path):
     cal = sig.args[0]
     assert cal.method == "recording+midi" and sorted(cal.recorded) == [55, 60, 64, 67, 72]
     assert dlg.keys_table.rowCount() == 5 and "5 keys recorded" in status_text(dlg)
+    assert "Note: the keys below G3 are only extrapolated" in status_text(dlg)  # the piece starts at G3
 
 
 def test_no_input_device_disables_record_with_the_reason(qtbot, win):

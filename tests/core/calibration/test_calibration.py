@@ -158,6 +158,16 @@ def test_a_midi_file_of_another_piece_is_refused_with_the_reason(tmp_path):
         calibrate(tmp_path / "piece.wav", midi=tmp_path / "other.mid")
 
 
+def test_advice_when_the_low_register_is_only_extrapolated():
+    t = harmonic_templates(P)
+    assert Calibration(t, {24: 1.0, 60: 0.9}).advice() is None
+    assert Calibration(t, {48: 1.0, 84: 0.9}).advice() is None  # C3: low enough
+    high = Calibration(t, {60: 1.0, 72: 0.9, 84: 0.9})
+    assert high.advice() == ("the keys below C4 are only extrapolated from the recorded ones; "
+                             "record some notes at C3 or lower too")
+    assert high.summary().splitlines()[-1] == f"note: {high.advice()}"
+
+
 def test_an_attack_stops_before_the_next_onset():
     """A low note struck 0.4 s after a high one reaches the CQT's long bass windows before its onset."""
     from unmf_core.calibration.material import learn_from_midi
