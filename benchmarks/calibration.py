@@ -277,14 +277,14 @@ above; T and F with the leave-one-SoundFont-out bundled templates (their bundled
 | C2-C6 (the whole recording) | 0.914 | 0.928 | 0.882 |
 
 On MuseScore_General a scale above C4 scores below the bundled templates (0.895): its loss lies in A2-G#4 (see
-"Where the 8-note loss lies" below), which such a scale leaves to extrapolation. Against the bundled templates,
-the C4-C6 calibration misses more notes below C4 (110 → 125 of the 12 pieces' notes) and adds false notes from
-C4 up (12 → 22; false notes an octave above a played one, at any pitch: 7 → 11): the recorded keys, closer to
-this piano, take over the upper partials of the bass notes whose templates are only extrapolated. How far the
-prediction reaches beyond the recorded range (`adapt.REACH`, 6 keys) does not change that: 0.5 / 3 / 6 / 12 / 24 keys give
-0.878 / 0.881 / 0.882 / 0.890 / 0.892 there, and on T and F (the three scales each) the mean is
-0.889 / 0.894 / 0.894 / 0.894 / 0.892, so 6 stays. A calibration whose lowest recorded key is above C3 now
-says so and asks for lower notes (`Calibration.advice`, in `unmf templates`' summary and the dialog).
+"Where the 8-note loss lies" below), which such a scale leaves to extrapolation. Against the bundled templates, the
+C4-C6 calibration misses more notes below C4 (110 → 125 of the 12 pieces' notes) and adds false notes from C4 up
+(12 → 22; false notes an octave above a played one, at any pitch: 7 → 11): the recorded keys, closer to this piano,
+take over the upper partials of the bass notes whose templates are only extrapolated. How far the prediction
+reaches beyond the recorded range (`adapt.REACH`, 6 keys) does not change that: 0.5 / 3 / 6 / 12 / 24 keys give
+0.878 / 0.881 / 0.882 / 0.890 / 0.892 there, and on T and F (the three scales each) the mean is 0.889 / 0.894 /
+0.894 / 0.894 / 0.892, so 6 stays. A calibration whose lowest recorded key is above C3 now says so and asks for
+lower notes (`Calibration.advice`, in `unmf templates`' summary and the dialog).
 
 **The note gate and calibrated templates.** With the gate only on the model's own templates (`auto`, the default
 until 2026-12-03), every calibration from fewer than 88 notes scored *below* the bundled templates on every
