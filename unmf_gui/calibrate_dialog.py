@@ -561,9 +561,9 @@ class CalibrateDialog(QDialog):
         span = f" ({names[keys[0]]} … {names[keys[-1]]})" if len(keys) > 1 else f" ({names[keys[0]]})"
         skipped = f"; {len(cal.skipped)} skipped (see the list)" if cal.skipped else ""
         advice = cal.advice()
-        advice = f" Note: {advice}." if advice else ""
+        note = f" Note: {advice}." if advice else ""
         self._say(f"{len(keys)} key{'s' if len(keys) != 1 else ''} recorded{span}, the other {88 - len(keys)} "
-                  f"predicted from them{skipped}. Save the templates to use them.{advice}")
+                  f"predicted from them{skipped}. Save the templates to use them.{note}")
 
     # ---- saving ------------------------------------------------------------------------------------------------
     def save_dialog(self) -> bool:

@@ -247,5 +247,10 @@ def fit_quality(base: np.ndarray, recorded: dict[int, np.ndarray], bps: int = 3)
     for k, col in recorded.items():
         others = {i: c for i, c in recorded.items() if i != k}
         pred = interpolate_templates(base, others, bps)[:, k] if others else base[:, k]
-        out[k] = float(np.dot(pred, col) / ((np.linalg.norm(pred) * np.linalg.norm(col)) or 1.0))
+        out[k] = cosine(pred, col)
     return out
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two spectra (0 when either is all zeros)."""
+    return float(np.dot(a, b) / ((np.linalg.norm(a) * np.linalg.norm(b)) or 1.0))

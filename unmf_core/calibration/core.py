@@ -69,12 +69,12 @@ class Calibration:
         scale C4-C6 scored below no calibration at all, while scales from C2 or C3
         came within 0.02 of all 88 keys.
         """
-        if not self.recorded or min(self.recorded) <= LOWEST_ADVISED:
+        lowest = min(self.recorded, default=LOWEST_ADVISED)
+        if lowest <= LOWEST_ADVISED:
             return None
-        name = key_names()[min(self.recorded) - LOWEST_PITCH]
-        low = key_names()[LOWEST_ADVISED - LOWEST_PITCH]
-        return (f"the keys below {name} are only extrapolated from the recorded ones; "
-                f"record some notes at {low} or lower too")
+        names = key_names()
+        return (f"the keys below {names[lowest - LOWEST_PITCH]} are only extrapolated from the recorded ones; "
+                f"record some notes at {names[LOWEST_ADVISED - LOWEST_PITCH]} or lower too")
 
 
 def default_base(params: CQTParams) -> Templates:

@@ -18,6 +18,7 @@ from ..errors import AudioError, TemplateError
 from ..frontend.audio import load_audio
 from ..frontend.cqt import LOWEST_PITCH, N_KEYS, CQTParams, compute_cqt, key_names
 from ..transcription.templates import AUDIO_SUFFIXES, key_index, peak_frame
+from .adapt import adapt, cosine
 
 #: Shortest usable single note in a recording (seconds before the next onset).
 MIN_NOTE_SECONDS = 0.15
@@ -253,11 +254,9 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
     clean = {k: np.mean(vs, axis=0) for k, vs in found.items()}
     unlike: dict[int, float] = {}
     if base is not None:
-        clean = _drop_unlike(clean, base, unlike)
+        clean, unlike = _split_unlike(clean, base)
     chords: dict[int, list[np.ndarray]] = {}
     if base is not None and clean:
-        from .adapt import adapt
-
         pred = adapt(base, clean, params.bins_per_semitone).astype(np.float64)
         for keys, v in attacks:
             if len(keys) > 1 and v.sum() > 0 and any(k not in clean for k in keys):
@@ -268,7 +267,8 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
                         chords.setdefault(k, []).append(share[:, j] / np.linalg.norm(share[:, j]))
     split = {k: np.mean(vs, axis=0) for k, vs in chords.items()}
     if base is not None:
-        split = _drop_unlike(split, base, unlike)
+        split, unlike_split = _split_unlike(split, base)
+        unlike.update(unlike_split)
     names = key_names()
     played = {n.pitch - LOWEST_PITCH for n in inside}
     skipped = [f"{names[k]}: its attack does not sound like that key (cosine {unlike[k]:.2f} to its base template, "
@@ -278,17 +278,12 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
     return {**clean, **split}, skipped
 
 
-def _drop_unlike(cols: dict[int, np.ndarray], base: np.ndarray, unlike: dict[int, float]) -> dict[int, np.ndarray]:
-    """``cols`` without the templates whose cosine to ``base``'s column of their key is under :data:`MIN_LIKENESS`.
+def _split_unlike(cols: dict[int, np.ndarray],
+                  base: np.ndarray) -> tuple[dict[int, np.ndarray], dict[int, float]]:
+    """``cols`` split by likeness: the templates kept, and key → cosine of those under :data:`MIN_LIKENESS`.
 
-    The cosines of the dropped ones are added to ``unlike`` (key → cosine).
+    Likeness is the cosine of a template to ``base``'s column of its key.
     """
-    kept = {}
-    for k, v in cols.items():
-        b = base[:, k]
-        like = float(v @ b / ((np.linalg.norm(v) * np.linalg.norm(b)) or 1.0))
-        if like < MIN_LIKENESS:
-            unlike[k] = like
-        else:
-            kept[k] = v
-    return kept
+    likes = {k: cosine(v, base[:, k]) for k, v in cols.items()}
+    return ({k: v for k, v in cols.items() if likes[k] >= MIN_LIKENESS},
+            {k: c for k, c in likes.items() if c < MIN_LIKENESS})
