@@ -51,7 +51,7 @@ def run(durations, reps: int, n_iter: int | None = None) -> dict:
     for sec in durations:
         M = engine.spectrogram(engine.load(tiled_demo(sec)))
         iters = n_iter or max(5, min(50, round(500 / sec)))
-        W, H_init = initialize(M, engine._W, 5, 1.0, 0)
+        W, H_init = initialize(M, engine.W, 5, 1.0, 0)
         Mn, Wn = M.numpy(), W.numpy()
         for update_w in (False, True):
             H = H_init if update_w else torch.full_like(H_init, float(np.sqrt(M.mean() / W.shape[1])))

@@ -56,7 +56,7 @@ def run(durations, reps: int) -> dict:
     rows = []
     for sec in durations:
         M = engine.spectrogram(engine.load(tiled_demo(sec)))
-        W, H = initialize(M, engine._W, 5, 1.0, 0)
+        W, H = initialize(M, engine.W, 5, 1.0, 0)
         with torch.no_grad():
             same_H = torch.allclose(per_key_accel_H(layer, H), layer.accel_H(H), rtol=1e-4, atol=1e-6)
             same_W = torch.allclose(per_key_accel_W(layer, W), layer.accel_W(W), rtol=1e-4, atol=1e-6)

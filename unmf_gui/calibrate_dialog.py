@@ -38,12 +38,15 @@ from unmf_core.frontend.recorder import FLOOR_DB, Level, Recorder
 from unmf_core.transcription.engine import DEFAULT_TEMPLATES
 from unmf_gui.views.common import COLORMAP, key_ticks
 
-PROMPT = ("Play single notes one at a time and let each ring for about a second, for example "
-          "C2, C3, C4, C5, C6, C7 — or play any slow scale. Every key you play is recorded; "
-          "the others are predicted from them.")
+#: The guided prompt. A slow scale from the low register is what scored best (docs/benchmarks/calibration.md:
+#: C2..C6 within 0.002 of all 88 keys on the unseen test piano; a few C's an octave apart, e.g. C2..C7, no better
+#: than no calibration there).
+PROMPT = ("Play a slow chromatic scale, one key at a time, letting each ring for about a second: two octaves or "
+          "more, from C2 or C3 upward (C2 to C6 is best). Single notes in any order work too. Every key you play "
+          "is recorded; the others are predicted from them.")
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg);;All files (*)"
 MIDI_FILTER = "MIDI (*.mid *.midi);;All files (*)"
-RECORD_AGAIN = "Play single notes one at a time, letting each ring for about a second, and record again."
+RECORD_AGAIN = "Play one key at a time, letting each ring for about a second, and record again."
 #: How often the level meter and the recording are updated while recording (ms).
 POLL_MS = 50
 #: Range of the level meter (dBFS).

@@ -171,7 +171,7 @@ class LiveTranscriber:
         self._halos = [layer.receptive_halo() for layer in self.layers]
         self.halo = max(self._halos, default=0)
         self.keep = bool(keep)
-        self.W = engine._W
+        self.W = engine.W
         self.device = self.W.device
         self.params = engine.notes_for(opts)
         self.frame_rate = self.cqt.frame_rate

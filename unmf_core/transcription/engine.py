@@ -102,6 +102,14 @@ class Engine:
         #: Fallbacks taken so far (out of memory → smaller chunks → CPU), one line each.
         self.notices: list[str] = []
 
+    @property
+    def W(self) -> torch.Tensor:
+        """The templates in use: ``(n_bins, 88)`` float32 on the engine's device.
+
+        Read-only; :meth:`set_templates` changes them (and checks them first).
+        """
+        return self._W
+
     def to(self, device: str | torch.device) -> "Engine":
         """Move the model and templates to another device (the out-of-memory fallback uses it)."""
         self.device = torch.device(device)

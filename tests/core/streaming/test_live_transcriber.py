@@ -35,8 +35,8 @@ def test_initial_rescaling_of_W_is_one_for_KL(engine):
     # the live transcriber uses the templates as they are: the file run's rescaling of W must be 1 (β = 1)
     a = engine.load(DEMO_AUDIO)
     M = engine.spectrogram(a)
-    W, _ = chunking.initialize(M, engine._W, 5, 1.0, 0, None)
-    assert torch.allclose(W, engine._W, rtol=1e-3)
+    W, _ = chunking.initialize(M, engine.W, 5, 1.0, 0, None)
+    assert torch.allclose(W, engine.W, rtol=1e-3)
 
 
 def test_live_onset_f_not_below_file_transcription(engine):
