@@ -232,43 +232,19 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
                     key=lambda n: n.onset)
     if not inside:
         raise TemplateError("the MIDI file has no notes inside the recording")
-    energy = C.sum(axis=0)
-    onsets = np.array([n.onset for n in inside])
-    groups: list[list] = [[inside[0]]]
-    for n in inside[1:]:
-        if n.onset - groups[-1][-1].onset < apart:
-            groups[-1].append(n)
-        else:
-            groups.append([n])
-    attacks = []
-    for g in groups:
-        before = onsets[onsets < g[0].onset - apart]
-        after = onsets[onsets > g[-1].onset + apart]
-        v, _ = _attack(C, energy, round(g[0].onset * fr), int(before[-1] * fr) + 1 if len(before) else 0,
-                       int(after[0] * fr) if len(after) else T, fr)
-        attacks.append((sorted({n.pitch - LOWEST_PITCH for n in g}), v))
+    attacks = _group_attacks(C, _onset_groups(inside, apart), apart, fr)
     found: dict[int, list[np.ndarray]] = {}
     for keys, v in attacks:
         if len(keys) == 1 and v.sum() > 0:
             found.setdefault(keys[0], []).append(v / np.linalg.norm(v))
     clean = {k: np.mean(vs, axis=0) for k, vs in found.items()}
+    split: dict[int, np.ndarray] = {}
     unlike: dict[int, float] = {}
     if base is not None:
         clean, unlike = _split_unlike(clean, base)
-    chords: dict[int, list[np.ndarray]] = {}
-    if base is not None and clean:
-        pred = adapt(base, clean, params.bins_per_semitone).astype(np.float64)
-        for keys, v in attacks:
-            if len(keys) > 1 and v.sum() > 0 and any(k not in clean for k in keys):
-                part = pred[:, keys] * _decompose(v, pred[:, keys])[None, :]
-                share = v[:, None] * part / (part.sum(axis=1, keepdims=True) + 1e-12)
-                for j, k in enumerate(keys):
-                    if k not in clean and share[:, j].any():
-                        chords.setdefault(k, []).append(share[:, j] / np.linalg.norm(share[:, j]))
-    split = {k: np.mean(vs, axis=0) for k, vs in chords.items()}
-    if base is not None:
-        split, unlike_split = _split_unlike(split, base)
-        unlike.update(unlike_split)
+        if clean:
+            split, unlike_split = _split_unlike(_chord_shares(attacks, clean, base, params.bins_per_semitone), base)
+            unlike.update(unlike_split)
     names = key_names()
     played = {n.pitch - LOWEST_PITCH for n in inside}
     skipped = [f"{names[k]}: its attack does not sound like that key (cosine {unlike[k]:.2f} to its base template, "
@@ -276,6 +252,56 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
                f"{names[k]}: no onset apart from other notes' (within {1000 * apart:.0f} ms) to learn from"
                for k in sorted(played - set(clean) - set(split))]
     return {**clean, **split}, skipped
+
+
+def _onset_groups(notes: list, apart: float) -> list[list]:
+    """``notes`` (sorted by onset) in groups whose successive onsets lie less than ``apart`` seconds apart."""
+    groups: list[list] = [[notes[0]]]
+    for n in notes[1:]:
+        if n.onset - groups[-1][-1].onset < apart:
+            groups[-1].append(n)
+        else:
+            groups.append([n])
+    return groups
+
+
+def _group_attacks(C: np.ndarray, groups: list[list], apart: float,
+                   fr: float) -> list[tuple[list[int], np.ndarray]]:
+    """(keys struck, spectrum added at the attack) of each onset group (:func:`_attack`).
+
+    Each attack is searched between the previous group's last onset and the next group's first one.
+    """
+    T = C.shape[1]
+    energy = C.sum(axis=0)
+    onsets = np.array([n.onset for g in groups for n in g])
+    attacks = []
+    for g in groups:
+        before = onsets[onsets < g[0].onset - apart]
+        after = onsets[onsets > g[-1].onset + apart]
+        v, _ = _attack(C, energy, round(g[0].onset * fr), int(before[-1] * fr) + 1 if len(before) else 0,
+                       int(after[0] * fr) if len(after) else T, fr)
+        attacks.append((sorted({n.pitch - LOWEST_PITCH for n in g}), v))
+    return attacks
+
+
+def _chord_shares(attacks: list[tuple[list[int], np.ndarray]], clean: dict[int, np.ndarray], base: np.ndarray,
+                  bps: int) -> dict[int, np.ndarray]:
+    """Templates of keys only struck with others: their shares of the chords' attacks.
+
+    Each chord's attack is decomposed on the templates predicted from the ``clean`` single attacks
+    (:func:`~unmf_core.calibration.adapt.adapt` on ``base``); a key takes the spectrum times its part of
+    the model, averaged over its chords.
+    """
+    pred = adapt(base, clean, bps).astype(np.float64)
+    chords: dict[int, list[np.ndarray]] = {}
+    for keys, v in attacks:
+        if len(keys) > 1 and v.sum() > 0 and any(k not in clean for k in keys):
+            part = pred[:, keys] * _decompose(v, pred[:, keys])[None, :]
+            share = v[:, None] * part / (part.sum(axis=1, keepdims=True) + 1e-12)
+            for j, k in enumerate(keys):
+                if k not in clean and share[:, j].any():
+                    chords.setdefault(k, []).append(share[:, j] / np.linalg.norm(share[:, j]))
+    return {k: np.mean(vs, axis=0) for k, vs in chords.items()}
 
 
 def _split_unlike(cols: dict[int, np.ndarray],
