@@ -139,32 +139,9 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
         method = "notes-folder"
         cols, skipped = folder_notes(Path(source), params, device, progress)
     else:
-        from ..frontend.audio import check_signal, resample
-
-        audio = source if isinstance(source, Audio) else load_audio(source, params.sr, check=False)
-        try:
-            check_signal(audio.samples, name)
-        except AudioError as exc:
-            raise TemplateError(f"{exc}: no notes to calibrate from") from None
-        if audio.sr != params.sr:
-            audio = Audio(resample(audio.samples, audio.sr, params.sr), params.sr, audio.path)
-        C = compute_cqt(audio.samples, params, device).cpu().numpy().astype(np.float64)
+        method, cols, skipped = _recording_material(source, midi, params, B, device, name)
         if midi is not None:
-            from ..transcription.notes import read_midi
-
-            method = "recording+midi"
-            cols, skipped = learn_from_midi(C, read_midi(midi), params, base=B)
             label = f"{label} with {midi}"
-        else:
-            method = "single-notes-recording"
-            cols, skipped = detect_notes(C, B, params)
-        if not cols:
-            why = "; ".join(skipped[:4]) + (" …" if len(skipped) > 4 else "")
-            if midi is not None:
-                raise TemplateError(f"{name}: no note of {Path(midi).name} could be learned; is it this "
-                                    f"recording's MIDI, aligned with it? ({why})")
-            raise TemplateError(f"{name}: no clear single notes found"
-                                + (f" ({why})" if why else " (silence or no note onsets)"))
     bps = params.bins_per_semitone
     W = adapt(B, cols, bps, mix=mix)
     fits = fit_quality(B, cols, bps)
@@ -177,6 +154,43 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
     t = Templates(W, params, f"calibrated ({method}) from {label}; other keys predicted ({how})",
                   filled, meta)
     return Calibration(t, recorded, skipped, method)
+
+
+def _recording_material(source, midi, params: CQTParams, B: np.ndarray, device: str,
+                        name: str) -> tuple[str, dict[int, np.ndarray], list[str]]:
+    """(method, key → learned spectrum, skipped) of ONE recording, with its MIDI or without.
+
+    Raises
+    ------
+    TemplateError
+        Silence, or nothing learned (the reasons of the first skipped notes in the message).
+    """
+    from ..frontend.audio import check_signal, resample
+
+    audio = source if isinstance(source, Audio) else load_audio(source, params.sr, check=False)
+    try:
+        check_signal(audio.samples, name)
+    except AudioError as exc:
+        raise TemplateError(f"{exc}: no notes to calibrate from") from None
+    if audio.sr != params.sr:
+        audio = Audio(resample(audio.samples, audio.sr, params.sr), params.sr, audio.path)
+    C = compute_cqt(audio.samples, params, device).cpu().numpy().astype(np.float64)
+    if midi is not None:
+        from ..transcription.notes import read_midi
+
+        method = "recording+midi"
+        cols, skipped = learn_from_midi(C, read_midi(midi), params, base=B)
+    else:
+        method = "single-notes-recording"
+        cols, skipped = detect_notes(C, B, params)
+    if not cols:
+        why = "; ".join(skipped[:4]) + (" …" if len(skipped) > 4 else "")
+        if midi is not None:
+            raise TemplateError(f"{name}: no note of {Path(midi).name} could be learned; is it this "
+                                f"recording's MIDI, aligned with it? ({why})")
+        raise TemplateError(f"{name}: no clear single notes found"
+                            + (f" ({why})" if why else " (silence or no note onsets)"))
+    return method, cols, skipped
 
 
 def build_from_folder(folder: str | Path, params: CQTParams = CQTParams(), device: str = "cpu",
