@@ -65,14 +65,12 @@ class Engine:
     Parameters
     ----------
     templates : Templates, str or Path, optional
-        Templates, a templates file or a folder of single-note recordings.
-        Default: the model's own templates, else the bundled
-        ``resources/templates/default.npz``. Synthetic templates only when asked
-        for: ``templates=harmonic_templates(cqt)``.
+        Templates, a templates file or a folder of single-note recordings. Default: the model's own templates,
+        else the bundled ``resources/templates/default.npz``. Synthetic templates only when asked for:
+        ``templates=harmonic_templates(cqt)``.
     model : Checkpoint, UnrolledMU, str or Path, optional
-        The unrolled model. Default: the bundled ``resources/models/default.pt``.
-        An untrained model (identical to plain MU) only when asked for:
-        ``model=UnrolledMU(UnrolledConfig())``.
+        The unrolled model. Default: the bundled ``resources/models/default.pt``. An untrained model
+        (identical to plain MU) only when asked for: ``model=UnrolledMU(UnrolledConfig())``.
     cqt : CQTParams, optional
         CQT parameters. Default: the model's, else :class:`CQTParams`'s defaults.
     device : str
@@ -81,8 +79,7 @@ class Engine:
     Raises
     ------
     CheckpointError, TemplateError
-        A model or templates file cannot be loaded, or the bundled one is
-        missing (see :mod:`unmf_core.resources`).
+        A model or templates file cannot be loaded, or the bundled one is missing (see :mod:`unmf_core.resources`).
     """
 
     def __init__(self, templates=None, model=None, cqt: CQTParams | None = None, device: str = "auto"):
@@ -104,10 +101,7 @@ class Engine:
 
     @property
     def W(self) -> torch.Tensor:
-        """The templates in use: ``(n_bins, 88)`` float32 on the engine's device.
-
-        Read-only; :meth:`set_templates` changes them (and checks them first).
-        """
+        """The templates in use, ``(n_bins, 88)`` float32 on the engine's device (:meth:`set_templates` sets them)."""
         return self._W
 
     def to(self, device: str | torch.device) -> "Engine":
