@@ -189,6 +189,38 @@ class CalibrateDialog(QDialog):
         prompt.setWordWrap(True)
         prompt.setStyleSheet("font-weight: 600;")
 
+        self.status = QLabel("Record, or pick files.")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 1)
+        self.busy.setValue(0)
+        self.busy.setTextVisible(False)
+        self.busy.setFixedHeight(8)
+        self.busy.setVisible(False)
+
+        self.save_button = QPushButton("Save and use these templates…")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self.save_dialog)
+        self.cancel_button = QPushButton("Close")
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(self.cancel_button)
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(prompt)
+        lay.addWidget(self._record_box())
+        lay.addWidget(self._files_box())
+        lay.addWidget(self.status)
+        lay.addWidget(self.busy)
+        lay.addWidget(self._results(), 1)
+        lay.addLayout(buttons)
+        self.resize(1000, 680)
+
+    def _record_box(self) -> QGroupBox:
+        """The microphone: input choice, record / stop, level meter and why recording is unavailable."""
         rec = QGroupBox("Record from a microphone")
         grid = QGridLayout(rec)
         self.device_box = QComboBox()
@@ -218,7 +250,10 @@ class CalibrateDialog(QDialog):
         grid.addWidget(self.level_label, 1, 2, 1, 2)
         grid.addWidget(self.mic_reason_label, 2, 0, 1, 4)
         grid.setColumnStretch(1, 1)
+        return rec
 
+    def _files_box(self) -> QGroupBox:
+        """The three kinds of files to calibrate from."""
         files = QGroupBox("Or use files")
         row = QHBoxLayout(files)
         self.folder_button = QPushButton("Folder of single notes…")
@@ -233,17 +268,10 @@ class CalibrateDialog(QDialog):
         for b in (self.folder_button, self.recording_button, self.midi_button):
             row.addWidget(b)
         row.addStretch(1)
+        return files
 
-        self.status = QLabel("Record, or pick files.")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.busy = QProgressBar()
-        self.busy.setRange(0, 1)
-        self.busy.setValue(0)
-        self.busy.setTextVisible(False)
-        self.busy.setFixedHeight(8)
-        self.busy.setVisible(False)
-
+    def _results(self) -> QSplitter:
+        """The recorded keys with their fit, what was skipped, and the bundled W beside the new one."""
         self.keys_table = QTableWidget(0, 2)
         self.keys_table.setHorizontalHeaderLabels(["recorded key", "fit"])
         self.keys_table.horizontalHeaderItem(1).setToolTip(
@@ -272,26 +300,7 @@ class CalibrateDialog(QDialog):
         results.addWidget(self.bundled_plot)
         results.addWidget(self.new_plot)
         results.setSizes([220, 380, 380])
-
-        self.save_button = QPushButton("Save and use these templates…")
-        self.save_button.setEnabled(False)
-        self.save_button.clicked.connect(self.save_dialog)
-        self.cancel_button = QPushButton("Close")
-        self.cancel_button.clicked.connect(self.cancel)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.save_button)
-        buttons.addWidget(self.cancel_button)
-
-        lay = QVBoxLayout(self)
-        lay.addWidget(prompt)
-        lay.addWidget(rec)
-        lay.addWidget(files)
-        lay.addWidget(self.status)
-        lay.addWidget(self.busy)
-        lay.addWidget(results, 1)
-        lay.addLayout(buttons)
-        self.resize(1000, 680)
+        return results
 
     def _load_bundled(self) -> np.ndarray | None:
         from unmf_core.calibration import load_templates
