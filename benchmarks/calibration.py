@@ -284,7 +284,8 @@ take over the upper partials of the bass notes whose templates are only extrapol
 reaches beyond the recorded range (`adapt.REACH`, 6 keys) does not change that: 0.5 / 3 / 6 / 12 / 24 keys give
 0.878 / 0.881 / 0.882 / 0.890 / 0.892 there, and on T and F (the three scales each) the mean is 0.889 / 0.894 /
 0.894 / 0.894 / 0.892, so 6 stays. A calibration whose lowest recorded key is above C3 now says so and asks for
-lower notes (`Calibration.advice`, in `unmf templates`' summary and the dialog).
+lower notes, and one from fewer than 25 keys says that more keys calibrate better, a slow scale from C2 or C3
+best (`Calibration.advice`, in `unmf templates`' summary and the dialog).
 
 **The note gate and calibrated templates.** With the gate only on the model's own templates (`auto`, the default
 until 2026-12-03), every calibration from fewer than 88 notes scored *below* the bundled templates on every

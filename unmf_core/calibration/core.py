@@ -24,6 +24,8 @@ METHODS = ("notes-folder", "single-notes-recording", "recording+midi")
 
 #: A calibration whose lowest recorded key is above this MIDI pitch (C3) gets :meth:`Calibration.advice`.
 LOWEST_ADVISED = 48
+#: So does one from fewer recorded keys than this (two octaves).
+FEW_KEYS = 25
 
 
 @dataclass
@@ -63,18 +65,22 @@ class Calibration:
         return "\n".join(lines)
 
     def advice(self) -> str | None:
-        """A hint when the recorded keys leave the low register to extrapolation, else None.
+        """Hints for a calibration that the benchmark says can do better, or None.
 
-        Measured in ``docs/benchmarks/calibration.md``: on the unseen test piano a
-        scale C4-C6 scored below no calibration at all, while scales from C2 or C3
-        came within 0.02 of all 88 keys.
+        Measured in ``docs/benchmarks/calibration.md`` on the unseen test piano (onset-F; no
+        calibration 0.895, all 88 keys 0.916): 1 to 16 recorded keys scored 0.878-0.900,
+        slow scales of two octaves or more from C2 or C3 0.905-0.914, and a scale C4-C6 0.882.
         """
-        lowest = min(self.recorded, default=LOWEST_ADVISED)
-        if lowest <= LOWEST_ADVISED:
-            return None
         names = key_names()
-        return (f"the keys below {names[lowest - LOWEST_PITCH]} are only extrapolated from the recorded ones; "
-                f"record some notes at {names[LOWEST_ADVISED - LOWEST_PITCH]} or lower too")
+        hints = []
+        lowest = min(self.recorded, default=LOWEST_ADVISED)
+        if lowest > LOWEST_ADVISED:
+            hints.append(f"the keys below {names[lowest - LOWEST_PITCH]} are only extrapolated from the recorded "
+                         f"ones; record some notes at {names[LOWEST_ADVISED - LOWEST_PITCH]} or lower too")
+        if len(self.recorded) < FEW_KEYS:
+            hints.append("more recorded keys calibrate better: a slow chromatic scale of two octaves or more from "
+                         "C2 or C3 scored best")
+        return "; ".join(hints) or None
 
 
 def default_base(params: CQTParams) -> Templates:

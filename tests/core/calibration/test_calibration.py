@@ -158,14 +158,18 @@ def test_a_midi_file_of_another_piece_is_refused_with_the_reason(tmp_path):
         calibrate(tmp_path / "piece.wav", midi=tmp_path / "other.mid")
 
 
-def test_advice_when_the_low_register_is_only_extrapolated():
+def test_advice_when_the_low_register_is_only_extrapolated_or_few_keys_were_recorded():
     t = harmonic_templates(P)
-    assert Calibration(t, {24: 1.0, 60: 0.9}).advice() is None
-    assert Calibration(t, {48: 1.0, 84: 0.9}).advice() is None  # C3: low enough
-    high = Calibration(t, {60: 1.0, 72: 0.9, 84: 0.9})
+    assert Calibration(t, {p: 1.0 for p in range(36, 61)}).advice() is None  # a scale C2-C4: 25 keys
+    assert Calibration(t, {p: 1.0 for p in range(48, 73)}).advice() is None  # C3-C5: low enough
+    few = "more recorded keys calibrate better: a slow chromatic scale of two octaves or more from C2 or C3 scored best"
+    assert Calibration(t, {24: 1.0, 60: 0.9}).advice() == few
+    high = Calibration(t, {p: 1.0 for p in range(60, 85)})
     assert high.advice() == ("the keys below C4 are only extrapolated from the recorded ones; "
                              "record some notes at C3 or lower too")
     assert high.summary().splitlines()[-1] == f"note: {high.advice()}"
+    both = Calibration(t, {60: 1.0, 72: 0.9, 84: 0.9}).advice()
+    assert both == f"{high.advice()}; {few}"
 
 
 def test_an_attack_stops_before_the_next_onset():
