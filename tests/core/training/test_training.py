@@ -231,8 +231,9 @@ def _ddp_worker(rank, world, port, examples, out_dir):
     cfg = TrainConfig(epochs=1, batch=1, crop_seconds=1.0, crops_per_file=1, threads=1, device="cpu")
     train(model, examples, examples[:1], [W], CQT, os.path.join(out_dir, "ddp.pt"), cfg)
     torch.save({k: v for k, v in model.state_dict().items()}, os.path.join(out_dir, f"rank{rank}.pt"))
-    # both ranks past their last collective before either closes its connections: a rank that tore down while
-    # the other still finished a broadcast aborted it (SIGABRT, "terminate called without an active exception")
+    # both ranks past their last collective before either closes its connections: a rank tearing down while the
+    # other still finishes a broadcast is the likely cause of one CI abort (SIGABRT, "terminate called without an
+    # active exception"; not reproduced since)
     torch.distributed.barrier()
     torch.distributed.destroy_process_group()
 
