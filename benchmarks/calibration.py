@@ -2,8 +2,9 @@
 
     python3 -m benchmarks.calibration [--cache /work/cache/cal] [--out docs/benchmarks/calibration.md]
 
-For each source (a SoundFont's acoustic grand, GM program 0) it renders with
-FluidSynth, once, into a cache folder outside the repository:
+For each source (a SoundFont's acoustic grand, GM program 0 or the one in
+:data:`PROGRAMS`) it renders with FluidSynth, once, into a cache folder outside
+the repository:
 
 * ``pieces/``: random pieces (:func:`unmf_core.training.synthdata.random_piece`, fixed
   seed, ~22 s each) as WAV + reference MIDI;
@@ -20,9 +21,10 @@ the default unrolled engine and each candidate's templates, and the mean note
 onset-F (mir_eval, 50 ms) is written as a Markdown table (and JSON beside it).
 
 MuseScore_General is the *unseen* source (the bundled model and templates were
-made from FluidR3_GM and TimGM6mb); TimGM6mb is a second one. MuseScore_General-room
-is the unseen source's material as a microphone in a room would record it, the
-calibration notes and the pieces alike (:func:`room_source`).
+made from FluidR3_GM and TimGM6mb); TimGM6mb is a second one; MuseScore_General-bright
+(the same SoundFont's Bright Grand, program 1) a second unseen instrument.
+MuseScore_General-room is the unseen source's material as a microphone in a room
+would record it, the calibration notes and the pieces alike (:func:`room_source`).
 """
 from __future__ import annotations
 
@@ -39,12 +41,16 @@ SOURCES = {
     "MuseScore_General": "/usr/share/sounds/sf3/MuseScore_General.sf3",
     "TimGM6mb": "/usr/share/sounds/sf2/TimGM6mb.sf2",
     "FluidR3_GM": "/usr/share/sounds/sf2/FluidR3_GM.sf2",  # the bundled templates' own source: a reference only
+    "MuseScore_General-bright": "/usr/share/sounds/sf3/MuseScore_General.sf3",
 }
+#: GM program of a source's piano where it is not 0: MuseScore_General's Bright Grand Piano plays the Grand
+#: Piano's samples "sample-shifted" to other keys (the SoundFont's sample notes), a second unseen instrument.
+PROGRAMS = {"MuseScore_General-bright": 1}
 #: Sources recorded in a room: a dry source's material (notes, scale, take and pieces alike, as a user's microphone
 #: would hear them) convolved with one synthetic room (:func:`benchmarks.quality.room_ir`, seed 7: RT60 1.05 s)
 #: plus a noise floor at -60 dB (:func:`room_source`).
 ROOM_SOURCES = {"MuseScore_General-room": "MuseScore_General"}
-DEFAULT_SOURCES = ("MuseScore_General", "TimGM6mb", "MuseScore_General-room")
+DEFAULT_SOURCES = ("MuseScore_General", "TimGM6mb", "MuseScore_General-room", "MuseScore_General-bright")
 SR = 22050
 N_PIECES = 12
 PIECE_SECONDS = 22.0
@@ -100,7 +106,8 @@ def render_source(name: str, sf: str, cache: Path) -> Path:
         parts.append((f"piece-{i:02d}", t, t + end, notes))
         t += end + GAP
     allnotes = [Note(n.pitch, n.onset + s, n.offset + s, n.velocity) for _, s, _, ns in parts for n in ns]
-    write_midi(allnotes, out / "all.mid", program=0)
+    program = PROGRAMS.get(name, 0)
+    write_midi(allnotes, out / "all.mid", program=program)
     print(f"[{name}] rendering {t:.0f} s with FluidSynth …", file=sys.stderr, flush=True)
     y = render_midi(out / "all.mid", SR, soundfont=sf)
     for label, s, e, notes in parts:
@@ -112,10 +119,10 @@ def render_source(name: str, sf: str, cache: Path) -> Path:
         seg = 0.5 * seg / (float(np.abs(seg).max()) or 1.0)
         if label.startswith("piece"):
             save_audio(out / "pieces" / "audio" / f"{label}.wav", seg, SR)
-            write_midi(notes, out / "pieces" / "midi" / f"{label}.mid", program=0)
+            write_midi(notes, out / "pieces" / "midi" / f"{label}.mid", program=program)
         else:
             save_audio(out / f"{label}.wav", seg, SR)
-            write_midi(notes, out / f"{label}.mid", program=0)
+            write_midi(notes, out / f"{label}.mid", program=program)
     done.write_text(json.dumps({"soundfont": sf, "seconds": t}))
     return out
 
@@ -265,6 +272,9 @@ NOTES = """\
 | 30 s recording + MIDI within 0.02 of 88 | 0.897 vs 0.916 (0.019) | 0.829 vs 0.862 | reached |
 | 8 notes ≥ 0.90 dry, unseen source | 0.892 | 0.807 | **not reached** |
 | ../shared piano 2-4, 8 of piano-single-notes, ≥ 0.87 | 0.869 | 0.855 | **not reached** (0.001 short) |
+
+Why the 8-note and C4-C6 targets fall short on MuseScore_General, and the figures on a second unseen instrument
+(MuseScore_General-bright): "What 8 notes cannot know" below.
 
 **Scales of two octaves** (2026-12-03): cut from the C2..C6 recording (0.8 s a note), calibrated and scored as
 above; T and F with the leave-one-SoundFont-out bundled templates (their bundled rows: 0.912 and 0.831).
@@ -456,6 +466,63 @@ both SoundFonts (8 notes 0.781 vs 0.816 on MuseScore_General). The bundled templ
 instruments (GM programs 0-7 of FluidR3_GM and TimGM6mb, commit 8a6f5a8) just before this benchmark was first
 written; its first version's "bundled" row (0.674 / 0.678) was measured with the older FluidR3-piano templates.
 
+### What 8 notes cannot know (2026-12-03, last)
+
+Measured with the shipped code (the gate on) on this benchmark's renders, calibrated from each source's single
+notes (velocity 80, as the 8-note row); T and F with leave-one-SoundFont-out bundled templates, M =
+MuseScore_General, R = its room, B = MuseScore_General-bright; throwaway scripts outside the repository.
+
+**The errors.** On M's 12 pieces (927 notes) the 8-note calibration finds 788 notes, the 88-note one 799, and it
+adds 56 false notes against 15. 36 of the 56 lie a harmonic above a played note that sounds at that time (an octave,
+a twelfth, two octaves …; with 88 notes: 4), and 23 of those 36 are E4 or F4 over a struck E3 or F3 (19) or C#5 or
+D5, a twelfth over F#3 or G3 (4). Misses rise less, 128 to 139, most in A1-G#2 (28 to 38).
+
+**The cause: one zone of samples.** M's grand plays E3 to G3 from samples whose second partial is 1.2-1.7 times
+their fundamental (G#3-A#3: 0.8); C3's ratio is 0.25, C4's 0.52. The prediction from C3 and C4 gives 0.41-0.45
+there and the bundled templates 0.47-0.63, so the factorisation gives the strong second partial to the key an
+octave up. With the true templates put in for these 7 keys only (E3-A#3; all other keys as calibrated from 8
+notes) the 8-note calibration scores 0.912 (88 notes: 0.916), in the room 0.863 (0.852); put in for A2-D#3 or
+for B3-G#4 instead, 0.892 both, no change. Calibrated from the keys C4-C6 (single notes: 0.886; the scale
+recording: 0.882) the same 7 keys give 0.897. No prediction from one note an octave can see a zone like that; the
+8-note and the C4-C6 shortfalls on M have this one cause.
+
+**A second unseen instrument** (B, columns above: the same Steinway samples played from other keys). 8 notes
+score 0.880 against 0.927 with 88 (0.047 short), the C2..C6 scale 0.909 (0.018 short), the 30 s take 0.893.
+Scales of two octaves cut from its recording as above: C2-C4 0.910, C3-C5 0.897, C4-C6 0.890. On T and F, whose
+sound changes smoothly from key to key, 8 notes come within 0.013 and 0.016 of 88 (0.928 / 0.941, 0.877 /
+0.892). The 0.02 target for 8 notes holds there and fails on sampled grands with uneven zones, where only more
+recorded keys help: two octaves of scale from C2 do on both unseen instruments.
+
+**Adapting to each piece, with a stricter test.** As "Adapting to each piece" above, but a key learned from the
+piece is kept only where its attacks agree with their mean better than with the calibrated template, by at least
+δ in mean cosine: only keys the calibration clearly got wrong are replaced. On T and F the variants score alike
+(8 notes, mean of T and F: 0.9049 / 0.9050 / 0.9048 / 0.9051 for no test / δ 0.02 / 0.05 / 0.1), δ 0.1 with a
+quarter of the learned keys (T: 2.3 a piece instead of 9.3), so it was taken. Over the calibrations 1 / 4 / 8 /
+16 notes, C2-C4, C4-C6 and the take's 34 keys (single notes):
+
+| mean over those 7 calibrations | T and F | M | R | B |
+|---|---:|---:|---:|---:|
+| no adapting (shipped) | 0.894 | 0.896 | 0.853 | 0.888 |
+| adapting, δ 0.1 | 0.898 | 0.900 | 0.855 | 0.896 |
+
+8 notes: T 0.928 → 0.930, F 0.877 → 0.880, M 0.892 → 0.902, R 0.852 → 0.857, B 0.880 → 0.898; C4-C6 on M 0.886 →
+0.892. On `../shared` (checked after the choice) 8 notes 0.869 → 0.862 (example 4: A2 at 5.00 s found at 5.06 s,
+one false note traded for another), 16 notes 0.873 both. With it M's two 8-note targets would be reached (0.902,
+0.014 under 88 notes) and `../shared`'s 0.87 would not. Not shipped yet: a run becomes two factorisations, and
+the app draws one pass layer by layer and must show the notes the CLI writes (`Engine.steps` and the app's run
+loop assume one pass); the templates file holds the mixed templates, not the recorded ones `adapt` needs again;
+and its one check outside the SoundFonts loses a note. It is the next step for few-note calibrations.
+
+**Also measured and not kept.** The mix weights were chosen before the gate ran with calibrated templates;
+re-swept with it (T and F): a prediction weight of 0.8 instead of 0.65 lifts F's 8 notes (0.877 → 0.885), but over
+4, 8 and 16 notes, the take's keys and the scales C2-C4 and C4-C6 the mean of T and F is 0.8967 / 0.8958 / 0.8941
+for 0.65 / 0.8 / 0.9 (M 0.896 / 0.893 / 0.891): 0.65 and 0.7 stay. The partial rule with the gate on
+(`partial_ratio` 0.2-0.4): equal or lower with bundled, 8 and 88 notes (8 notes at 0.4: T 0.922, F 0.868, M 0.893).
+
+**A scale as people play it.** C2..C6 rendered on M at 0.3 to 0.8 s a note, detached or legato (held up to 1.2 s
+at 0.8 s a note), upward, downward or in random order: 0.903-0.912 (the table's scale recording: 0.914), 44-48 of
+the 49 keys kept; T and F at 0.3 s a note: 0.927 and 0.862 (their bundled 0.912 and 0.830).
+
 ## How keys are calibrated
 
 Every template is moved to harmonic-relative coordinates (CQT bin offset from its key's fundamental, the whole
@@ -609,12 +676,15 @@ def write_report(results: dict, out: Path) -> None:
     names = list(results)
     lines = ["# Calibration: onset-F against the number of recorded notes", "",
              (f"Mean note onset-F (mir_eval, 50 ms) of the default unrolled engine on {N_PIECES} random pieces "
-              f"(~{PIECE_SECONDS:.0f} s, GM program 0, dry, `unmf_core.training.synthdata.random_piece`, "
+              f"(~{PIECE_SECONDS:.0f} s, GM program 0 (MuseScore_General-bright: 1), dry, "
+              "`unmf_core.training.synthdata.random_piece`, "
               f"seed {SEED}) per SoundFont, with templates calibrated from that SoundFont's own notes "
               "(velocity 80; the scale and the 30 s take at other velocities). MuseScore_General is unseen by "
               "the bundled model and templates (made from FluidR3_GM and TimGM6mb); TimGM6mb is a second source; "
               "MuseScore_General-room is MuseScore_General's material, notes and pieces alike, convolved with one "
-              "synthetic room (RT60 1.05 s) plus noise at -60 dB, as a microphone in a room would record it. "
+              "synthetic room (RT60 1.05 s) plus noise at -60 dB, as a microphone in a room would record it; "
+              "MuseScore_General-bright is the same SoundFont's Bright Grand Piano (GM program 1), its Grand "
+              "Piano's samples \"sample-shifted\" to other keys, a second instrument the bundled model never heard. "
               "Note settings: the defaults (the model's calibrated threshold holds only with its own templates)."),
              "",
              ("Two columns per source: the default (`--note-gate on`: the model's note gate with the "
@@ -630,8 +700,8 @@ def write_report(results: dict, out: Path) -> None:
     for label in labels:
         lines.append(f"| {label} | " + " | ".join(f"{cell(results[n][label], 'on')} | "
                                                    f"{cell(results[n][label], 'auto')}" for n in names) + " |")
-    lines += ["", ("Regenerate (renders once into the cache, ~10 min of FluidSynth, then evaluates with one "
-                   "thread, ~9 min: 3 sources, each calibration with the gate on, the default, and auto):"), "",
+    lines += ["", ("Regenerate (renders once into the cache, seconds of FluidSynth a source, then evaluates with "
+                   "one thread, ~5 min: 4 sources, each calibration with the gate on, the default, and auto):"), "",
               "    python3 -m benchmarks.calibration --cache /work/cache/cal --out docs/benchmarks/calibration.md",
               "", NOTES]
     write_bytes_atomic(out, "\n".join(lines).encode(), overwrite=True)
