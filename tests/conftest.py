@@ -30,6 +30,43 @@ def synth_notes(notes, sr=22050, duration=None, partials=8, seed=0):
     return (0.3 * y / np.abs(y).max()).astype(np.float32)
 
 
+#: An instrument whose E3-G3 have a second partial over three times their fundamental (MuseScore_General's grand
+#: has such a zone, docs/benchmarks/calibration.md) and a piece on it: E3 struck alone four times, quieter than the
+#: other notes. Calibrated from C2 C3 C4 C5, the predicted E3 lets E4 in where E3 is struck loud.
+ODD_ZONE = (52, 55)
+ODD_ZONE_PIECE = [(52, 0.2, 0.4), (60, 0.9, 1), (52, 1.6, 0.3), (67, 2.3, 1), (52, 3.0, 0.4), (64, 3.7, 1),
+                  (52, 4.4, 0.3), (48, 5.1, 1), (36, 5.1, 1)]
+
+
+def odd_zone_tone(pitch, seconds, sr=22050):
+    """One note of the odd-zone instrument (decaying partials 1-8; see :data:`ODD_ZONE`)."""
+    t = np.arange(int(seconds * sr)) / sr
+    f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+    odd = ODD_ZONE[0] <= pitch <= ODD_ZONE[1]
+    amps = [0.3, 1.0, 0.7, 0.25, 0.2, 0.17, 0.14, 0.12] if odd else [1, 0.5, 0.33, 0.25, 0.2, 0.17, 0.14, 0.12]
+    env = np.exp(-t * 2.5) * np.minimum(1, t / 0.005)
+    return env * sum(a * np.sin(2 * np.pi * (h + 1) * f0 * t) for h, a in enumerate(amps) if (h + 1) * f0 < sr / 2.2)
+
+
+def write_odd_zone_instrument(folder, sr=22050):
+    """``folder/notes/`` (C2 C3 C4 C5, one WAV each) and ``folder/piece.wav`` (:data:`ODD_ZONE_PIECE`)."""
+    import soundfile as sf
+
+    from unmf_core.frontend.cqt import key_names
+
+    notes = Path(folder) / "notes"
+    notes.mkdir(parents=True, exist_ok=True)
+    for p in (36, 48, 60, 72):
+        sf.write(notes / f"{key_names()[p - 21]}.wav", (0.3 * odd_zone_tone(p, 1.2, sr)).astype(np.float32), sr)
+    y = np.zeros(int(6.0 * sr))
+    for p, on, level in ODD_ZONE_PIECE:
+        x = level * odd_zone_tone(p, 0.65, sr)
+        y[int(on * sr):int(on * sr) + len(x)] += x
+    piece = Path(folder) / "piece.wav"
+    sf.write(piece, (0.3 * y / np.abs(y).max()).astype(np.float32), sr)
+    return notes, piece
+
+
 @pytest.fixture
 def shared_data():
     """The ../shared/data/seed folder, or skip when it is absent."""

@@ -173,7 +173,8 @@ class BatchPanel(QDockWidget):
         opts = self.w.options(self.w.method)
         spec = self.w.spec
         return Recipe(templates=spec.templates, model=spec.model, device=spec.device, method=opts.method,
-                      iterations=opts.iterations, layers=opts.layers, notes=asdict(opts.notes) if opts.notes else {})
+                      iterations=opts.iterations, layers=opts.layers, beta=opts.beta, note_gate=opts.note_gate,
+                      adapt_to_piece=opts.adapt_to_piece, notes=asdict(opts.notes) if opts.notes else {})
 
     def ask_overwrite(self, there: list[Job]) -> str:
         """``"overwrite"``, ``"skip"`` or ``"cancel"`` for outputs that already exist (a dialog)."""

@@ -23,6 +23,8 @@ RECENT_KEY = "recent_files"
 #: QSettings key: the model's note gate also with the user's own templates (``Options.note_gate`` "on", the
 #: default; unchecked: "auto", the gate with the model's own templates only).
 NOTE_GATE_KEY = "note_gate_any_templates"
+#: QSettings key: a calibration adapted to each recording (``Options.adapt_to_piece``, on by default).
+ADAPT_KEY = "adapt_calibration_to_recording"
 MAX_RECENT = 8
 #: Object name of the export dialog's "layer on screen instead of the final layer" option.
 ON_SCREEN_BOX = "export-on-screen"
@@ -102,13 +104,14 @@ class FileActions(QObject):
         self._act(model, "Load &templates file…", None, self.templates_dialog)
         self._act(model, "Build templates from a &folder of single notes…", None, self.templates_folder_dialog)
         self._act(model, "C&alibrate to my instrument…", None, lambda: open_calibrate_dialog(window))
-        self.note_gate_action = QAction("Note &gate with my templates too", self.w, checkable=True)
-        self.note_gate_action.setChecked(window.settings.value(NOTE_GATE_KEY, Options.note_gate == "on", type=bool))
-        self.note_gate_action.setToolTip("the model's note gate (it decides where notes start) also with calibrated "
-                                         "or loaded templates (the default): it keeps a calibration from few notes "
-                                         "from scoring below the bundled templates")
-        self.note_gate_action.toggled.connect(self._note_gate_toggled)
-        model.addAction(self.note_gate_action)
+        self.note_gate_action = self._option(
+            model, "Note &gate with my templates too", NOTE_GATE_KEY, Options.note_gate == "on",
+            "the model's note gate (it decides where notes start) also with calibrated or loaded templates (the "
+            "default): it keeps a calibration from few notes from scoring below the bundled templates")
+        self.adapt_action = self._option(
+            model, "&Adapt my calibration to each recording", ADAPT_KEY, Options.adapt_to_piece,
+            "with a calibration from some of the keys (the default): learn the keys it only predicted from the "
+            "recording's own clean attacks where they clearly differ, then transcribe again")
         self.save_templates_action = self._act(model, "&Save templates…", None, self.save_templates)
         self.save_templates_action.setEnabled(False)
         self.save_templates_action.setToolTip("the templates in use (built from a folder, loaded, or the model's)")
@@ -125,8 +128,22 @@ class FileActions(QObject):
         """``Options.note_gate`` of the next run: "on" when the Model menu's gate option is checked, else "auto"."""
         return "on" if self.note_gate_action.isChecked() else "auto"
 
-    def _note_gate_toggled(self, on: bool) -> None:
-        self.w.settings.setValue(NOTE_GATE_KEY, bool(on))
+    @property
+    def adapt_to_piece(self) -> bool:
+        """``Options.adapt_to_piece`` of the next run: the Model menu's "Adapt my calibration…" option."""
+        return self.adapt_action.isChecked()
+
+    def _option(self, menu, text: str, key: str, default: bool, tip: str) -> QAction:
+        """A checkable Model menu option remembered under ``key``; toggling it runs the open file again."""
+        act = QAction(text, self.w, checkable=True)
+        act.setChecked(self.w.settings.value(key, default, type=bool))
+        act.setToolTip(tip)
+        act.toggled.connect(lambda on: self._option_toggled(key, on))
+        menu.addAction(act)
+        return act
+
+    def _option_toggled(self, key: str, on: bool) -> None:
+        self.w.settings.setValue(key, bool(on))
         self.w.settings.sync()
         if self.w.vm.loaded is not None:
             self.w.run()  # the notes change: transcribe the open file again

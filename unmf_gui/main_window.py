@@ -234,7 +234,7 @@ class MainWindow(QMainWindow):
         layers = None if box.value() == box.maximum() else box.value()
         return Options(method=method, iterations=self.iterations_box.value(), layers=layers,
                        notes=self.vm.note_params, seed=0, track_divergence=self.divergence_shown(),
-                       note_gate=self.files.note_gate)
+                       note_gate=self.files.note_gate, adapt_to_piece=self.files.adapt_to_piece)
 
     def divergence_shown(self) -> bool:
         """Whether a divergence view is on screen: only then does a run compute its per-step divergence

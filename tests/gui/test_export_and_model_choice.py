@@ -143,3 +143,31 @@ def test_note_gate_with_my_templates_is_a_remembered_model_option(qtbot, tmp_pat
         assert second.options("unrolled").note_gate == "on" and not second.controller.running
     finally:
         second.close()
+
+
+def test_the_app_adapts_a_calibration_as_the_command_line_does_and_remembers_the_option(qtbot, tmp_path):
+    from tests.conftest import write_odd_zone_instrument
+    from unmf_core.calibration import calibrate
+    from unmf_core.transcription.engine import Engine
+
+    notes, piece = write_odd_zone_instrument(tmp_path / "instrument")
+    cal = tmp_path / "cal.npz"
+    calibrate(notes).templates.save(cal)
+    first = make_window(qtbot, tmp_path)
+    open_and_wait(qtbot, first, piece)
+    with qtbot.waitSignal(first.run_finished, timeout=60000):
+        first.files._spec(templates=str(cal))
+    assert first.files.adapt_action.isChecked()  # on by default, as Options and the CLI
+    result = first.vm.run.results[-1]
+    assert result.params["adapted_keys"] == ["E3"] and result.params["adapt_to_piece"] is True
+    cli = Engine(templates=cal, device="cpu").transcribe(piece, first.options("unrolled"))
+    assert _triples(result.notes) == _triples(cli.notes)  # the notes the CLI writes
+    with qtbot.waitSignal(first.run_finished, timeout=60000):
+        first.files.adapt_action.setChecked(False)  # the open file runs again
+    assert first.vm.run.results[-1].params["adapted_keys"] == [] and not first.options("unrolled").adapt_to_piece
+    first.close()
+    second = make_window(qtbot, tmp_path)  # the same settings file
+    try:
+        assert not second.files.adapt_action.isChecked() and not second.options("unrolled").adapt_to_piece
+    finally:
+        second.close()

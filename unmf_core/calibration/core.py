@@ -68,8 +68,8 @@ class Calibration:
         """Hints for a calibration that the benchmark says can do better, or None.
 
         Measured in ``docs/benchmarks/calibration.md`` on the unseen test piano (onset-F; no
-        calibration 0.895, all 88 keys 0.916): 1 to 16 recorded keys scored 0.878-0.900,
-        slow scales of two octaves or more from C2 or C3 0.905-0.914, and a scale C4-C6 0.882.
+        calibration 0.895, all 88 keys 0.916): 1 to 16 recorded keys scored 0.883-0.904 (adapted to
+        each recording), slow scales of two octaves or more from C2 or C3 0.906-0.914, and a scale C4-C6 0.887.
         """
         names = key_names()
         hints = []
@@ -157,8 +157,11 @@ def calibrate(source, *, midi=None, base: Templates | None = None, cqt: CQTParam
             "recorded": {names[p - LOWEST_PITCH]: f for p, f in recorded.items()}, "skipped": skipped}
     filled = [names[k] for k in range(N_KEYS) if k not in cols]
     how = f"mixed with the base ({base.source})" if mix else f"base: {base.source}"
+    own = np.zeros_like(B, dtype=np.float32)
+    for k, col in cols.items():
+        own[:, k] = col / (np.linalg.norm(col) or 1.0)
     t = Templates(W, params, f"calibrated ({method}) from {label}; other keys predicted ({how})",
-                  filled, meta)
+                  filled, meta, own)
     return Calibration(t, recorded, skipped, method)
 
 

@@ -232,7 +232,7 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
                     key=lambda n: n.onset)
     if not inside:
         raise TemplateError("the MIDI file has no notes inside the recording")
-    attacks = _group_attacks(C, _onset_groups(inside, apart), apart, fr)
+    attacks = group_attacks(C, onset_groups(inside, apart), apart, fr)
     found: dict[int, list[np.ndarray]] = {}
     for keys, v in attacks:
         if len(keys) == 1 and v.sum() > 0:
@@ -254,7 +254,7 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
     return {**clean, **split}, skipped
 
 
-def _onset_groups(notes: list, apart: float) -> list[list]:
+def onset_groups(notes: list, apart: float) -> list[list]:
     """``notes`` (sorted by onset) in groups whose successive onsets lie less than ``apart`` seconds apart."""
     groups: list[list] = [[notes[0]]]
     for n in notes[1:]:
@@ -265,7 +265,7 @@ def _onset_groups(notes: list, apart: float) -> list[list]:
     return groups
 
 
-def _group_attacks(C: np.ndarray, groups: list[list], apart: float,
+def group_attacks(C: np.ndarray, groups: list[list], apart: float,
                    fr: float) -> list[tuple[list[int], np.ndarray]]:
     """(keys struck, spectrum added at the attack) of each onset group (:func:`_attack`).
 

@@ -43,6 +43,7 @@ def recipe_of(args):
 
     return Recipe(templates=args.templates, model=args.model, device=args.device, seed_cqt=args.seed_cqt,
                   method=args.method, iterations=args.iterations, layers=args.layers, beta=args.beta,
+                  note_gate=args.note_gate, adapt_to_piece=args.adapt_to_piece == "on",
                   notes={k: getattr(args, k) for k in NOTE_FIELDS if getattr(args, k) is not None},
                   threads=SINGLE_THREADS, precision=getattr(args, "precision", None))
 

@@ -94,6 +94,10 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     n.add_argument("--note-gate", choices=["on", "auto", "off"], default="on",
                    help="the model's note gate on the last layer: on (default: with any templates, --templates "
                    "or a calibration too), auto (with the model's own templates only), off")
+    n.add_argument("--adapt-to-piece", choices=["on", "off"], default="on",
+                   help="with calibrated templates (--templates): learn the keys the calibration only predicted "
+                   "from the recording's own clean attacks where they clearly differ, then transcribe again "
+                   "(default on; the bundled templates are never adapted)")
 
 
 def _engine(args):
@@ -114,7 +118,7 @@ def _options(args, engine):
     from ..transcription.engine import Options
 
     opts = Options(method=args.method, iterations=args.iterations, layers=args.layers, beta=args.beta,
-                   track_divergence=False, note_gate=args.note_gate)
+                   track_divergence=False, note_gate=args.note_gate, adapt_to_piece=args.adapt_to_piece == "on")
     given = {k: getattr(args, k) for k in ("threshold", "offset_ratio", "min_duration", "merge_gap", "reonset_ratio")
              if getattr(args, k) is not None}
     return replace(opts, notes=replace(engine.notes_for(opts), **given))

@@ -1,10 +1,9 @@
 """Transcribe many recordings: in this process, or in worker processes that each build the engine once.
 
-:func:`find_audio` expands folders into their recordings, :func:`plan` names each
-recording's MIDI file, and :func:`run_batch` is the work as a generator (one event
-per file started or finished; stop iterating, or make ``cancel()`` return True, to
-stop). The command line (``unmf transcribe DIR -o OUT/ -j N``) and the app's folder
-queue both drain it.
+:func:`find_audio` expands folders into their recordings, :func:`plan` names each recording's MIDI file,
+and :func:`run_batch` is the work as a generator (one event per file started or finished; stop iterating, or
+make ``cancel()`` return True, to stop). The command line (``unmf transcribe DIR -o OUT/ -j N``) and the app's
+folder queue both drain it.
 
 With ``workers > 1`` the files go, longest first, to ``workers`` threads of this process that share ONE
 :class:`~unmf_core.transcription.engine.Engine` (built once, only read while files run) and ONE torch
@@ -19,8 +18,7 @@ either way: each file is one independent :meth:`Engine.transcribe
 ``write`` given), the single place where a file's notes are written. The threads are
 :func:`~unmf_core.transcription.threads.run_in_threads`.
 
-This module imports neither torch nor numpy at import time.
-"""
+This module imports neither torch nor numpy at import time."""
 from __future__ import annotations
 
 import os
@@ -70,7 +68,7 @@ class Recipe:
         ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
     seed_cqt : bool
         The seed's CQT setting (44.1 kHz, hop 128).
-    method, iterations, layers, beta
+    method, iterations, layers, beta, note_gate, adapt_to_piece
         As :class:`~unmf_core.transcription.options.Options`.
     notes : dict
         Note settings given explicitly (:class:`~unmf_core.transcription.notes.NoteParams` field → value);
@@ -90,6 +88,8 @@ class Recipe:
     iterations: int = 100
     layers: int | None = None
     beta: float = 1.0
+    note_gate: str = "on"
+    adapt_to_piece: bool = True
     notes: dict = field(default_factory=dict)
     threads: int | None = None
     precision: str | None = None
@@ -217,7 +217,8 @@ class _Runner:
         if recipe.method == "unrolled" and recipe.layers is not None and recipe.layers > n:
             raise OptionError(f"--layers {recipe.layers}: the model has {n} layers")
         opts = Options(method=recipe.method, iterations=recipe.iterations, layers=recipe.layers, beta=recipe.beta,
-                       track_divergence=False, cancel=cancel)
+                       note_gate=recipe.note_gate, adapt_to_piece=recipe.adapt_to_piece, track_divergence=False,
+                       cancel=cancel)
         self.opts = replace(opts, notes=replace(self.engine.notes_for(opts), **recipe.notes))
         self.cancel = cancel or (lambda: False)
 

@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from ..calibration import load_templates
 from ..errors import AudioError, Cancelled, TemplateError
@@ -32,6 +33,7 @@ from ..nmf.kernels import Step, background_activation
 from ..nmf.precision import inference_precision
 from ..nmf.unrolled import UnrolledMU
 from . import fallback
+from .adaptation import adapted_start, learned_keys
 from .devices import resolve_device
 from .methods import METHODS, MU, Unrolled, method_for  # noqa: F401 (METHODS re-exported)
 from .notes import NoteParams, extract_notes
@@ -47,9 +49,8 @@ log = logging.getLogger("unmf")
 def model_notes(model: str | Path | None = None) -> NoteParams:
     """Note settings a checkpoint was calibrated with (None: the bundled model); defaults when it has none.
 
-    They hold with the templates the model was calibrated with (see
-    :attr:`Engine.calibrated_notes`). An unreadable checkpoint also gives the
-    defaults (running it reports the problem, e.g. a missing bundled model).
+    They hold with the templates the model was calibrated with (see :attr:`Engine.calibrated_notes`). An
+    unreadable checkpoint also gives the defaults (running it reports the problem, e.g. a missing bundled model).
     """
     from ..errors import CheckpointError
 
@@ -203,11 +204,11 @@ class Engine:
         """
         return method_for(opts, self.model)
 
-    def initial(self, M: torch.Tensor, opts: Options) -> tuple[torch.Tensor, torch.Tensor]:
-        """Initial (W, H) for M; identical for both methods given ``opts.seed``."""
+    def initial(self, M: torch.Tensor, opts: Options, W: torch.Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Initial (W, H) for M (W: the engine's unless given); identical for both methods given ``opts.seed``."""
         with torch.no_grad():
-            return chunking.initialize(M, self._W, opts.init_iters, self.method(opts).beta, opts.seed,
-                                       self.chunk_frames(M, opts), opts.cancel)
+            return chunking.initialize(M, self._W if W is None else W, opts.init_iters, self.method(opts).beta,
+                                       opts.seed, self.chunk_frames(M, opts), opts.cancel)
 
     def chunk_frames(self, M: torch.Tensor, opts: Options) -> int | None:
         """Frames per time chunk for M under ``opts``, or None when M is short enough to run whole.
@@ -247,9 +248,9 @@ class Engine:
         return fallback.with_fallback(make_steps, opts.chunk_seconds, plan, self.device, self._notice)
 
     def plain_steps(self, M: torch.Tensor, opts: Options) -> Iterator[Step]:
-        """:meth:`steps` without the out-of-memory fallback."""
+        """:meth:`steps` without the out-of-memory fallback; adapted templates first (:mod:`.adaptation`)."""
         method = self.method(opts)
-        W, H = self.initial(M, opts)
+        W, H = adapted_start(self, M, *self.initial(M, opts), opts)
         chunk = self.chunk_frames(M, opts)
         d0 = chunking.divergence(M, W, H, method.beta, chunk) if opts.track_divergence else float("nan")
         yield Step(0, W, H, d0)
@@ -310,7 +311,7 @@ class Engine:
         if steps is not None:
             d["steps"] = steps
         d.update(init_iters=opts.init_iters, seed=opts.seed, notes=self.notes_for(opts).to_dict(),
-                 note_gate=opts.note_gate)
+                 note_gate=opts.note_gate, adapt_to_piece=opts.adapt_to_piece)
         return d
 
     def background(self, M: torch.Tensor, W: torch.Tensor, opts: Options) -> np.ndarray:
@@ -345,7 +346,7 @@ class Engine:
         notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg, gain=gain)
         H = H.copy()  # the steps that follow may update H in place; copied after extraction (one less copy at once)
         params = self.params(opts, step.index)
-        params["step"] = step.index
+        params.update(step=step.index, adapted_keys=learned_keys(step.W))
         return Transcription(notes, H, step.W.detach().cpu().numpy().copy(), [step.divergence], self.cqt.frame_rate,
                              M.shape[-1] * self.cqt.hop / self.cqt.sr, params, {}, bg, gain)
 

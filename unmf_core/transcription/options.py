@@ -38,6 +38,11 @@ class Options:
         ``"on"`` (default) with any templates (a calibration too), ``"auto"`` with the model's own
         templates only, ``"off"`` never (notes from H alone). See :meth:`Engine.gate_for
         <unmf_core.transcription.engine.Engine.gate_for>`.
+    adapt_to_piece : bool
+        Unrolled runs with a calibration that left keys to prediction (a templates file or folder of
+        notes, :func:`unmf_core.calibration.piece.adaptable`): run once, learn those keys from the
+        recording's clean attacks where they clearly differ, and run again with them (default True;
+        :mod:`unmf_core.transcription.adaptation`). Other templates are never adapted.
     track_divergence : bool
         Compute D(M | WH) at every step (default off: only a view that shows
         the curve asks for it; otherwise every step's divergence is NaN).
@@ -63,6 +68,7 @@ class Options:
     seed: int = 0
     notes: NoteParams | None = None
     note_gate: str = "on"
+    adapt_to_piece: bool = True
     track_divergence: bool = False
     chunk_seconds: float | None = DEFAULT_CHUNK_SECONDS
     cancel: Callable[[], bool] | None = field(default=None, repr=False, compare=False)

@@ -181,3 +181,17 @@ def test_several_workers_take_the_longest_files_first(tmp_path):
     done = {i: o for kind, i, o in events if kind == "done"}
     assert sorted(done) == [0, 1, 2, 3] and all(done[i].job == jobs[i] for i in done)
     assert [done[i].status for i in range(4)] == ["done", "done", "done", "failed"]
+
+
+def test_the_note_gate_and_adapting_reach_the_files_runs():
+    """``--note-gate`` and ``--adapt-to-piece`` go into the :class:`Recipe` every file is run with (the note gate
+    was dropped there before 2026-12-03: ``unmf transcribe --note-gate off`` ran with the gate on)."""
+    from unmf_core.cli.batch import recipe_of
+    from unmf_core.cli.commands import build_parser
+
+    args = build_parser().parse_args(["transcribe", "x.wav", "-o", "x.mid", "--note-gate", "off",
+                                      "--adapt-to-piece", "off"])
+    r = recipe_of(args)
+    assert (r.note_gate, r.adapt_to_piece) == ("off", False)
+    r = recipe_of(build_parser().parse_args(["transcribe", "x.wav", "-o", "x.mid"]))
+    assert (r.note_gate, r.adapt_to_piece) == ("on", True)
