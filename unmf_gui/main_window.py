@@ -355,7 +355,11 @@ class MainWindow(QMainWindow):
         self._previous = {}
         if set(self.vm.comparison.keys) <= set(self._methods):  # a compare run: show both at their last step
             self.vm.set_compare_step(self.vm.compare_max())
-        self.notify("Transcription finished", 4000)
+        run = self.vm.run
+        last = run.results[-1] if run is not None and run.results else None
+        learned = last.params.get("adapted_keys") if last is not None else None
+        self.notify(f"Finished · learned from this recording: {', '.join(learned)}" if learned
+                    else "Transcription finished", 8000 if learned else 4000)  # the calibration adapted to it
         self.run_finished.emit()
 
     def _failed(self, message: str) -> None:

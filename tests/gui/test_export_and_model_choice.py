@@ -160,6 +160,7 @@ def test_the_app_adapts_a_calibration_as_the_command_line_does_and_remembers_the
     assert first.files.adapt_action.isChecked()  # on by default, as Options and the CLI
     result = first.vm.run.results[-1]
     assert result.params["adapted_keys"] == ["E3"] and result.params["adapt_to_piece"] is True
+    assert "learned from this recording: E3" in first.message_label.full_text()
     cli = Engine(templates=cal, device="cpu").transcribe(piece, first.options("unrolled"))
     assert _triples(result.notes) == _triples(cli.notes)  # the notes the CLI writes
     with qtbot.waitSignal(first.run_finished, timeout=60000):
