@@ -526,7 +526,7 @@ note is why `../shared`'s 0.87 is further away than before; every rendered instr
 What it costs and where it does not apply: an adapted run factorises twice (`unmf evaluate` on `../shared`:
 0.22 s a file instead of 0.11 s); only unrolled runs with a mixed calibration on the bundled templates that
 left keys to prediction are adapted (a templates file or folder of notes made by this version: older files
-lack the recorded templates it needs, `Templates.recorded`); plain MU, the bundled or a model's own templates,
+lack the recorded templates it needs, `Templates.own`); plain MU, the bundled or a model's own templates,
 and live transcription (`unmf listen`, the app's Live tab: it has no second pass) are not. Results name the
 learned keys (`params["adapted_keys"]`).
 

@@ -40,7 +40,7 @@ MIN_GAIN = 0.1
 
 def adaptable(templates: Templates, base: Templates) -> bool:
     """Whether ``templates`` are a mixed calibration on ``base`` with some keys only predicted."""
-    R = templates.recorded
+    R = templates.own
     if R is None or not templates.meta.get("mixed") or templates.meta.get("base") != base.source:
         return False
     n = int(np.count_nonzero(R.any(axis=0)))
@@ -105,7 +105,7 @@ def adapt_to_piece(templates: Templates, base: Templates, C: np.ndarray, notes,
     learned : list of int
         The learned keys' indices (0..87), ascending.
     """
-    R = templates.recorded
+    R = templates.own
     assert R is not None  # adaptable() checked it
     recorded = {int(k): R[:, k].astype(np.float64) for k in np.flatnonzero(R.any(axis=0))}
     learned = learn_from_piece(C, notes, frame_rate, templates.W, base.W, recorded)

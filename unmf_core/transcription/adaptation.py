@@ -47,7 +47,7 @@ def adapted_start(engine: "Engine", M: torch.Tensor, W: torch.Tensor, H: torch.T
     them, the run starts again from the adapted templates. Honours ``opts.cancel``.
     """
     t = engine.templates
-    if not opts.adapt_to_piece or opts.method != "unrolled" or t.recorded is None:
+    if not opts.adapt_to_piece or opts.method != "unrolled" or t.own is None:
         return W, H
     base = _base(engine.cqt)
     if not adaptable(t, base):

@@ -11,7 +11,7 @@ a folder" (:func:`unmf_core.calibration.load_templates`).
 File format (``.npz``, loaded without pickle): ``W`` float32 ``(n_bins, 88)``
 with unit-L2 columns, ``keys`` (88 names), ``cqt`` (JSON of the CQT parameters
 of the frequency axis), ``source`` (a description), ``filled`` and ``meta`` (JSON: keys not recorded;
-calibration provenance), ``version`` (1); a calibration also stores ``recorded`` (float32 ``(n_bins, 88)``).
+calibration provenance), ``version`` (1); a calibration also stores ``own`` (float32 ``(n_bins, 88)``).
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class Templates:
         JSON-ready provenance saved with the file; a calibration
         (:mod:`unmf_core.calibration`) records ``method``, ``source``,
         ``recorded`` (key name → fit in [0, 1]) and ``skipped`` here.
-    recorded : np.ndarray or None
+    own : np.ndarray or None
         A calibration's recorded templates before mixing, float32 ``(n_bins, 88)``
         with unit-L2 columns at the recorded keys and zeros elsewhere: what
         :mod:`unmf_core.calibration.piece` calibrates again from (None: not a calibration).
@@ -58,7 +58,7 @@ class Templates:
     source: str = ""
     filled: list[str] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
-    recorded: np.ndarray | None = field(default=None, repr=False)
+    own: np.ndarray | None = field(default=None, repr=False)
 
     def save(self, path: str | Path, overwrite: bool = True) -> None:
         """Write the templates as ``.npz`` (atomically)."""
@@ -69,8 +69,8 @@ class Templates:
             W=self.W.astype(np.float32), keys=np.array(key_names()), cqt=np.array(json.dumps(self.cqt.to_dict())),
             source=np.array(self.source), filled=np.array(json.dumps(self.filled)),
             meta=np.array(json.dumps(self.meta)), version=np.array(FORMAT_VERSION))
-        if self.recorded is not None:
-            arrays["recorded"] = self.recorded.astype(np.float32)
+        if self.own is not None:
+            arrays["own"] = self.own.astype(np.float32)
         np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle among the kwargs
         write_bytes_atomic(path, buf.getvalue(), overwrite)
 
@@ -154,7 +154,7 @@ def read_templates(path: str | Path, params: CQTParams | None = None) -> Templat
             source = str(z["source"]) if "source" in z else ""
             filled = json.loads(str(z["filled"])) if "filled" in z else []
             meta = json.loads(str(z["meta"])) if "meta" in z else {}
-            recorded = np.asarray(z["recorded"], dtype=np.float32) if "recorded" in z else None
+            own = np.asarray(z["own"], dtype=np.float32) if "own" in z else None
     except (OSError, ValueError, KeyError, json.JSONDecodeError, EOFError) as exc:
         raise TemplateError(f"{path.name}: not a templates file ({str(exc)[:120]})") from None
     if W.ndim != 2 or W.shape != (cqt.n_bins, N_KEYS):
@@ -163,11 +163,10 @@ def read_templates(path: str | Path, params: CQTParams | None = None) -> Templat
         raise TemplateError(f"{path.name}: W holds negative or non-finite values")
     if not isinstance(meta, dict):
         raise TemplateError(f"{path.name}: malformed metadata (not a JSON object)")
-    if recorded is not None and (recorded.shape != W.shape or not np.all(np.isfinite(recorded))
-                                 or np.any(recorded < 0)):
-        raise TemplateError(f"{path.name}: malformed recorded templates (shape {recorded.shape}, "
+    if own is not None and (own.shape != W.shape or not np.all(np.isfinite(own)) or np.any(own < 0)):
+        raise TemplateError(f"{path.name}: malformed recorded templates (shape {own.shape}, "
                             "negative or non-finite values)")
-    t = Templates(W, cqt, source, filled, meta, recorded)
+    t = Templates(W, cqt, source, filled, meta, own)
     if params is not None and not t.compatible_with(params):
         raise TemplateError(f"{path.name}: templates were made for another CQT frequency axis "
                             f"({cqt.n_bins} bins, {cqt.bins_per_octave}/octave from {cqt.fmin} Hz)")

@@ -120,11 +120,11 @@ def test_templates_file_keeps_the_recorded_templates(tmp_path, bad):
     cal = _calibration([15, 27, 39])
     cal.save(tmp_path / "t.npz")
     back = read_templates(tmp_path / "t.npz", P)
-    np.testing.assert_array_equal(back.recorded, cal.recorded)
+    np.testing.assert_array_equal(back.own, cal.own)
     assert read_templates(tmp_path / "t.npz").meta == cal.meta
     Templates(cal.W, P, "plain").save(tmp_path / "plain.npz")
-    assert read_templates(tmp_path / "plain.npz").recorded is None
-    broken = cal.recorded[:100] if bad == "shape" else -cal.recorded
+    assert read_templates(tmp_path / "plain.npz").own is None
+    broken = cal.own[:100] if bad == "shape" else -cal.own
     Templates(cal.W, P, "broken", [], {}, broken).save(tmp_path / "b.npz")
     with pytest.raises(TemplateError, match="malformed recorded templates"):
         read_templates(tmp_path / "b.npz")
