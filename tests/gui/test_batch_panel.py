@@ -78,3 +78,16 @@ def test_a_folder_without_recordings_is_refused_in_a_dialog(qtbot, win, tmp_path
     win.files.open_folder_dialog(str(tmp_path / "empty"))
     assert shown and "no audio files" in shown[0]
     assert win.files.batch_panel.jobs == []
+
+
+def test_the_folder_queue_runs_with_the_windows_model_options(win, folder):
+    """The Model menu's note gate and adapting options (and plain MU's β) reach every file of the queue; the
+    note gate option was dropped there before 2026-12-03."""
+    win.files.open_folder_dialog(str(folder))
+    win.files.note_gate_action.setChecked(False)
+    win.files.adapt_action.setChecked(False)
+    r = win.files.batch_panel.recipe()
+    assert (r.note_gate, r.adapt_to_piece, r.beta) == ("auto", False, win.options(win.method).beta)
+    win.files.note_gate_action.setChecked(True)
+    win.files.adapt_action.setChecked(True)
+    assert (win.files.batch_panel.recipe().note_gate, win.files.batch_panel.recipe().adapt_to_piece) == ("on", True)
