@@ -274,6 +274,10 @@ recording" below; "before" = the figures without it); `auto` = the gate with the
 | 8 notes ≥ 0.90 dry, unseen source | 0.902 | 0.892 | 0.805 | reached |
 | ../shared piano 2-4, 8 of piano-single-notes, ≥ 0.87 | 0.862 | 0.869 | 0.843 | **not reached** |
 
+Beside Basic Pitch 0.4.0 (the learned transcriber, default settings, one ONNX thread; `benchmarks.quality`'s
+runner) on the same 12 pieces: MuseScore_General 0.817, its room 0.788, MuseScore_General-bright 0.807, TimGM6mb
+0.795 (measured 2026-12-03 for this note; the bundled templates alone score 0.895 / 0.849 / 0.886 / 0.930 here).
+
 Why the 8-note and C4-C6 figures fell short on MuseScore_General, what adapting to each recording does, and the
 figures on a second unseen instrument (MuseScore_General-bright): "What 8 notes cannot know" below. The scales
 were cut from the C2..C6 recording as in the next table; with adapting, MuseScore_General-bright scores 0.906 /
