@@ -233,11 +233,7 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
     if not inside:
         raise TemplateError("the MIDI file has no notes inside the recording")
     attacks = group_attacks(C, onset_groups(inside, apart), apart, fr)
-    found: dict[int, list[np.ndarray]] = {}
-    for keys, v in attacks:
-        if len(keys) == 1 and v.sum() > 0:
-            found.setdefault(keys[0], []).append(v / np.linalg.norm(v))
-    clean = {k: np.mean(vs, axis=0) for k, vs in found.items()}
+    clean = {k: np.mean(vs, axis=0) for k, vs in single_attacks(attacks).items()}
     split: dict[int, np.ndarray] = {}
     unlike: dict[int, float] = {}
     if base is not None:
@@ -282,6 +278,15 @@ def group_attacks(C: np.ndarray, groups: list[list], apart: float,
                        int(after[0] * fr) if len(after) else T, fr)
         attacks.append((sorted({n.pitch - LOWEST_PITCH for n in g}), v))
     return attacks
+
+
+def single_attacks(attacks: list[tuple[list[int], np.ndarray]]) -> dict[int, list[np.ndarray]]:
+    """Key → the unit-norm spectra of its attacks struck alone (one key in the group, something added)."""
+    found: dict[int, list[np.ndarray]] = {}
+    for keys, v in attacks:
+        if len(keys) == 1 and v.sum() > 0:
+            found.setdefault(keys[0], []).append(v / np.linalg.norm(v))
+    return found
 
 
 def _chord_shares(attacks: list[tuple[list[int], np.ndarray]], clean: dict[int, np.ndarray], base: np.ndarray,

@@ -26,7 +26,7 @@ import numpy as np
 from ..frontend.cqt import LOWEST_PITCH, N_KEYS
 from ..transcription.templates import Templates
 from .adapt import adapt, cosine
-from .material import MIN_LIKENESS, group_attacks, onset_groups
+from .material import MIN_LIKENESS, group_attacks, onset_groups, single_attacks
 
 #: Onsets closer than this to another onset are not learned from (seconds; as for a recording + MIDI).
 APART = 0.06
@@ -77,13 +77,10 @@ def learn_from_piece(C: np.ndarray, notes, frame_rate: float, current: np.ndarra
                      and n.onset * frame_rate < T - 2), key=lambda n: n.onset)
     if not inside:
         return {}
-    attacks: dict[int, list[np.ndarray]] = {}
-    for keys, v in group_attacks(C, onset_groups(inside, APART), APART, frame_rate):
-        if len(keys) == 1 and keys[0] not in recorded and v.sum() > 0:
-            attacks.setdefault(keys[0], []).append(v / np.linalg.norm(v))
+    attacks = single_attacks(group_attacks(C, onset_groups(inside, APART), APART, frame_rate))
     learned = {}
     for k, vs in attacks.items():
-        if len(vs) < MIN_ATTACKS:
+        if k in recorded or len(vs) < MIN_ATTACKS:
             continue
         mean = np.mean(vs, axis=0)
         agreement = float(np.mean([cosine(v, mean) for v in vs]))
