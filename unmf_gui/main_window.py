@@ -233,7 +233,7 @@ class MainWindow(QMainWindow):
         box = self.layers_box  # at its maximum: all the model's layers (the model may change before it runs)
         layers = None if box.value() == box.maximum() else box.value()
         return Options(method=method, iterations=self.iterations_box.value(), layers=layers,
-                       notes=self.vm.note_params, seed=0, track_divergence=self.divergence_shown(),
+                       notes=self.vm.note_params, track_divergence=self.divergence_shown(),
                        note_gate=self.files.note_gate, adapt_to_piece=self.files.adapt_to_piece)
 
     def divergence_shown(self) -> bool:

@@ -24,9 +24,9 @@ Every piece is exact, not an approximation:
 * **W updates** are sums over time: :func:`unmf_core.nmf.kernels.w_stats` of the
   chunks add up to the whole recording's numerator and denominator, and
   :func:`unmf_core.nmf.kernels.apply_W` applies them once.
-* **Initialisation**: the seeded random H is drawn for the whole length (same
-  draw as unchunked), its MU steps run per chunk, and the rescaling of W uses
-  sums over all chunks.
+* **Initialisation**: the start H (flat, or a seeded random draw for the
+  whole length, the same draw as unchunked) is made whole, its MU steps run
+  per chunk, and the rescaling of W uses sums over all chunks.
 
 Results equal the one-chunk ones up to float rounding (summation order);
 ``tests/core/nmf/test_chunking.py`` checks it.
@@ -38,7 +38,7 @@ from typing import Callable, Iterator, cast
 
 import torch
 
-from .kernels import EPS, Step, apply_W, data_terms, fit_divergence, random_H, update_H, w_stats
+from .kernels import EPS, Step, apply_W, data_terms, fit_divergence, start_H, update_H, w_stats
 from ..frontend.blocks import check_cancel
 
 #: Default chunk length in seconds used by :class:`unmf_core.transcription.engine.Engine`. Besides bounding
@@ -94,7 +94,7 @@ def _chunk_divergence(M: torch.Tensor, W: torch.Tensor, h: torch.Tensor, beta: f
     return fit_divergence(m, W, h, beta, cache[(a, b)])
 
 
-def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 1.0, seed: int = 0,
+def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 1.0, seed: int | None = None,
                chunk: int | None = None, cancel=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Initial (W, H): W rescaled so that ‖WH‖₁ = ‖M‖₁, H from a few MU steps.
 
@@ -105,11 +105,11 @@ def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 
     W : torch.Tensor
         ``(F, K)`` templates.
     n_iter : int
-        MU steps on H from the seeded random start.
+        MU steps on H from the start (:func:`~unmf_core.nmf.kernels.start_H`).
     beta : float
         β of the divergence.
-    seed : int
-        Seed of the random start.
+    seed : int, optional
+        None (default): the flat start; an int: the seeded random start.
     chunk : int, optional
         Frames per chunk (None: the whole recording at once).
     cancel : callable, optional
@@ -121,12 +121,12 @@ def initialize(M: torch.Tensor, W: torch.Tensor, n_iter: int = 5, beta: float = 
     -------
     (W, H) : tuple of torch.Tensor
     """
-    H = random_H(M, W.shape[-1], seed)
+    H = start_H(M, W.shape[-1], seed)
     dims = (-2, -1)
     parts = spans(M.shape[-1], chunk)
     m_sum = cast(torch.Tensor, sum(M[..., a:b].sum(dim=dims, keepdim=True) for _, a, b, _ in parts))
     wh_sum = cast(torch.Tensor, sum((W @ H[..., a:b]).sum(dim=dims, keepdim=True) for _, a, b, _ in parts))
-    H = H.mul_(m_sum / wh_sum.clamp_min(EPS))  # H is random_H's own tensor: scaled in place (no second copy)
+    H = H.mul_(m_sum / wh_sum.clamp_min(EPS))  # H is start_H's own tensor: scaled in place (no second copy)
     total = torch.zeros_like(m_sum)
     for _, a, b, _ in parts:
         check_cancel(cancel)

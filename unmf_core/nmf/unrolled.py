@@ -54,7 +54,7 @@ class UnrolledConfig:
         ``"max"``: CNN inputs are divided by their maximum (scale-free);
         ``"none"``: raw values (the seed's way).
     init_iters : int
-        MU steps that initialise H from a seeded random start.
+        MU steps that initialise H from the start (:func:`~unmf_core.nmf.kernels.start_H`).
     batchnorm : bool
         Batch normalisation after the first two convolutions (some seed checkpoints).
     learn_step : bool

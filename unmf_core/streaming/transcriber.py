@@ -44,9 +44,9 @@ What differs from a file run, and why (``docs/benchmarks/live.md`` measures the 
   whole recording's levels and 9 frames of future; with running levels and the window's edge instead (tried:
   the gain on the tracker's window at every update), live onset-F on the demo fell from 0.778 to 0.726,
   against 0.747 for the file run with its gate.
-* **Initialisation.** The seeded random start is drawn frame by frame (the file
-  run draws it for the whole length at once); with β = 1 the first MU step
-  removes its overall scale, and the file run's rescaling of W is 1 for a
+* **Initialisation.** The file run's start (flat by default; a seeded random
+  one is drawn frame by frame where the file run draws it for the whole length
+  at once); with β = 1 the first MU step removes its overall scale, and the file run's rescaling of W is 1 for a
   KL fit (checked in the tests), so W is the templates as they are.
 
 At the end of the stream (:meth:`~LiveTranscriber.finish`) the last frames are
@@ -175,7 +175,7 @@ class LiveTranscriber:
         self.device = self.W.device
         self.params = engine.notes_for(opts)
         self.frame_rate = self.cqt.frame_rate
-        self._gen = torch.Generator(device="cpu").manual_seed(int(opts.seed))
+        self._gen = None if opts.seed is None else torch.Generator(device="cpu").manual_seed(int(opts.seed))
         self._stream = CQTStream(cqt_module(self.cqt, self.device))
         self._n = 0  # samples received
         self._final = 0  # frames before this one are final: no later update recomputes them
@@ -183,7 +183,7 @@ class LiveTranscriber:
         self._left = [torch.zeros((self.W.shape[1], 0), device=self.device) for _ in self.layers]
         self._M_left = torch.zeros((self.cqt.n_bins, 0), device=self.device)
         self._committed = 0  # frames committed
-        self._rand = torch.zeros((self.W.shape[1], 0))  # per-frame random starts from frame self._r0
+        self._rand = torch.zeros((self.W.shape[1], 0))  # per-frame starts (flat or random) from frame self._r0
         self._r0 = 0
         self._peaks = [0.0] * len(self.layers)
         self._M_hist: list[np.ndarray] = []  # committed M, for the background
@@ -288,10 +288,11 @@ class LiveTranscriber:
                           retracted=changes.retracted)
 
     def _initial(self, M: torch.Tensor, w0: int, end: int) -> torch.Tensor:
-        """The file run's start on frames [w0, end): seeded uniform + 0.01, scaled to M, then MU steps."""
+        """The file run's start on frames [w0, end) (:func:`~unmf_core.nmf.kernels.start_H`), scaled, then MU steps."""
         need = end - (self._r0 + self._rand.shape[1])
         if need > 0:
-            fresh = torch.rand((self._rand.shape[0], need), generator=self._gen) + 0.01
+            n = self._rand.shape[0]
+            fresh = torch.ones((n, need)) if self._gen is None else torch.rand((n, need), generator=self._gen) + 0.01
             self._rand = torch.cat([self._rand, fresh], dim=1)
         H = self._rand[:, w0 - self._r0:end - self._r0].to(device=self.device, dtype=M.dtype)
         H = H * (M.sum() / (self.W @ H).sum().clamp_min(EPS))

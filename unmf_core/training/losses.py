@@ -85,7 +85,7 @@ def activation_loss(H: torch.Tensor, roll: torch.Tensor, onsets: torch.Tensor, c
 
 def _start(model: UnrolledMU, M: torch.Tensor, W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     with torch.no_grad():
-        return initialize(M, W, model.cfg.init_iters, model.cfg.beta, seed=0)
+        return initialize(M, W, model.cfg.init_iters, model.cfg.beta)  # the engine's start
 
 
 def divergence_ratio(M: torch.Tensor, W: torch.Tensor, H: torch.Tensor, W0: torch.Tensor, H0: torch.Tensor,

@@ -25,9 +25,10 @@ class Options:
     update_w : bool
         Plain MU also updates W.
     init_iters : int
-        MU steps from the seeded random start that initialise H.
-    seed : int
-        Seed of the random start (same for both methods: same initialisation).
+        MU steps from the start that initialise H.
+    seed : int or None
+        None (default): a flat start, every key equally active in every frame; an int: the seeded random
+        start (:func:`~unmf_core.nmf.kernels.start_H`). The same for both methods: same initialisation.
     notes : NoteParams or None
         Note extraction settings; None (default): the model's calibrated
         settings for unrolled runs when its checkpoint has them (a fine-tuned
@@ -65,7 +66,7 @@ class Options:
     beta: float = 1.0
     update_w: bool = False
     init_iters: int = 5
-    seed: int = 0
+    seed: int | None = None
     notes: NoteParams | None = None
     note_gate: str = "on"
     adapt_to_piece: bool = True

@@ -46,10 +46,11 @@ def test_spans_partition_the_frames_with_clipped_halo():
     assert [b - a for _, a, b, _ in chunking.spans(FRAMES_60S, CHUNK)] == [1500, 1500, 1500, 668]
 
 
-def test_chunked_initialisation_equals_whole():
+@pytest.mark.parametrize("seed", [None, 3], ids=["flat", "random"])
+def test_chunked_initialisation_equals_whole(seed):
     M, W = _problem()
-    W1, H1 = initialize(M, W, n_iter=5, seed=3)
-    W2, H2 = chunking.initialize(M, W, n_iter=5, seed=3, chunk=CHUNK)
+    W1, H1 = initialize(M, W, n_iter=5, seed=seed)
+    W2, H2 = chunking.initialize(M, W, n_iter=5, seed=seed, chunk=CHUNK)
     assert _close(W2, W1) and _close(H2, H1)
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from unmf_core.nmf.chunking import initialize, iterate_mu, mu
-from unmf_core.nmf.kernels import beta_divergence, data_terms, fit_divergence, update_H, update_W
+from unmf_core.nmf.kernels import beta_divergence, data_terms, fit_divergence, start_H, update_H, update_W
 
 
 def _data(seed=0, F=40, K=6, T=50):
@@ -67,6 +67,21 @@ def test_initialize_scales_to_data_and_is_seeded():
     W1, H1 = initialize(M, W, n_iter=3, seed=7)
     assert torch.equal(H0, H1)
     assert not torch.equal(H0, initialize(M, W, n_iter=3, seed=8)[1])
+
+
+def test_flat_start_is_the_default_and_depends_on_the_data_only():
+    M, W, _ = _data()
+    assert torch.equal(start_H(M, 6), torch.ones(6, M.shape[1]))
+    W0, H0 = initialize(M, W, n_iter=0)
+    assert torch.allclose(H0, H0[:1, :1].expand_as(H0))  # no MU step: still flat, scaled to M
+    assert float((W0 @ H0).sum()) == pytest.approx(float(M.sum()), rel=1e-4)
+    _, H1 = initialize(M, W, n_iter=3)
+    _, H2 = initialize(M, W, n_iter=3)
+    assert torch.equal(H1, H2) and not torch.equal(H1, initialize(M, W, n_iter=3, seed=0)[1])
+    # with KL one MU step gives each frame's H from that frame of M alone: a frame's start does not
+    # depend on the recording's length or level
+    _, Hc = initialize(M[:, :20] * 3.0, W, n_iter=1)
+    assert torch.allclose(Hc, 3.0 * initialize(M, W, n_iter=1)[1][:, :20], rtol=1e-4)
 
 
 @pytest.mark.parametrize("beta", [1.0, 0.5, 2.0])
