@@ -300,6 +300,26 @@ flat start adapting to each recording adds on the unseen sources (8 notes, adapt
 0.867). Its thresholds, swept again with the flat start on T and F (1-3 attacks, agreement 0.85 / 0.9, gain 0.05 /
 0.1 / 0.15: T 0.926-0.934, F 0.873-0.878, every setting within the pieces' noise of not adapting), stay.
 
+Also tried with the flat start and not kept (8 notes C1..C8; T and F where choices are made, the rest measured):
+- **The mix weights again** (`adapt.PREDICTED_WEIGHT` / `RECORDED_WEIGHT`): 0.8 / 0.7 beats the shipped 0.65 / 0.7 at
+  8 notes (T 0.931 → 0.935, F 0.877 → 0.883) but loses at 4 and 16 (T 0.927 → 0.924 and 0.937 → 0.936, F 0.831 →
+  0.821 and 0.885 → 0.877); 0.5, 0.9 and 1.0, and recorded weights 0.85 and 1.0, do no better than 0.8 at 8
+  notes. They stay.
+- **Adapting twice** (a second pass learns from the notes of the adapted run): T 0.931 / F 0.873 against 0.931 /
+  0.875 for once; MuseScore_General 0.905, -bright 0.907, room 0.856 (once: 0.901, 0.906, 0.856); one more
+  factorisation for nothing on T and F.
+- **5 MU steps from the start** stay (10 is within the noise): 2 / 10 give T 0.916 / 0.920 and F 0.825 / 0.832
+  with the bundled (leave-one-out) templates, against 0.921 / 0.829.
+- **The partial rule** (`NoteParams.partial_ratio` 0.2 / 0.3, with the gate): T 0.931 / 0.927, F 0.874 / 0.871
+  against 0.931 / 0.877.
+- **Averaging runs from four random starts** (H averaged, the gate's gains by geometric mean) costs four runs and
+  is no better than the one flat start on the whole (flat: T 0.931, F 0.877, MuseScore_General 0.896, `../shared`
+  0.867): T 0.933, F 0.877, MuseScore_General 0.892, `../shared` 0.859 (8 notes).
+- **A note whose share of its own fundamental in W·H is small** (a ghost an octave below chord notes, as in
+  `../shared` example 3) is no rule either: on the renders such false notes keep a median share of 0.5-0.7, which
+  5-10 % of true notes also have, and on `../shared` with the bundled templates a tenth of the true notes keep less
+  than 0.43.
+
 Why the 8-note and C4-C6 figures fall short on MuseScore_General, what adapting to each recording does, and the
 figures on a second unseen instrument (MuseScore_General-bright): "What 8 notes cannot know" below. With the flat
 start the true templates of keys 24-47 (A2-G#4) alone, the other keys as the 8 notes predict them (not adapted),
