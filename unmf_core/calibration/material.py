@@ -227,12 +227,10 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
     """
     if C.ndim != 2 or apart <= 0:
         raise TemplateError("learn_from_midi needs a (n_bins, frames) CQT and apart > 0")
-    fr, T = params.frame_rate, C.shape[1]
-    inside = sorted((n for n in notes if LOWEST_PITCH <= n.pitch < LOWEST_PITCH + N_KEYS and n.onset * fr < T - 2),
-                    key=lambda n: n.onset)
-    if not inside:
+    fr = params.frame_rate
+    attacks = note_attacks(C, notes, apart, fr)
+    if not attacks:
         raise TemplateError("the MIDI file has no notes inside the recording")
-    attacks = group_attacks(C, onset_groups(inside, apart), apart, fr)
     clean = {k: np.mean(vs, axis=0) for k, vs in single_attacks(attacks).items()}
     split: dict[int, np.ndarray] = {}
     unlike: dict[int, float] = {}
@@ -242,7 +240,7 @@ def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06
             split, unlike_split = _split_unlike(_chord_shares(attacks, clean, base, params.bins_per_semitone), base)
             unlike.update(unlike_split)
     names = key_names()
-    played = {n.pitch - LOWEST_PITCH for n in inside}
+    played = {k for keys, _ in attacks for k in keys}
     skipped = [f"{names[k]}: its attack does not sound like that key (cosine {unlike[k]:.2f} to its base template, "
                f"under {MIN_LIKENESS})" if k in unlike else
                f"{names[k]}: no onset apart from other notes' (within {1000 * apart:.0f} ms) to learn from"
@@ -278,6 +276,14 @@ def group_attacks(C: np.ndarray, groups: list[list], apart: float,
                        int(after[0] * fr) if len(after) else T, fr)
         attacks.append((sorted({n.pitch - LOWEST_PITCH for n in g}), v))
     return attacks
+
+
+def note_attacks(C: np.ndarray, notes, apart: float, fr: float) -> list[tuple[list[int], np.ndarray]]:
+    """:func:`group_attacks` of the piano-key notes that start inside C (2 frames before its end); [] if none."""
+    T = C.shape[1]
+    inside = sorted((n for n in notes if LOWEST_PITCH <= n.pitch < LOWEST_PITCH + N_KEYS and n.onset * fr < T - 2),
+                    key=lambda n: n.onset)
+    return group_attacks(C, onset_groups(inside, apart), apart, fr) if inside else []
 
 
 def single_attacks(attacks: list[tuple[list[int], np.ndarray]]) -> dict[int, list[np.ndarray]]:

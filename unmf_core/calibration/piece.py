@@ -8,7 +8,7 @@ where C3 and C4 have it weaker, and the key an octave up takes that partial).
 After a first transcription with the calibration, every predicted key that
 the transcription strikes alone (no other onset within :data:`APART`) at
 least :data:`MIN_ATTACKS` times gives the spectrum each of those attacks adds
-(:func:`~.material.group_attacks`, as a recording with its MIDI does). The
+(:func:`~.material.note_attacks`, as a recording with its MIDI does). The
 key is learned when its attacks agree with each other (mean cosine to their
 mean ≥ :data:`MIN_AGREEMENT`), sound like the key (cosine of their mean to
 its base template ≥ :data:`~.material.MIN_LIKENESS`) and fit their mean
@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..frontend.cqt import LOWEST_PITCH, N_KEYS
 from ..transcription.templates import Templates
 from .adapt import adapt, cosine
-from .material import MIN_LIKENESS, group_attacks, onset_groups, single_attacks
+from .material import MIN_LIKENESS, note_attacks, single_attacks
 
 #: Onsets closer than this to another onset are not learned from (seconds; as for a recording + MIDI).
 APART = 0.06
@@ -72,12 +71,7 @@ def learn_from_piece(C: np.ndarray, notes, frame_rate: float, current: np.ndarra
         Key index → the mean of its unit-norm attack spectra, for the keys that
         pass the tests above (often none).
     """
-    T = C.shape[1]
-    inside = sorted((n for n in notes if LOWEST_PITCH <= n.pitch < LOWEST_PITCH + N_KEYS
-                     and n.onset * frame_rate < T - 2), key=lambda n: n.onset)
-    if not inside:
-        return {}
-    attacks = single_attacks(group_attacks(C, onset_groups(inside, APART), APART, frame_rate))
+    attacks = single_attacks(note_attacks(C, notes, APART, frame_rate))
     learned = {}
     for k, vs in attacks.items():
         if k in recorded or len(vs) < MIN_ATTACKS:
