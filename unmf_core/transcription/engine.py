@@ -344,7 +344,8 @@ class Engine:
         gate = self.gate_for(opts) if step.index == self.model.cfg.n_layers else None  # it reads the last layer's H
         gain = gate.gain(H, bg, M) if gate is not None else None
         notes = extract_notes(H, self.cqt.frame_rate, self.notes_for(opts), background=bg, gain=gain)
-        H = H.copy()  # the steps that follow may update H in place; copied after extraction (one less copy at once)
+        if step.index < self.method(opts).steps:  # the steps that follow may update H in place: copied after
+            H = H.copy()  # extraction (one less copy at once); the last step's H stays (an hour's is 0.1 GB)
         params = self.params(opts, step.index)
         params.update(step=step.index, adapted_keys=learned_keys(step.W))
         return Transcription(notes, H, step.W.detach().cpu().numpy().copy(), [step.divergence], self.cqt.frame_rate,
