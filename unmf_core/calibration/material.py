@@ -34,6 +34,10 @@ MIN_LIKENESS = 0.7
 #: A note's attack is looked for until this long before the next onset (seconds): the CQT's long low-frequency
 #: windows let the next note in earlier. Chosen with MIN_LIKENESS on the same takes.
 NEXT_ONSET_MARGIN = 0.03
+#: A note's spectrum at its attack is the mean over this long from its loudest frame (seconds; 5 frames of the
+#: default CQT), not that frame alone. Chosen on the TimGM6mb and FluidR3_GM takes, scale recordings and adapted
+#: runs (1 to 6 frames; docs/benchmarks/calibration.md, "The attack spectrum over 60 ms").
+ATTACK_SPAN = 0.06
 
 
 def folder_notes(folder: Path, params: CQTParams, device: str,
@@ -166,19 +170,29 @@ def detect_notes(C: np.ndarray, base: np.ndarray, params: CQTParams) -> tuple[di
 
 def _attack(C: np.ndarray, energy: np.ndarray, onset: int, earliest: int, latest: int,
             fr: float) -> tuple[np.ndarray, int]:
-    """The spectrum a note adds at its attack: the loudest frame after ``onset`` minus the quietest before.
+    """The spectrum a note adds at its attack: its loudest frames after ``onset`` minus the quietest before.
 
     ``earliest`` and ``latest`` bound the frames searched (the previous note's
     peak, the next onset; the peak is looked for until :data:`NEXT_ONSET_MARGIN`
-    before it). Whatever already sounded (a previous note's decay, other held
+    before it). The spectrum is the mean over :data:`ATTACK_SPAN` from the
+    loudest frame (within the same bound), less the quietest frame before the
+    onset. Whatever already sounded (a previous note's decay, other held
     notes) cancels out; what only the new note adds remains.
+
+    Returns
+    -------
+    spectrum : np.ndarray
+        ``(n_bins,)``, non-negative.
+    peak : int
+        The loudest frame.
     """
     lo = max(earliest, onset - int(0.2 * fr), 0)
     pre = lo + int(np.argmin(energy[lo:onset + 1]))
     stop = max(onset + 1, latest - int(round(NEXT_ONSET_MARGIN * fr)))
     win = np.arange(pre, max(pre + 1, min(stop, onset + int(0.4 * fr), C.shape[1])))
     peak = int(win[np.argmax(energy[win])])
-    return np.clip(C[:, peak] - C[:, pre], 0.0, None), peak
+    end = max(peak + 1, min(stop, peak + max(1, int(round(ATTACK_SPAN * fr))), C.shape[1]))
+    return np.clip(C[:, peak:end].mean(axis=1) - C[:, pre], 0.0, None), peak
 
 
 def learn_from_midi(C: np.ndarray, notes, params: CQTParams, apart: float = 0.06,

@@ -186,6 +186,25 @@ def test_an_attack_stops_before_the_next_onset():
     assert c5[3 * (55 - 21)] < 0.2 * c5.max()  # not G3's fundamental
 
 
+def test_an_attack_spectrum_is_the_mean_over_its_span_from_the_peak():
+    """The loudest frame and the frames after it within ATTACK_SPAN, less the quietest frame before the onset."""
+    from unmf_core.calibration.material import ATTACK_SPAN, _attack
+
+    fr = 100.0
+    span = round(ATTACK_SPAN * fr)  # 6 frames at 100 frames a second
+    rng = np.random.default_rng(0)
+    C = np.full((4, 60), 0.1)
+    C[:, 20:] += rng.uniform(0.5, 1.0, (4, 40)) * np.linspace(2.0, 1.0, 40)  # struck at 20, decaying
+    energy = C.sum(axis=0)
+    v, peak = _attack(C, energy, 20, 0, 60, fr)
+    assert peak == int(np.argmax(energy[10:50])) + 10
+    np.testing.assert_allclose(v, C[:, peak:peak + span].mean(axis=1) - 0.1)
+    # never past the next onset's margin: with the next onset 3 frames after the peak, fewer frames count
+    v2, peak2 = _attack(C, energy, 20, 0, peak + 3 + 3, fr)
+    assert peak2 == peak
+    np.testing.assert_allclose(v2, C[:, peak:peak + 3].mean(axis=1) - 0.1)
+
+
 def test_recording_with_midi_without_base_skips_chords():
     from unmf_core.calibration.material import learn_from_midi
     from unmf_core.frontend.cqt import compute_cqt
