@@ -300,18 +300,19 @@ never past the next onset's margin. Chosen on T and F with their leave-one-Sound
 | **5** | 0.934 / 0.881 | 0.938 / 0.889 | 0.937 / 0.881 | 0.931 / 0.857 | **0.9061** |
 | 6 | 0.932 / 0.878 | 0.938 / 0.888 | 0.937 / 0.881 | 0.931 / 0.856 | 0.9053 |
 
-On the take alone 2, 7, 8 and 12 frames give T 0.934 / 0.933 / 0.932 / 0.929, F 0.876 / 0.873 / 0.871 / 0.870.
-With 5 frames the adapted runs of 1, 16 notes and the two-octave scales' keys (C2-C4, C4-C6) rise on both T and F
-as well (T 0.923 → 0.930, 0.936 → 0.938, 0.931 → 0.936, 0.932 → 0.932; F 0.860 → 0.864, 0.882 → 0.889, 0.869 →
-0.873, 0.874 → 0.879). Measured after the choice: the 30 s take on M 0.900 → 0.907, on B 0.895 → 0.903, in the room
-0.844 → 0.847; the scale on M 0.912 both; 8 notes adapted on M 0.901 → 0.903, B 0.905 → 0.901, room 0.856 →
-0.854; 1 note (C4) on M 0.902 → 0.897 (the table above). Checked on `../shared` (its real piano, never chosen on):
-8 notes adapted 0.867 both (per piece 0.807 / 0.909 / 0.886 → 0.807 / 0.899 / 0.897); piano-dataset example 1 with
-its MIDI as the take, scored on 2-4, 0.838 → 0.874; a scale C2..C6 made of its single notes (the first 0.8 s of
-each, one after another) 0.885 → 0.900. Single-note files keep their loudest frame (`folder_notes`): averaged
-there too, T and F gain (8 notes 0.931 / 0.875 → 0.936 / 0.881, 88 notes 0.942 / 0.890 → 0.942 / 0.896; attacks
-as before) but M loses (8 notes 0.901 → 0.896) and `../shared` with its 88 single notes falls from 0.895 to 0.890
-(3 frames: 0.8875), at issue 10's floor of 0.89.
+On the take alone 2, 7, 8 and 12 frames give T 0.934 / 0.933 / 0.932 / 0.929, F 0.876 / 0.873 / 0.871 / 0.870. With
+5 frames the adapted runs of 1, 16 notes and the two-octave scales' keys (C2-C4, C4-C6) rise on both T and F as well
+(T 0.923 → 0.930, 0.936 → 0.938, 0.931 → 0.936, 0.932 → 0.932; F 0.860 → 0.864, 0.882 → 0.889, 0.869 → 0.873, 0.874
+→ 0.879). Measured after the choice: the 30 s take on M 0.900 → 0.907, on B 0.895 → 0.903, in the room 0.844 →
+0.847; the scale on M 0.912 both; 8 notes adapted on M 0.901 → 0.903, B 0.905 → 0.901, room 0.856 → 0.854; 1 note
+(C4) on M 0.902 → 0.897 (the table above). Checked on `../shared` (its real piano, never chosen on): 8 notes adapted
+0.867 both (per piece 0.807 / 0.909 / 0.886 → 0.807 / 0.899 / 0.897); piano-dataset example 1 with its MIDI as the
+take, scored on 2-4, 0.838 → 0.874; a scale C2..C6 made of its single notes (0.8 s of each, one after another, cut
+30 ms before each note's rise) 0.903 both (cut at each file's first sample over 5 % of its peak, so that each note
+follows ~0.2 s of the recording's room noise: 0.885 → 0.900). Single-note files keep their loudest frame
+(`folder_notes`): averaged there too, T and F gain (8 notes 0.931 / 0.875 → 0.936 / 0.881, 88 notes 0.942 / 0.890 →
+0.942 / 0.896; attacks as before) but M loses (8 notes 0.901 → 0.896) and `../shared` with its 88 single notes falls
+from 0.895 to 0.890 (3 frames: 0.8875), at issue 10's floor of 0.89.
 
 Also tried with the flat start and not kept (the attack as before unless said; 8 notes unless said):
 - **Adapting from chords too** (a predicted key struck only with others takes its share of each chord's attack,
