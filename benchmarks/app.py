@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -236,7 +237,7 @@ def hour_file(seconds: float, folder: Path) -> Path:
 
 def _seconds(x: float) -> str:
     """A median time for the table; "—" when no open painted that step (NaN)."""
-    return "—" if x != x else f"{x:.3f} s"
+    return "—" if math.isnan(x) else f"{x:.3f} s"
 
 
 def write(res: dict, out: Path) -> list[Path]:
