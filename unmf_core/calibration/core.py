@@ -68,8 +68,8 @@ class Calibration:
         """Hints for a calibration that the benchmark says can do better, or None.
 
         Measured in ``docs/benchmarks/calibration.md`` on the unseen test piano (onset-F; no
-        calibration 0.901, all 88 keys 0.927): 1 to 16 recorded keys scored 0.891-0.907 (adapted to
-        each recording), slow scales of two octaves or more from C2 or C3 0.908-0.912, and a scale C4-C6 0.886.
+        calibration 0.901, all 88 keys 0.927): 1 to 16 recorded keys scored 0.891-0.908 (adapted to
+        each recording), slow scales of two octaves or more from C2 or C3 0.910-0.912, and a scale C4-C6 0.882.
         """
         names = key_names()
         hints = []

@@ -292,12 +292,18 @@ def group_attacks(C: np.ndarray, groups: list[list], apart: float,
     return attacks
 
 
-def note_attacks(C: np.ndarray, notes, apart: float, fr: float) -> list[tuple[list[int], np.ndarray]]:
-    """:func:`group_attacks` of the piano-key notes that start inside C (2 frames before its end); [] if none."""
-    T = C.shape[1]
-    inside = sorted((n for n in notes if LOWEST_PITCH <= n.pitch < LOWEST_PITCH + N_KEYS and n.onset * fr < T - 2),
+def note_groups(notes, n_frames: int, apart: float, fr: float) -> list[list]:
+    """:func:`onset_groups` of the piano-key notes that start inside ``n_frames`` frames (2 before the end)."""
+    inside = sorted((n for n in notes
+                     if LOWEST_PITCH <= n.pitch < LOWEST_PITCH + N_KEYS and n.onset * fr < n_frames - 2),
                     key=lambda n: n.onset)
-    return group_attacks(C, onset_groups(inside, apart), apart, fr) if inside else []
+    return onset_groups(inside, apart) if inside else []
+
+
+def note_attacks(C: np.ndarray, notes, apart: float, fr: float) -> list[tuple[list[int], np.ndarray]]:
+    """:func:`group_attacks` of :func:`note_groups` (the notes that start inside C); [] if none."""
+    groups = note_groups(notes, C.shape[1], apart, fr)
+    return group_attacks(C, groups, apart, fr) if groups else []
 
 
 def single_attacks(attacks: list[tuple[list[int], np.ndarray]]) -> dict[int, list[np.ndarray]]:

@@ -8,7 +8,12 @@ where C3 and C4 have it weaker, and the key an octave up takes that partial).
 After a first transcription with the calibration, every predicted key that
 the transcription strikes alone (no other onset within :data:`APART`) at
 least :data:`MIN_ATTACKS` times gives the spectrum each of those attacks adds
-(:func:`~.material.note_attacks`, as a recording with its MIDI does). The
+(:func:`~.material.group_attacks`, as a recording with its MIDI does). A key
+struck together with only the key an octave above, that one at least
+:data:`OCTAVE_SOFTER` velocity units softer, counts as struck alone
+(:func:`octave_attacks`): where the prediction misses a strong second
+partial, the transcription finds the lower key and a soft ghost an octave up
+at every strike, and the key would never be struck alone. The
 key is learned when its attacks agree with each other (mean cosine to their
 mean ≥ :data:`MIN_AGREEMENT`), sound like the key (cosine of their mean to
 its base template ≥ :data:`~.material.MIN_LIKENESS`) and fit their mean
@@ -17,7 +22,8 @@ mean cosine): only keys the calibration got wrong change. The calibration is
 then made again with the learned keys as recorded ones (:func:`adapt_to_piece`).
 
 Measured on the calibration benchmark's renders (the thresholds chosen on
-TimGM6mb and FluidR3_GM, the other sources measured): docs/benchmarks/calibration.md.
+TimGM6mb and FluidR3_GM, :data:`OCTAVE_SOFTER` also on their zone-shifted
+variants; the other sources measured): docs/benchmarks/calibration.md.
 """
 from __future__ import annotations
 
@@ -25,7 +31,8 @@ import numpy as np
 
 from ..transcription.templates import Templates
 from .adapt import adapt, cosine
-from .material import MIN_LIKENESS, note_attacks, single_attacks
+from ..frontend.cqt import LOWEST_PITCH
+from .material import MIN_LIKENESS, group_attacks, note_groups, single_attacks
 
 #: Onsets closer than this to another onset are not learned from (seconds; as for a recording + MIDI).
 APART = 0.06
@@ -35,6 +42,35 @@ MIN_ATTACKS = 2
 MIN_AGREEMENT = 0.9
 #: How much better (mean cosine) the attacks must fit their mean than the template that found them.
 MIN_GAIN = 0.1
+#: A key struck with only its octave above counts as struck alone when that note is this much softer (MIDI velocity).
+OCTAVE_SOFTER = 10
+
+
+def octave_attacks(groups: list[list], attacks: list[tuple[list[int], np.ndarray]]) -> dict[int, list[np.ndarray]]:
+    """Lower key → the unit-norm attack spectra of the groups that strike it with only a softer octave above.
+
+    Parameters
+    ----------
+    groups : list of list of Note
+        Onset groups (:func:`~.material.note_groups`).
+    attacks : list of (list of int, np.ndarray)
+        Their attacks (:func:`~.material.group_attacks`), in the same order.
+
+    Returns
+    -------
+    dict of int to list of np.ndarray
+        For each group of exactly two keys an octave apart whose upper note's
+        velocity is at least :data:`OCTAVE_SOFTER` under the lower one's: the
+        lower key's index (0..87) → its attack spectra (unit L2).
+    """
+    found: dict[int, list[np.ndarray]] = {}
+    for group, (keys, v) in zip(groups, attacks):
+        if len(keys) != 2 or keys[1] - keys[0] != 12 or not v.any():
+            continue
+        loudest = {k: max(n.velocity for n in group if n.pitch - LOWEST_PITCH == k) for k in keys}
+        if loudest[keys[1]] <= loudest[keys[0]] - OCTAVE_SOFTER:
+            found.setdefault(keys[0], []).append(v / np.linalg.norm(v))
+    return found
 
 
 def adaptable(templates: Templates, base: Templates) -> bool:
@@ -55,7 +91,7 @@ def learn_from_piece(C: np.ndarray, notes, frame_rate: float, current: np.ndarra
     C : np.ndarray
         ``(n_bins, T)`` magnitude CQT of the recording.
     notes : list of Note
-        Its transcription with ``current``.
+        Its transcription with ``current`` (velocities tell a soft octave, :func:`octave_attacks`).
     frame_rate : float
         CQT frames per second.
     current : np.ndarray
@@ -71,7 +107,11 @@ def learn_from_piece(C: np.ndarray, notes, frame_rate: float, current: np.ndarra
         Key index → the mean of its unit-norm attack spectra, for the keys that
         pass the tests above (often none).
     """
-    attacks = single_attacks(note_attacks(C, notes, APART, frame_rate))
+    groups = note_groups(notes, C.shape[1], APART, frame_rate)
+    struck = group_attacks(C, groups, APART, frame_rate) if groups else []
+    attacks = single_attacks(struck)
+    for k, vs in octave_attacks(groups, struck).items():
+        attacks.setdefault(k, []).extend(vs)
     learned = {}
     for k, vs in attacks.items():
         if k in recorded or len(vs) < MIN_ATTACKS:

@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-from unmf_core.calibration.piece import MIN_ATTACKS, MIN_GAIN, adaptable, adapt_to_piece, learn_from_piece
+from unmf_core.calibration.piece import (
+    MIN_ATTACKS, MIN_GAIN, OCTAVE_SOFTER, adaptable, adapt_to_piece, learn_from_piece,
+)
 from unmf_core.frontend.cqt import CQTParams
 from unmf_core.transcription.notes import Note
 from unmf_core.transcription.templates import Templates, harmonic_templates, normalise_columns
@@ -48,6 +50,20 @@ def test_a_key_struck_alone_that_the_templates_got_wrong_is_learned():
     assert float(learned[K] @ _odd() / np.linalg.norm(learned[K])) > 0.999
     # keys whose attacks fit their templates already (39, 46) are not learned, recorded keys never
     assert learn_from_piece(C, notes, FR, BASE, BASE, recorded={K}) == {}
+
+
+def test_a_key_found_with_a_soft_ghost_an_octave_up_counts_as_struck_alone():
+    # K's strong second partial makes the transcription find K + 12 too, softly, at every strike of K
+    C, notes = _recording([(K, 0.2), (K, 1.0), (K, 1.8)], _spectra())
+    ghosts = [Note(21 + K + 12, n.onset + 0.01, n.offset, 80 - OCTAVE_SOFTER) for n in notes]
+    learned = learn_from_piece(C, notes + ghosts, FR, BASE, BASE, recorded=set())
+    assert list(learned) == [K] and float(learned[K] @ _odd() / np.linalg.norm(learned[K])) > 0.999
+    # an octave played as loud as its lower note is a real octave: K is then never struck alone
+    played = [Note(21 + K + 12, n.onset + 0.01, n.offset, 80 - OCTAVE_SOFTER + 1) for n in notes]
+    assert learn_from_piece(C, notes + played, FR, BASE, BASE, recorded=set()) == {}
+    # nor with a third key in the group
+    third = [Note(21 + K + 7, n.onset, n.offset, 80) for n in notes]
+    assert learn_from_piece(C, notes + ghosts + third, FR, BASE, BASE, recorded=set()) == {}
 
 
 def test_what_is_not_learned():
