@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..frontend.cqt import LOWEST_PITCH
 from ..transcription.templates import Templates
 from .adapt import adapt, cosine
-from ..frontend.cqt import LOWEST_PITCH
 from .material import MIN_LIKENESS, group_attacks, note_groups, single_attacks
 
 #: Onsets closer than this to another onset are not learned from (seconds; as for a recording + MIDI).

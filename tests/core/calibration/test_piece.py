@@ -58,7 +58,7 @@ def test_a_key_found_with_a_soft_ghost_an_octave_up_counts_as_struck_alone():
     ghosts = [Note(21 + K + 12, n.onset + 0.01, n.offset, 80 - OCTAVE_SOFTER) for n in notes]
     learned = learn_from_piece(C, notes + ghosts, FR, BASE, BASE, recorded=set())
     assert list(learned) == [K] and float(learned[K] @ _odd() / np.linalg.norm(learned[K])) > 0.999
-    # an octave played as loud as its lower note is a real octave: K is then never struck alone
+    # an upper note less than OCTAVE_SOFTER softer is taken for a played octave: K is then never struck alone
     played = [Note(21 + K + 12, n.onset + 0.01, n.offset, 80 - OCTAVE_SOFTER + 1) for n in notes]
     assert learn_from_piece(C, notes + played, FR, BASE, BASE, recorded=set()) == {}
     # nor with a third key in the group
