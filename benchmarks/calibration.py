@@ -325,13 +325,15 @@ notes, the scale C2..C6 and the 30 s take unchanged; MuseScore_General-bright 8 
 0.830). `../shared` piano 2-4 with 8 of its notes: 0.867 both (the same keys learned). Dropping a soft note an
 octave above a note struck with it from the transcription itself instead (no adapting of it): FZ 8 notes 0.893 (gap
 20 velocity units), but real octaves go with it (octave pieces T 0.850 → 0.824, F 0.781 → 0.747), so it was not
-kept. Tried the same day on T, F and M (8 and 4 notes) before the zone-shifted sources existed, and not kept (all
-within the noise or lower on T and F): a learned attack projected onto its neighbours' shifted templates (T 8 notes
-0.937 → 0.933, F 0.881 → 0.874); the bins of an attack that the quietest frame before it dominates filled from the
-template (a legato release under the new note takes away a shared partial: `../shared` example 4's B3); dropping
-such attacks; a key's clean bins in chord attacks (`../shared` 0.867 → 0.851); a learned key copied, shifted, to
-its one or two neighbours; one attack enough at a gain of 0.05 (T and F mean 0.9016 → 0.9054 and M 0.907, but
-`../shared` 0.867 → 0.861).
+kept. Nor were, with the rule: one attack enough for a key with a soft octave pair (the mean above 0.9038 → 0.9056,
+octave pieces 0.8143 → 0.8032), or a key with one attack pooled with its neighbours' attacks, shifted (0.9066,
+octave pieces 0.8093, M 8 notes 0.906 → 0.903). Tried the same day on T, F and M (8 and 4 notes) before the
+zone-shifted sources existed, and not kept (all within the noise or lower on T and F): a learned attack projected
+onto its neighbours' shifted templates (T 8 notes 0.937 → 0.933, F 0.881 → 0.874); the bins of an attack that the
+quietest frame before it dominates filled from the template (a legato release under the new note takes away a shared
+partial: `../shared` example 4's B3); dropping such attacks; a key's clean bins in chord attacks (`../shared` 0.867
+→ 0.851); a learned key copied, shifted, to its one or two neighbours; one attack enough at a gain of 0.05 (T and F
+mean 0.9016 → 0.9054 and M 0.907, but `../shared` 0.867 → 0.861).
 
 **The attack spectrum over 60 ms** (2026-12-03). A note's spectrum in a recording (a take with its MIDI, a
 recording of single notes, the attacks a run adapts from) was its loudest frame after the onset less the quietest
