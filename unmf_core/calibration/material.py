@@ -302,8 +302,7 @@ def note_groups(notes, n_frames: int, apart: float, fr: float) -> list[list]:
 
 def note_attacks(C: np.ndarray, notes, apart: float, fr: float) -> list[tuple[list[int], np.ndarray]]:
     """:func:`group_attacks` of :func:`note_groups` (the notes that start inside C); [] if none."""
-    groups = note_groups(notes, C.shape[1], apart, fr)
-    return group_attacks(C, groups, apart, fr) if groups else []
+    return group_attacks(C, note_groups(notes, C.shape[1], apart, fr), apart, fr)
 
 
 def single_attacks(attacks: list[tuple[list[int], np.ndarray]]) -> dict[int, list[np.ndarray]]:

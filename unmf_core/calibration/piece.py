@@ -108,7 +108,7 @@ def learn_from_piece(C: np.ndarray, notes, frame_rate: float, current: np.ndarra
         pass the tests above (often none).
     """
     groups = note_groups(notes, C.shape[1], APART, frame_rate)
-    struck = group_attacks(C, groups, APART, frame_rate) if groups else []
+    struck = group_attacks(C, groups, APART, frame_rate)
     attacks = single_attacks(struck)
     for k, vs in octave_attacks(groups, struck).items():
         attacks.setdefault(k, []).extend(vs)
