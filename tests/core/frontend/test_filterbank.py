@@ -1,4 +1,5 @@
 """CQT filters: numpy half-band, built once and read from the package or the user cache, checked before use."""
+import dataclasses
 import os
 import subprocess
 import sys
@@ -47,7 +48,12 @@ def test_shipped_filters_equal_a_fresh_build():
     path = ROOT / "resources" / "cqt" / filterbank.file_name(params)
     assert path.is_file(), "run scripts/make_resources.py --only filters"
     shipped = filterbank.load(path, params)
-    assert shipped is not None and _same(shipped, filterbank.build(params))
+    fresh = filterbank.build(params)
+    assert shipped is not None and _same(shipped, dataclasses.replace(fresh, bases=shipped.bases))
+    # The FFT of a build may round differently in the last bit on another CPU or numpy (numpy 2.4.6 on this kind
+    # of machine: one value of 74 000, by 1e-13 of 5); anything the parameters or the code change is far larger.
+    for ours, theirs in zip(shipped.bases, fresh.bases):
+        assert ours.shape == theirs.shape and np.allclose(ours, theirs, rtol=0, atol=1e-6 * np.abs(theirs).max())
 
 
 def test_built_once_then_read_from_the_cache(dirs, monkeypatch):
