@@ -1,21 +1,37 @@
 """Train the bundled model's note gate (:mod:`unmf_core.nmf.gate`) and write the model with it.
 
     python scripts/train_gate.py [--data DIR] [--model resources/models/default.pt] [--out OUT.pt]
+    python scripts/train_gate.py --finetune [--data DIR] [--model …] [--out …]
+
+From scratch (the shipped gate):
 
 1. Renders 360 pieces of ~20 s (``unmf_core.training.synthdata.random_piece`` with ``GATE_SEGMENTS``: keys
    also struck again while they sound, block chords over a low bass; seed 0) with FluidR3_GM or
    TimGM6mb, GM pianos 0-7, each altered as a real recording would be (stretched tuning, a room half of the
    time, colouring, noise: :mod:`unmf_core.training.augment`) into ``DIR/train`` (~5 min); MuseScore General
    never: it is the quality benchmark's unseen piano. Nothing from ``../shared`` is used.
-2. Runs the model (its unrolled layers; the gate does not change H) on each piece: with the model's own
-   templates on 70 % of them, with the piece's own preset's templates (rendered into ``DIR/templates``) on
-   30 %, so that the gate also serves a user's calibrated templates (~5 min).
+2. Runs the model (its unrolled layers; the gate does not change H) on each piece from the seeded random start
+   (seed 0) that runs had when the shipped gate was trained: with the model's own templates on 70 % of them, with
+   the piece's own preset's templates (rendered into ``DIR/templates``) on 30 %, so that the gate also serves a
+   user's calibrated templates (~5 min). (Trained on H from today's flat start instead, the gate lost on
+   ``../shared``: ``docs/benchmarks/calibration.md``, "The start of H".)
 3. Trains a gate from scratch (:func:`unmf_core.training.gate.train_gate`; 2000 Adam steps of 8 crops of
    384 frames, one-cycle learning rate peaking at 1e-3; ~15 min on one core).
-4. Writes the model with the gate (``note_gate`` = 16 channels), its unrolled layers and templates
-   unchanged; the checkpoint's ``meta["note_gate"]`` records this command, the material and the training.
 
-Measured on a 2-core CPU, one thread: 14.3 minutes with the pieces already rendered (rendering takes ~2.5 more).
+``--finetune`` (an experiment, not shipped: ``docs/benchmarks/gate.md``, "Fine-tuned on zone-shifted pianos";
+~16 min on one core):
+
+1. Renders 150 pieces the same way into ``DIR/zones-SEED`` (seed 1), each on a zone-shifted piano of its own
+   (:mod:`unmf_core.training.zones`: every key sounds a neighbour's sample, transposed, so the sound changes from
+   zone to zone of keys as a sampled grand's does; tuning not stretched), and that piano's C1 … C8 one at a time
+   into ``DIR/zones-SEED-notes`` (~4 min).
+2. Calibrates each piece's templates from its 8 notes (:func:`unmf_core.calibration.calibrate`) and runs the
+   engine as a user's run goes (default options: flat start, adapted to the piece) (~5 min).
+3. Fine-tunes the model's gate on them (400 Adam steps of 8 crops at a constant 2e-4; ~6 min), so that it learns
+   what H looks like where the templates miss the instrument.
+
+Either way the model is written with the new gate, its unrolled layers and templates unchanged; the checkpoint's
+``meta["note_gate"]`` records this command, the material and the training.
 """
 from __future__ import annotations
 
@@ -33,48 +49,33 @@ sys.path.insert(0, str(ROOT))
 
 PROGRAMS = (0, 0, 1, 1, 2, 3, 4, 5, 6, 7)
 OWN_SHARE = 0.3
+#: The keys a fine-tuning piece's templates are calibrated from (MIDI pitches C1 … C8).
+CALIBRATION_KEYS = tuple(range(24, 109, 12))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default="/tmp/unmf-gate-data", help="where the pieces are rendered (kept: a rerun "
-                                                                  "reuses them)")
-    ap.add_argument("--model", default=str(ROOT / "resources/models/default.pt"), help="the model to add a gate to")
-    ap.add_argument("--out", default=str(ROOT / "resources/models/default.pt"))
-    ap.add_argument("--pieces", type=int, default=360)
-    ap.add_argument("--steps", type=int, default=2000)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+def log(t_start: float, what: str) -> None:
+    print(f"{what} ({time.time() - t_start:.0f} s)", flush=True)
 
-    import torch
 
+def scratch_material(args, engine, fonts, t_start):
+    """The from-scratch gate's pieces: model's own templates on 70 %, the preset's on 30 %, random start."""
     from unmf_core.calibration import load_templates
-    from unmf_core.cli.train import TRAIN_SOUNDFONTS
-    from unmf_core.io.checkpoints import load_checkpoint, save_checkpoint
-    from unmf_core.nmf.unrolled import UnrolledMU
-    from unmf_core.training.gate import make_piece, train_gate
+    from unmf_core.training.gate import make_piece
     from unmf_core.training.synthdata import GATE_SEGMENTS, make_dataset, make_templates, read_manifest
-    from unmf_core.transcription.engine import Engine, Options
+    from unmf_core.transcription.engine import Options
     from unmf_core.transcription.notes import read_midi
     from unmf_core.transcription.templates import Templates
 
-    torch.set_num_threads(args.threads)
-    t_start = time.time()
     data = Path(args.data) / "train"
-    fonts = tuple(f for f in TRAIN_SOUNDFONTS if Path(f).is_file())
     if not (data / "manifest.json").is_file() or len(read_manifest(data)) != args.pieces:
         print(f"rendering {args.pieces} pieces into {data}", flush=True)
         make_dataset(data, args.pieces, seed=args.seed, programs=PROGRAMS, prefix="gate", soundfonts=fonts,
                      augment=True, segments=GATE_SEGMENTS)
-    manifest = read_manifest(data)
-    ck = load_checkpoint(args.model)
-    engine = Engine(model=ck, device="cpu")
     default = engine.templates
     own: dict[tuple[str, int], Templates] = {}
     rng = np.random.default_rng(5)
     pieces = []
-    for i, (name, m) in enumerate(sorted(manifest.items())):
+    for i, (name, m) in enumerate(sorted(read_manifest(data).items())):
         engine.set_templates(default)
         if rng.random() < OWN_SHARE:
             key = (m["soundfont"], int(m["program"]))
@@ -87,30 +88,110 @@ def main() -> None:
                 own[key] = load_templates(path, engine.cqt)
             engine.set_templates(own[key])
         wav = data / "audio" / f"{name}.wav"
-        res = engine.transcribe(wav, Options(method="unrolled", track_divergence=False))
+        res = engine.transcribe(wav, Options(method="unrolled", track_divergence=False, seed=0))
         M = engine.spectrogram(engine.load(wav))
         pieces.append(make_piece(res.H, res.background, M, read_midi(data / "midi" / f"{name}.mid"),
                                  engine.cqt.frame_rate))
         if (i + 1) % 40 == 0:
-            print(f"H and CQT: {i + 1}/{len(manifest)} pieces ({time.time() - t_start:.0f} s)", flush=True)
+            log(t_start, f"H and CQT: {i + 1} pieces")
+    return pieces
+
+
+def zone_material(args, engine, fonts, t_start):
+    """The fine-tuning pieces: zone-shifted pianos, each run with templates calibrated from its C1 … C8."""
+    from unmf_core.calibration import calibrate
+    from unmf_core.training.gate import make_piece
+    from unmf_core.training.synthdata import GATE_SEGMENTS, make_dataset, read_manifest, render_keys
+    from unmf_core.training.zones import zone_offsets
+    from unmf_core.transcription.engine import Options
+    from unmf_core.transcription.notes import read_midi
+
+    data = Path(args.data) / f"zones-{args.seed}"
+    if not (data / "manifest.json").is_file() or len(read_manifest(data)) != args.pieces:
+        print(f"rendering {args.pieces} zone-shifted pieces into {data}", flush=True)
+        make_dataset(data, args.pieces, seed=args.seed, programs=PROGRAMS, prefix="zone", soundfonts=fonts,
+                     augment=True, segments=GATE_SEGMENTS, zones=True)
+    pieces = []
+    for i, (name, m) in enumerate(sorted(read_manifest(data).items())):
+        notes = Path(args.data) / f"zones-{args.seed}-notes" / name
+        if not (notes / "C8.wav").is_file():
+            font = next(f for f in fonts if Path(f).name == m["soundfont"])
+            render_keys(notes, CALIBRATION_KEYS, engine.cqt.sr, int(m["program"]), font, zone_offsets(m["zones"]))
+        engine.set_templates(calibrate(notes, cqt=engine.cqt).templates)
+        wav = data / "audio" / f"{name}.wav"
+        res = engine.transcribe(wav, Options(track_divergence=False))
+        M = engine.spectrogram(engine.load(wav))
+        pieces.append(make_piece(res.H, res.background, M, read_midi(data / "midi" / f"{name}.mid"),
+                                 engine.cqt.frame_rate))
+        if (i + 1) % 25 == 0:
+            log(t_start, f"calibrated runs: {i + 1} pieces")
+    return pieces
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default="/tmp/unmf-gate-data", help="where the pieces are rendered (kept: a rerun "
+                                                                  "reuses them)")
+    ap.add_argument("--model", default=str(ROOT / "resources/models/default.pt"), help="the model to add a gate to")
+    ap.add_argument("--out", help="default: the shipped model from scratch; DATA/finetuned.pt with --finetune")
+    ap.add_argument("--finetune", action="store_true", help="fine-tune the model's gate on zone-shifted pianos "
+                                                            "calibrated from 8 notes (the module docstring)")
+    ap.add_argument("--pieces", type=int, help="default: 360 from scratch, 150 to fine-tune")
+    ap.add_argument("--steps", type=int, help="default: 2000 from scratch, 400 to fine-tune")
+    ap.add_argument("--lr", type=float, help="default: a one-cycle peak of 1e-3 from scratch, 2e-4 to fine-tune")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, help="default: 0 from scratch, 1 to fine-tune")
+    args = ap.parse_args()
+    defaults = (150, 400, 2e-4, 1) if args.finetune else (360, 2000, 1e-3, 0)
+    for name, value in zip(("pieces", "steps", "lr", "seed"), defaults):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.out is None:
+        args.out = str(Path(args.data) / "finetuned.pt") if args.finetune else str(ROOT / "resources/models/default.pt")
+
+    import torch
+
+    from unmf_core.cli.train import TRAIN_SOUNDFONTS
+    from unmf_core.io.checkpoints import load_checkpoint, save_checkpoint
+    from unmf_core.nmf.unrolled import UnrolledMU
+    from unmf_core.training.gate import train_gate
+    from unmf_core.transcription.engine import Engine
+
+    torch.set_num_threads(args.threads)
+    t_start = time.time()
+    fonts = tuple(f for f in TRAIN_SOUNDFONTS if Path(f).is_file())
+    ck = load_checkpoint(args.model)
+    if args.finetune and ck.model.gate is None:
+        sys.exit(f"{args.model} has no note gate to fine-tune")
+    engine = Engine(model=ck, device="cpu")
+    pieces = (zone_material if args.finetune else scratch_material)(args, engine, fonts, t_start)
     t_train = time.time()
-    gate = train_gate(pieces, steps=args.steps, seed=args.seed,
-                      progress=lambda s, loss: print(f"step {s}: loss {loss:.4f} ({time.time() - t_train:.0f} s)",
-                                                     flush=True))
+    gate = train_gate(pieces, steps=args.steps, lr=args.lr, seed=args.seed,
+                      init=ck.model.gate if args.finetune else None,
+                      progress=lambda s, loss: log(t_train, f"step {s}: loss {loss:.4f}"))
     model = UnrolledMU(replace(ck.model.cfg, note_gate=16))
     state = {k: v for k, v in ck.model.state_dict().items() if not k.startswith("gate.")}
     state.update({f"gate.{k}": v for k, v in gate.state_dict().items()})
     model.load_state_dict(state)
     meta = dict(ck.meta)
-    meta["note_gate"] = {
+    training = {
         "command": "python scripts/train_gate.py " + " ".join(sys.argv[1:]),
-        "pieces": args.pieces, "steps": args.steps, "loss": "unmf_core.training.gate (negative 0.5, body 1)",
-        "seed": args.seed, "own_template_share": OWN_SHARE,
+        "pieces": args.pieces, "steps": args.steps, "lr": args.lr,
+        "loss": "unmf_core.training.gate (negative 0.5, body 1)", "seed": args.seed,
         "soundfonts": [Path(f).name for f in fonts], "programs": list(PROGRAMS),
-        "augmentation": "stretched tuning, room (half), EQ colouring (half), pink noise (30 %): "
-                        "unmf_core.training.augment",
         "held_out": "MuseScore_General (the quality benchmark's unseen piano)",
         "minutes": round((time.time() - t_start) / 60, 1)}
+    if args.finetune:
+        training.update({"material": "zone-shifted pianos (unmf_core.training.zones), templates calibrated from "
+                                     "C1..C8 of each, default engine options",
+                         "augmentation": "room (half), EQ colouring (half), pink noise (30 %): "
+                                         "unmf_core.training.augment; tuning not stretched"})
+        meta["note_gate"] = {**meta.get("note_gate", {}), "finetune": training}
+    else:
+        training.update({"own_template_share": OWN_SHARE,
+                         "augmentation": "stretched tuning, room (half), EQ colouring (half), pink noise (30 %): "
+                                         "unmf_core.training.augment"})
+        meta["note_gate"] = training
     save_checkpoint(args.out, model, ck.cqt or engine.cqt, ck.templates, ck.templates_source, meta,
                     overwrite=True, notes=ck.notes)
     print(json.dumps(meta["note_gate"], indent=1))

@@ -20,6 +20,7 @@ twelfth above a note, notes that rise without their fundamental, notes the layer
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Callable
 
@@ -132,8 +133,10 @@ def train_gate(pieces: list[GatePiece], steps: int = 2500, lr: float = 1e-3, thr
                channels: int = 16, frames: int = 384, batch: int = 8, seed: int = 0, body: float = 1.0,
                negative: float = 0.5,
                progress: Callable[[int, float], object] | None = None,
-               cancel: Callable[[], bool] | None = None) -> NoteGate:
+               cancel: Callable[[], bool] | None = None, init: NoteGate | None = None) -> NoteGate:
     """Train a fresh :class:`NoteGate` with Adam (one-cycle learning rate) on random crops of ``pieces``.
+
+    With ``init``, fine-tune a copy of that gate instead, at the constant learning rate ``lr``.
 
     Parameters
     ----------
@@ -149,6 +152,8 @@ def train_gate(pieces: list[GatePiece], steps: int = 2500, lr: float = 1e-3, thr
         Gate width, crop length in frames, crops per step.
     seed : int
         Seed of the initialisation and of the crops.
+    init : NoteGate, optional
+        A trained gate to start from (left unchanged; ``channels`` is then its width).
     progress : callable, optional
         ``progress(step, loss)`` every 100 steps.
     cancel : callable, optional
@@ -157,9 +162,11 @@ def train_gate(pieces: list[GatePiece], steps: int = 2500, lr: float = 1e-3, thr
     if not pieces:
         raise ValueError("no training pieces")
     torch.manual_seed(seed)
-    gate = NoteGate(channels)
+    gate = NoteGate(channels) if init is None else copy.deepcopy(init).train()
     opt = torch.optim.Adam(gate.parameters(), lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.1)
+    sched: torch.optim.lr_scheduler.LRScheduler = (
+        torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.1)
+        if init is None else torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0))
     rng = np.random.default_rng(seed)
     for step in range(steps):
         if cancel is not None and cancel():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -191,7 +192,7 @@ def random_piece(rng: np.random.Generator, duration: float = 20.0,
 def make_dataset(out_dir: str | Path, n_pieces: int, duration: float = 20.0, seed: int = 0,
                  sr: int = 22050, programs: tuple[int, ...] = PROGRAMS, prefix: str = "piece",
                  progress=None, soundfonts: tuple[str, ...] | None = None, augment: bool = False,
-                 segments: tuple = _SEGMENTS) -> list[Path]:
+                 segments: tuple = _SEGMENTS, zones: bool = False) -> list[Path]:
     """Write ``n_pieces`` random pieces as ``midi/*.mid`` and rendered ``audio/*.wav``.
 
     Parameters
@@ -219,9 +220,13 @@ def make_dataset(out_dir: str | Path, n_pieces: int, duration: float = 20.0, see
         stretched tuning, a room half of the time, colouring, noise).
     segments : tuple
         What pieces are made of (:func:`random_piece`; :data:`GATE_SEGMENTS` adds repeated strikes).
+    zones : bool
+        Play every piece on a zone-shifted piano of its own (:mod:`unmf_core.training.zones`; its seed in the
+        manifest's ``"zones"``): every key sounds a transposed neighbour, so the sound changes from zone to zone
+        of keys as a sampled piano's does. The tuning is then not stretched (the zones take the pitch bends).
 
     The folder's ``manifest.json`` records each piece's SoundFont, program and
-    augmentation (:func:`read_manifest`).
+    augmentation, and its zones' seed with ``zones`` (:func:`read_manifest`).
 
     Returns
     -------
@@ -232,6 +237,7 @@ def make_dataset(out_dir: str | Path, n_pieces: int, duration: float = 20.0, see
     from ..io.atomic import atomic_path
     from . import augment as aug_mod
     from .render import find_soundfont, render_midi
+    from .zones import write_zone_midi, zone_offsets
 
     out = Path(out_dir)
     (out / "audio").mkdir(parents=True, exist_ok=True)
@@ -248,20 +254,26 @@ def make_dataset(out_dir: str | Path, n_pieces: int, duration: float = 20.0, see
         write_midi(notes, mid, program=program)
         arng = np.random.default_rng((seed, i))  # the augmentation's own draws: the pieces stay those of `seed`
         font = fonts[int(arng.integers(len(fonts)))]
+        aug = aug_mod.draw(arng) if augment else aug_mod.Augmentation()
+        entry: dict = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            played = Path(tmp) / "played.mid"
+            if zones:
+                aug = replace(aug, offset_cents=0.0, bass_cents=0.0, treble_cents=0.0)
+                entry["zones"] = int(arng.integers(1 << 31))
+                write_zone_midi(notes, played, zone_offsets(entry["zones"]), program)
+            elif augment:
+                aug_mod.write_tuned_midi(notes, played, program, aug)
+            else:
+                played = mid
+            y = render_midi(played, sr, soundfont=font)
         if augment:
-            aug = aug_mod.draw(arng)
-            with tempfile.TemporaryDirectory() as tmp:
-                tuned = Path(tmp) / "tuned.mid"
-                aug_mod.write_tuned_midi(notes, tuned, program, aug)
-                y = aug_mod.apply(render_midi(tuned, sr, soundfont=font), arng, sr, aug)
-        else:
-            aug = aug_mod.Augmentation()
-            y = render_midi(mid, sr, soundfont=font)
+            y = aug_mod.apply(y, arng, sr, aug)
         top = float(np.abs(y).max()) or 1.0
         wav = out / "audio" / f"{name}.wav"
         save_audio(wav, (gain * y / top).astype(np.float32), sr)
         written.append(wav)
-        manifest[name] = {"soundfont": Path(font).name, "program": program, "augmentation": aug.to_dict()}
+        manifest[name] = {"soundfont": Path(font).name, "program": program, "augmentation": aug.to_dict(), **entry}
         if progress is not None:
             progress(i + 1, n_pieces)
     with atomic_path(out / "manifest.json") as tmp_path:
@@ -275,28 +287,72 @@ def read_manifest(folder: str | Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def render_keys(folder: str | Path, pitches, sr: int = 22050, program: int = 0, soundfont: str | None = None,
+                zones: np.ndarray | None = None, spacing: float = 2.5, length: float = 1.5,
+                velocity: int = 80) -> Path:
+    """Render single notes of a GM program one at a time into ``folder/KEY.wav`` (a folder of notes to calibrate from).
+
+    Parameters
+    ----------
+    folder : str or Path
+        Destination (created).
+    pitches : iterable of int
+        MIDI pitches (21..108).
+    sr : int
+        Sample rate.
+    program : int
+        General MIDI program.
+    soundfont : str, optional
+        SoundFont (default: :func:`~unmf_core.training.render.find_soundfont`'s).
+    zones : np.ndarray, optional
+        ``(88,)`` transpositions: the keys of a zone-shifted piano (:mod:`unmf_core.training.zones`).
+    spacing, length : float
+        Seconds from one note to the next (each file's length) and each note's length.
+    velocity : int
+        MIDI velocity.
+
+    Returns
+    -------
+    Path
+        ``folder``.
+    """
+    from ..frontend.audio import save_audio
+    from .render import render_midi
+    from .zones import write_zone_midi
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    pitches = [int(p) for p in pitches]
+    lead = 0.1 if zones is None else 0.2  # each file starts 0.1 s before its note; a zone's bend is set at 0.1 s
+    notes = [Note(p, i * spacing + lead, i * spacing + lead + length, velocity) for i, p in enumerate(pitches)]
+    names = key_names()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        mid = Path(tmp_name) / "keys.mid"
+        if zones is None:
+            write_midi(notes, mid, program=program)
+        else:
+            write_zone_midi(notes, mid, zones, program)
+        y = render_midi(mid, sr, soundfont=soundfont)
+    seg, skip = int(spacing * sr), int(round((lead - 0.1) * sr))
+    for i, p in enumerate(pitches):
+        save_audio(out / f"{names[p - 21]}.wav", y[i * seg + skip:(i + 1) * seg + skip], sr)
+    return out
+
+
 def make_templates(params: CQTParams = CQTParams(), program: int = 0, spacing: float = 2.5,
                    length: float = 1.5, velocity: int = 80, soundfont: str | None = None):
-    """Templates of one GM program: its 88 keys rendered one by one and analysed.
+    """Templates of one GM program: its 88 keys rendered one by one (:func:`render_keys`) and analysed.
 
     Returns
     -------
     unmf_core.transcription.templates.Templates
     """
-    from ..frontend.audio import save_audio
-    from .render import find_soundfont, render_midi
+    from .render import find_soundfont
     from ..calibration import build_from_folder
 
     with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        notes = [Note(21 + k, k * spacing + 0.1, k * spacing + 0.1 + length, velocity) for k in range(88)]
-        write_midi(notes, tmp / "keys.mid", program=program)
-        y = render_midi(tmp / "keys.mid", params.sr, soundfont=soundfont)
-        folder = tmp / "keys"
-        folder.mkdir()
-        seg = int(spacing * params.sr)
-        for k, name in enumerate(key_names()):
-            save_audio(folder / f"{name}.wav", y[k * seg:(k + 1) * seg], params.sr)
+        folder = render_keys(Path(tmp_name) / "keys", range(21, 109), params.sr, program, soundfont,
+                             spacing=spacing, length=length, velocity=velocity)
         t = build_from_folder(folder, params, mix=False)  # the preset's own templates
     font = Path(find_soundfont(soundfont)).stem
     t.source = f"GM program {program} of {font} rendered by FluidSynth (unmf_core.training.synthdata)"

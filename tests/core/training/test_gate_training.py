@@ -1,4 +1,4 @@
-"""Gate training: it learns to silence a partial an octave above each note, and it can be cancelled."""
+"""Gate training: it learns to silence octave ghosts, fine-tunes a trained gate, and it can be cancelled."""
 from __future__ import annotations
 
 import numpy as np
@@ -63,3 +63,18 @@ def test_training_can_be_cancelled_and_needs_pieces():
     assert len(calls) == 4
     with pytest.raises(ValueError, match="no training pieces"):
         train_gate([])
+
+
+def test_fine_tuning_starts_from_the_given_gate_and_leaves_it_as_it_was():
+    pieces = [make_piece(*_piece(s)[:3], _piece(s)[3], FR) for s in range(4)]
+    first = train_gate(pieces, steps=30, lr=3e-3, channels=8, frames=192, batch=4)
+    before = {k: v.clone() for k, v in first.state_dict().items()}
+    losses = []
+    tuned = train_gate(pieces, steps=30, lr=1e-3, frames=192, batch=4, init=first,
+                       progress=lambda s, loss: losses.append(loss))
+    assert all(torch.equal(v, first.state_dict()[k]) for k, v in before.items())  # the start is not trained
+    assert tuned is not first and tuned.out.weight.shape == first.out.weight.shape  # its width, not `channels`
+    assert not torch.equal(tuned.out.weight, first.out.weight)
+    fresh = []
+    train_gate(pieces, steps=1, lr=1e-3, channels=8, frames=192, batch=4, progress=lambda s, loss: fresh.append(loss))
+    assert losses[0] < fresh[0]  # the first step's loss is the trained gate's, not an untrained one's

@@ -1,8 +1,8 @@
-"""benchmarks.calibration's zone-shifted sources: their zones, and the MIDI that plays every key as a neighbour."""
+"""Zone-shifted pianos: their zones, and the MIDI that plays every key as a transposed neighbour."""
 import numpy as np
 import pretty_midi
 
-from benchmarks.calibration import ZONE_SHIFTS, write_zone_midi, zone_offsets
+from unmf_core.training.zones import ZONE_SHIFTS, write_zone_midi, zone_offsets
 from unmf_core.transcription.notes import Note
 
 
