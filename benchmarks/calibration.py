@@ -364,11 +364,12 @@ mean 0.9016 → 0.9054 and M 0.907, but `../shared` 0.867 → 0.861).
 **The gate fine-tuned on zone-shifted pianos** (2026-12-03, not kept; `gate.md`, "Fine-tuned on zone-shifted
 pianos"). The rest of the 8-note loss is octave ghosts that the gate lets through, so the shipped gate was
 fine-tuned on 150 pieces, each on a zone-shifted FluidR3_GM or TimGM6mb piano of its own, run with templates
-calibrated from that piano's C1..C8 (`scripts/train_gate.py --finetune`). Every draw gained on the renders (mean of
-T, F and FluidR3_GM-zones, bundled / 8 / 88 notes, 0.902 → 0.903-0.908), but none closed the gap: M's 88 notes rose
-with its 8 (8 against 88 notes 0.906 / 0.927 shipped; four draws 0.905 / 0.928, 0.908 / 0.929, 0.907 / 0.931,
-0.914 / 0.931), and `../shared` piano 2-4 scattered from draw to draw (bundled 0.863 shipped; 0.872, 0.810, 0.852,
-0.879; 8 notes 0.867; 0.881, 0.836, 0.870, 0.882). The draws the renders favour lose there, so none is shipped.
+calibrated from that piano's C1..C8 (`scripts/train_gate.py --finetune`). Every one of five draws gained on the
+renders (mean of T, F and FluidR3_GM-zones, bundled / 8 / 88 notes, 0.902 → 0.903-0.908), and some closed most of
+the gap (M, 8 against 88 notes: 0.906 / 0.927 shipped; 0.905 / 0.928, 0.908 / 0.929, 0.907 / 0.931, 0.914 / 0.931,
+0.919 / 0.931). But `../shared` piano 2-4 scattered from draw to draw, mostly downwards (bundled 0.863 shipped;
+0.872, 0.810, 0.852, 0.879, 0.836; 8 notes 0.867: 0.881, 0.836, 0.870, 0.882, 0.852; its 88 notes 0.895: 0.900,
+0.897, 0.909, 0.896, 0.884), and the draws the renders favour lose there, so none is shipped.
 
 **The attack spectrum over 60 ms** (2026-12-03). A note's spectrum in a recording (a take with its MIDI, a
 recording of single notes, the attacks a run adapts from) was its loudest frame after the onset less the quietest
