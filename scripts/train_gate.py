@@ -57,13 +57,21 @@ def log(t_start: float, what: str) -> None:
     print(f"{what} ({time.time() - t_start:.0f} s)", flush=True)
 
 
+def gate_piece(engine, wav: Path, midi: Path, opts):
+    """One training piece for the gate: the engine's run on ``wav`` with ``opts``, its CQT and the true notes."""
+    from unmf_core.training.gate import make_piece
+    from unmf_core.transcription.notes import read_midi
+
+    res = engine.transcribe(wav, opts)
+    M = engine.spectrogram(engine.load(wav))
+    return make_piece(res.H, res.background, M, read_midi(midi), engine.cqt.frame_rate)
+
+
 def scratch_material(args, engine, fonts, t_start):
     """The from-scratch gate's pieces: model's own templates on 70 %, the preset's on 30 %, random start."""
     from unmf_core.calibration import load_templates
-    from unmf_core.training.gate import make_piece
     from unmf_core.training.synthdata import GATE_SEGMENTS, make_dataset, make_templates, read_manifest
     from unmf_core.transcription.engine import Options
-    from unmf_core.transcription.notes import read_midi
     from unmf_core.transcription.templates import Templates
 
     data = Path(args.data) / "train"
@@ -87,11 +95,8 @@ def scratch_material(args, engine, fonts, t_start):
                     make_templates(engine.cqt, key[1], soundfont=font).save(path)
                 own[key] = load_templates(path, engine.cqt)
             engine.set_templates(own[key])
-        wav = data / "audio" / f"{name}.wav"
-        res = engine.transcribe(wav, Options(method="unrolled", track_divergence=False, seed=0))
-        M = engine.spectrogram(engine.load(wav))
-        pieces.append(make_piece(res.H, res.background, M, read_midi(data / "midi" / f"{name}.mid"),
-                                 engine.cqt.frame_rate))
+        pieces.append(gate_piece(engine, data / "audio" / f"{name}.wav", data / "midi" / f"{name}.mid",
+                                 Options(method="unrolled", track_divergence=False, seed=0)))
         if (i + 1) % 40 == 0:
             log(t_start, f"H and CQT: {i + 1} pieces")
     return pieces
@@ -100,11 +105,9 @@ def scratch_material(args, engine, fonts, t_start):
 def zone_material(args, engine, fonts, t_start):
     """The fine-tuning pieces: zone-shifted pianos, each run with templates calibrated from its C1 … C8."""
     from unmf_core.calibration import calibrate
-    from unmf_core.training.gate import make_piece
     from unmf_core.training.synthdata import GATE_SEGMENTS, make_dataset, read_manifest, render_keys
     from unmf_core.training.zones import zone_offsets
     from unmf_core.transcription.engine import Options
-    from unmf_core.transcription.notes import read_midi
 
     data = Path(args.data) / f"zones-{args.seed}"
     if not (data / "manifest.json").is_file() or len(read_manifest(data)) != args.pieces:
@@ -118,11 +121,8 @@ def zone_material(args, engine, fonts, t_start):
             font = next(f for f in fonts if Path(f).name == m["soundfont"])
             render_keys(notes, CALIBRATION_KEYS, engine.cqt.sr, int(m["program"]), font, zone_offsets(m["zones"]))
         engine.set_templates(calibrate(notes, cqt=engine.cqt).templates)
-        wav = data / "audio" / f"{name}.wav"
-        res = engine.transcribe(wav, Options(track_divergence=False))
-        M = engine.spectrogram(engine.load(wav))
-        pieces.append(make_piece(res.H, res.background, M, read_midi(data / "midi" / f"{name}.mid"),
-                                 engine.cqt.frame_rate))
+        pieces.append(gate_piece(engine, data / "audio" / f"{name}.wav", data / "midi" / f"{name}.mid",
+                                 Options(track_divergence=False)))
         if (i + 1) % 25 == 0:
             log(t_start, f"calibrated runs: {i + 1} pieces")
     return pieces
