@@ -1,7 +1,8 @@
 """Train the bundled model's note gate (:mod:`unmf_core.nmf.gate`) and write the model with it.
 
     python scripts/train_gate.py [--data DIR] [--model resources/models/default.pt] [--out OUT.pt]
-    python scripts/train_gate.py --finetune [--data DIR] [--model …] [--out …]
+    python scripts/train_gate.py --finetune [--seed S] [--data DIR] [--model …] [--out …]
+    python scripts/train_gate.py --soup DRAW.pt [DRAW.pt …] --out OUT.pt
 
 From scratch (the shipped gate):
 
@@ -29,6 +30,10 @@ From scratch (the shipped gate):
    engine as a user's run goes (default options: flat start, adapted to the piece) (~5 min).
 3. Fine-tunes the model's gate on them (400 Adam steps of 8 crops at a constant 2e-4; ~6 min), so that it learns
    what H looks like where the templates miss the instrument.
+
+``--soup`` writes the first model with the mean of each weight over the given models' gates
+(:func:`unmf_core.training.gate.average_gates`): draws of ``--finetune`` with other seeds (own material, own
+crops) scatter in their noise, and their mean keeps what they share. The models must differ in their gates only.
 
 Either way the model is written with the new gate, its unrolled layers and templates unchanged; the checkpoint's
 ``meta["note_gate"]`` records this command, the material and the training.
@@ -128,6 +133,40 @@ def zone_material(args, engine, fonts, t_start):
     return pieces
 
 
+def write_soup(paths: list[str], out: str) -> None:
+    """Write the first model of ``paths`` with the mean of all their gates; the rest of each must be the same."""
+    import torch
+
+    from unmf_core.errors import CheckpointError
+    from unmf_core.io.checkpoints import load_checkpoint, save_checkpoint
+    from unmf_core.training.gate import average_gates
+
+    try:
+        cks = [load_checkpoint(p) for p in paths]
+    except CheckpointError as exc:
+        sys.exit(str(exc))
+    first = cks[0]
+    if any(ck.model.gate is None for ck in cks):
+        sys.exit("every model to average needs a note gate")
+    rest = {k: v for k, v in first.model.state_dict().items() if not k.startswith("gate.")}
+    for path, ck in zip(paths[1:], cks[1:]):
+        other = ck.model.state_dict()
+        if (any(not torch.equal(v, other[k]) for k, v in rest.items())
+                or not np.array_equal(ck.templates, first.templates)):
+            sys.exit(f"{path} differs from {paths[0]} in more than its gate")
+    first.model.gate.load_state_dict(average_gates([ck.model.gate for ck in cks]).state_dict())
+    meta = dict(first.meta)
+    meta["note_gate"] = {**meta["note_gate"], "finetune": {
+        "command": "python scripts/train_gate.py " + " ".join(sys.argv[1:]),
+        "soup": "the mean of each weight over the draws' gates (unmf_core.training.gate.average_gates)",
+        "draws": [ck.meta["note_gate"].get("finetune", {"from_scratch": ck.meta["note_gate"].get("command")})
+                  for ck in cks]}}
+    save_checkpoint(out, first.model, first.cqt, first.templates, first.templates_source, meta, overwrite=True,
+                    notes=first.notes)
+    print(json.dumps(meta["note_gate"]["finetune"], indent=1))
+    print(f"model with the averaged gate of {len(cks)} -> {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="/tmp/unmf-gate-data", help="where the pieces are rendered (kept: a rerun "
@@ -141,7 +180,12 @@ def main() -> None:
     ap.add_argument("--lr", type=float, help="default: a one-cycle peak of 1e-3 from scratch, 2e-4 to fine-tune")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, help="default: 0 from scratch, 1 to fine-tune")
+    ap.add_argument("--soup", nargs="+", metavar="MODEL", help="instead of training: write the model whose gate "
+                                                                "averages these models' gates (draws of --finetune)")
     args = ap.parse_args()
+    if args.soup:
+        write_soup(args.soup, args.out or str(Path(args.data) / "soup.pt"))
+        return
     defaults = (150, 400, 2e-4, 1) if args.finetune else (360, 2000, 1e-3, 0)
     for name, value in zip(("pieces", "steps", "lr", "seed"), defaults):
         if getattr(args, name) is None:

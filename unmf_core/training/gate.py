@@ -180,3 +180,27 @@ def train_gate(pieces: list[GatePiece], steps: int = 2500, lr: float = 1e-3, thr
         if progress is not None and (step % 100 == 0 or step == steps - 1):
             progress(step, float(loss.detach()))
     return gate.eval()
+
+
+def average_gates(gates: list[NoteGate]) -> NoteGate:
+    """The gate whose every weight is the mean of that weight over ``gates`` (a "model soup").
+
+    Fine-tuned from one gate, draws on other material and crops differ mostly in noise; their mean keeps what
+    they share (measured in docs/benchmarks/gate.md, "Fine-tuned on zone-shifted pianos").
+
+    Parameters
+    ----------
+    gates : list of NoteGate
+        At least one, all of one width (one architecture); left unchanged.
+    """
+    if not gates:
+        raise ValueError("no gates to average")
+    states = [g.state_dict() for g in gates]
+    shapes = {k: v.shape for k, v in states[0].items()}
+    for s in states[1:]:
+        if s.keys() != shapes.keys() or any(v.shape != shapes[k] for k, v in s.items()):
+            raise ValueError("gates of different shapes cannot be averaged")
+    soup = copy.deepcopy(gates[0])
+    soup.load_state_dict({k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype)
+                          for k, v in states[0].items()})
+    return soup.eval()

@@ -1,4 +1,4 @@
-"""Gate training: it learns to silence octave ghosts, fine-tunes a trained gate, and it can be cancelled."""
+"""Gate training: it learns to silence octave ghosts, fine-tunes a trained gate, averages gates, can be cancelled."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from unmf_core.errors import Cancelled
-from unmf_core.training.gate import gate_loss, make_piece, train_gate, _batch
+from unmf_core.nmf.gate import NoteGate
+from unmf_core.training.gate import average_gates, gate_loss, make_piece, train_gate, _batch
 from unmf_core.transcription.notes import Note, extract_notes
 
 FR = 86.13
@@ -78,3 +79,19 @@ def test_fine_tuning_starts_from_the_given_gate_and_leaves_it_as_it_was():
     fresh = []
     train_gate(pieces, steps=1, lr=1e-3, channels=8, frames=192, batch=4, progress=lambda s, loss: fresh.append(loss))
     assert losses[0] < fresh[0]  # the first step's loss is the trained gate's, not an untrained one's
+
+
+def test_averaged_gates_hold_the_mean_of_each_weight_and_leave_the_draws_unchanged():
+    torch.manual_seed(0)
+    a, b, c = NoteGate(8), NoteGate(8), NoteGate(8)
+    before = [{k: v.clone() for k, v in g.state_dict().items()} for g in (a, b, c)]
+    soup = average_gates([a, b, c])
+    for k, v in soup.state_dict().items():
+        assert torch.allclose(v, (before[0][k] + before[1][k] + before[2][k]) / 3, atol=1e-7), k
+    assert all(torch.equal(v, g.state_dict()[k]) for g, st in zip((a, b, c), before) for k, v in st.items())
+    assert soup is not a and not soup.training
+    assert average_gates([a]).state_dict().keys() == a.state_dict().keys()
+    with pytest.raises(ValueError, match="different shapes"):
+        average_gates([a, NoteGate(16)])
+    with pytest.raises(ValueError, match="no gates"):
+        average_gates([])
